@@ -1,0 +1,105 @@
+"""The ``posesynth`` command: one subcommand per job.
+
+Each subcommand's arguments live next to the code that runs it (``add_*_arguments`` / ``run_*``);
+this file only wires them into one parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from posesynth import __version__
+from posesynth.config import ConfigError, load_config, to_dict
+
+
+def _add_index(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("index", help="list the usable videos under a folder and why others are skipped",
+                            description="Probe every video under FOLDER (recursively) and report the usable "
+                                        "ones and the skipped ones with the reason.")
+    parser.add_argument("folder", type=Path, help="folder of videos (or one video file)")
+    parser.add_argument("--min-frames", type=int, default=2, help="skip clips shorter than this (default 2)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
+    parser.set_defaults(run=_run_index)
+
+
+def _run_index(args: argparse.Namespace) -> int:
+    from posesynth.data.videos import NoUsableVideosError, index_videos
+
+    try:
+        index = index_videos(args.folder, min_frames=args.min_frames, progress=True)
+    except NoUsableVideosError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for video in index.videos:
+        print(f"  ok {video.path}: {video.frames} frames, {video.fps:g} fps, {video.width}x{video.height}")
+    print(index.summary())
+    if args.json is not None:
+        args.json.write_text(json.dumps(index.report(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("config", help="print a resolved, validated config (defaults + file + overrides)",
+                            description="Load CONFIG (or the defaults), apply key=value overrides, check "
+                                        "every key and type, and print the result as YAML.")
+    parser.add_argument("-c", "--config", type=Path, default=None, help="YAML config file")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. data.max_gap=20")
+    parser.set_defaults(run=_run_config)
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.overrides)
+    print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``posesynth`` argument parser."""
+    from posesynth.data import cache, synthetic
+
+    parser = argparse.ArgumentParser(prog="posesynth", description="Learn 3D human pose from unlabeled video.")
+    parser.add_argument("--version", action="version", version=f"posesynth {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    synth_parser = sub.add_parser("synth", help="render synthetic puppet-world videos with known 3D pose",
+                                  description="Render videos of a textured 3D body with 3D/2D labels.")
+    synthetic.add_synth_arguments(synth_parser)
+    synth_parser.set_defaults(run=synthetic.run_synth)
+
+    prepare_parser = sub.add_parser("prepare", help="decode videos once into a cropped frame cache",
+                                    description="Decode each video once, crop around the person, store uint8 "
+                                                "frames, backgrounds and boxes, and write report.json.")
+    cache.add_prepare_arguments(prepare_parser)
+    prepare_parser.set_defaults(run=cache.run_prepare)
+
+    _add_index(sub)
+    _add_config(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``posesynth`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

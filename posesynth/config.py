@@ -1,0 +1,216 @@
+"""Typed configuration: dataclasses ⇄ YAML, dotted ``key=value`` overrides.
+
+A run's settings are plain dataclasses (:class:`Config` and its sections). They are loaded from
+YAML, overridden from the command line (``data.max_gap=20``), checked — an unknown key or a value
+of the wrong type is an error naming the key and the valid choices — and then *unpacked once*
+into keyword arguments by the command that uses them; no module receives the config object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence, TypeVar, Union
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A bad configuration key or value; the message names the key and what is allowed."""
+
+
+# --- the schema -----------------------------------------------------------------------------
+
+@dataclass
+class DataConfig:
+    """Where training frames come from and how pairs are sampled."""
+
+    videos: str | None = None          # folder of raw videos (searched recursively)
+    cache: str | None = None           # a `posesynth prepare` output; used instead of decoding videos
+    min_gap: int = 5                   # minimum |source − target| frame distance of a pair
+    max_gap: int = 50                  # maximum distance; clips with ≤ max_gap frames are skipped
+    background_window: int = 200       # frames the per-pixel median background is taken over
+    box_source: Literal["auto", "foreground", "sidecar", "center"] = "auto"
+    margin: float = 1.25               # crop side = margin × the person box's longer side
+    num_workers: int = 2               # DataLoader worker processes
+
+
+@dataclass
+class ModelConfig:
+    """Network sizes."""
+
+    image_size: int = 64               # training crop side, pixels
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation run."""
+
+    seed: int = 0
+
+
+@dataclass
+class Config:
+    """Everything one run needs; sections mirror the YAML files in ``configs/``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# --- conversion -----------------------------------------------------------------------------
+
+def from_dict(cls: type[T], values: dict[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a nested dict, checking every key and type.
+
+    Args:
+        cls: a dataclass type whose fields may themselves be dataclasses.
+        values: nested mapping (e.g. parsed YAML); missing keys keep their defaults.
+        prefix: dotted path of ``values`` inside the whole config, for messages.
+    Raises:
+        ConfigError naming the dotted key on an unknown key or a wrong type.
+    """
+    if not isinstance(values, dict):
+        raise ConfigError(f"'{prefix.rstrip('.') or '<root>'}' must be a mapping of keys to values, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(_unknown_key_message(dotted, key, names, prefix))
+        kwargs[key] = _convert(value, hints[key], dotted)
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A dataclass config as a plain nested dict (YAML-serialisable)."""
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings to a nested dict (values parsed as YAML scalars).
+
+    Raises:
+        ConfigError when an override has no ``=`` or an empty key.
+    """
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form section.key=value (e.g. data.max_gap=20)")
+        parts = key.strip().split(".")
+        node = values
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: '{part}' is a value, not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    return values
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] = (), cls: type[T] = Config) -> T:
+    """Read a YAML config (or the defaults when ``path`` is None), apply overrides, validate.
+
+    Raises:
+        ConfigError naming the file and the key on any problem.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as error:
+            raise ConfigError(f"config file {path} does not exist") from error
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+        values = loaded or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(values).__name__}")
+    values = apply_overrides(values, overrides)
+    try:
+        return from_dict(cls, values)
+    except ConfigError as error:
+        where = f" (in {path})" if path is not None else ""
+        raise ConfigError(f"{error}{where}") from None
+
+
+def save_config(config: Any, path: str | os.PathLike) -> Path:
+    """Write the resolved config as YAML (atomically: temp file, then rename). Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_resolved_config(config: Any, run_dir: str | os.PathLike) -> Path:
+    """Store ``config`` as ``RUN_DIR/config.yaml`` — every run directory gets one."""
+    return save_config(config, Path(run_dir) / "config.yaml")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _convert(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against a type annotation, converting where lossless (int → float, list → tuple)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if dataclasses.is_dataclass(annotation):
+        return from_dict(annotation, value if value is not None else {}, prefix=f"{key}.")
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, option, key)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"'{key}': {value!r} matches none of {_type_name(annotation)}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"'{key}' must be one of {', '.join(map(repr, args))}; got {value!r}")
+        return value
+    if origin in (list, tuple, Sequence, typing.Sequence):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"'{key}' must be a list ({_type_name(annotation)}), got {value!r}")
+        item_type = args[0] if args else Any
+        items = [_convert(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"'{key}' must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"'{key}' must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"'{key}' must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"'{key}' must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"'{key}': unsupported field type {annotation!r}")  # a schema bug, not a user error
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _unknown_key_message(dotted: str, key: str, names: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
+    section = prefix.rstrip(".") or "the top level"
+    return f"unknown config key '{dotted}'. Valid keys in {section}: {', '.join(names)}.{hint}"

@@ -1,0 +1,84 @@
+from dataclasses import dataclass, field
+
+import pytest
+import yaml
+
+from posesynth.cli import main
+from posesynth.config import Config, ConfigError, apply_overrides, from_dict, load_config, to_dict, write_resolved_config
+
+
+def test_defaults_round_trip_through_yaml(tmp_path):
+    config = Config()
+    path = write_resolved_config(config, tmp_path / "run")
+    assert path == tmp_path / "run" / "config.yaml"
+    assert load_config(path) == config
+    assert yaml.safe_load(path.read_text())["data"]["max_gap"] == config.data.max_gap
+
+
+def test_file_plus_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  videos: /some/folder with spaces\n  max_gap: 30\nmodel:\n  image_size: 96\n")
+    config = load_config(path, ["data.max_gap=12", "data.margin=1.5", "data.cache=null"])
+    assert config.data.videos == "/some/folder with spaces"
+    assert config.data.max_gap == 12 and config.model.image_size == 96
+    assert config.data.margin == 1.5 and config.data.cache is None
+
+
+def test_int_is_accepted_for_float():
+    assert load_config(None, ["data.margin=2"]).data.margin == 2.0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.vidoes=/x", r"unknown config key 'data\.vidoes'.*Did you mean 'data\.videos'"),
+    ("nope.key=1", r"unknown config key 'nope'.*Valid keys in the top level: data, model, train"),
+    ("data.max_gap=2.5", r"'data\.max_gap' must be an integer, got 2\.5"),
+    ("data.box_source=magic", r"'data\.box_source' must be one of 'auto', 'foreground', 'sidecar', 'center'"),
+    ("model.image_size=big", r"'model\.image_size' must be an integer"),
+    ("train.seed=true", r"'train\.seed' must be an integer, got True"),
+    ("data=3", r"'data' must be a mapping"),
+    ("data.max_gap", r"not of the form section\.key=value"),
+])
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_bad_file_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  max_gapp: 3\n")
+    with pytest.raises(ConfigError, match=r"max_gapp.*bad\.yaml"):
+        load_config(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_nested_lists_and_optional():
+    @dataclass
+    class Inner:
+        sizes: list[int] = field(default_factory=lambda: [1, 2])
+        name: str | None = None
+
+    @dataclass
+    class Outer:
+        inner: Inner = field(default_factory=Inner)
+
+    assert from_dict(Outer, {"inner": {"sizes": [3, 4], "name": "x"}}).inner.sizes == [3, 4]
+    with pytest.raises(ConfigError, match=r"'inner\.sizes\[1\]' must be an integer"):
+        from_dict(Outer, {"inner": {"sizes": [3, "a"]}})
+    assert to_dict(Outer()) == {"inner": {"sizes": [1, 2], "name": None}}
+
+
+def test_override_into_scalar_is_an_error():
+    with pytest.raises(ConfigError, match="is a value, not a section"):
+        apply_overrides({"data": 3}, ["data.max_gap=1"])
+
+
+def test_cli_config_command(capsys):
+    assert main(["config", "data.max_gap=7"]) == 0
+    assert "max_gap: 7" in capsys.readouterr().out
+    assert main(["config", "data.maxgap=7"]) == 2
+    assert "unknown config key 'data.maxgap'" in capsys.readouterr().err
