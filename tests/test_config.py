@@ -82,3 +82,8 @@ def test_cli_config_command(capsys):
     assert "max_gap: 7" in capsys.readouterr().out
     assert main(["config", "data.maxgap=7"]) == 2
     assert "unknown config key 'data.maxgap'" in capsys.readouterr().err
+
+
+def test_shipped_base_config_matches_the_defaults():
+    from pathlib import Path
+    assert load_config(Path(__file__).parents[1] / "configs" / "base.yaml") == Config()

@@ -1,0 +1,1 @@
+"""The networks of posesynth and the parameter-free functions that wire them (kinematics)."""
