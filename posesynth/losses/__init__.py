@@ -1,0 +1,1 @@
+"""Loss terms: each a pure function returning a scalar tensor; weights live in the config."""
