@@ -34,6 +34,8 @@ class DataConfig:
 
     videos: str | None = None          # folder of raw videos (searched recursively)
     cache: str | None = None           # a `posesynth prepare` output; used instead of decoding videos
+    poses3d: str | None = None         # unpaired real 3D poses (VideoPose3D npz, BVH, npy, or a folder)
+    poses3d_frame_step: int = 4        # keep every k-th frame of the unpaired poses (mocap is redundant)
     min_gap: int = 5                   # minimum |source − target| frame distance of a pair
     max_gap: int = 50                  # maximum distance; clips with ≤ max_gap frames are skipped
     background_window: int = 200       # frames the per-pixel median background is taken over
@@ -44,9 +46,33 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Network sizes."""
+    """Network sizes and the fixed crop camera."""
 
     image_size: int = 64               # training crop side, pixels
+    encoder_width: int = 32            # pose encoder channels at full resolution
+    encoder_stages: int = 4            # stride-2 residual stages of the pose encoder
+    appearance_channels: int = 64      # size of each part's appearance vector
+    appearance_width: int = 32         # appearance encoder channels
+    decoder_width: int = 32            # decoder channels at full resolution
+    decoder_levels: int = 3            # decoder downsamplings (image_size divisible by 2**levels)
+    focal_ratio: float = 2.0           # crop focal length / crop side (a fixed perspective camera)
+    discriminator_hidden: int = 256    # pose discriminator MLP width
+
+
+@dataclass
+class LossConfig:
+    """Loss weights (0 removes a term) and their settings."""
+
+    l1: float = 1.0                    # photometric L1 of the synthesised target
+    ssim: float = 1.0                  # (1 − SSIM)/2 of the synthesised target
+    lpips: float = 0.0                 # LPIPS (needs posesynth[perceptual] and local weights)
+    lpips_net: Literal["alex", "vgg", "squeeze"] = "alex"
+    lpips_backbone: str | None = None  # local path of the LPIPS backbone weights (never downloaded)
+    lpips_linear: str | None = None    # local path of LPIPS's calibrated linear layers
+    foreground_boost: float = 4.0      # extra reconstruction weight on pixels unlike the background
+    adversarial: float = 0.05          # unpaired-3D-pose prior (LSGAN), pose-encoder side
+    articulation: float = 1.0          # knee/elbow hinge direction and joint-angle limits
+    mask: float = 0.1                  # decoder mask ≈ rendered part-map foreground
 
 
 @dataclass
@@ -54,6 +80,19 @@ class TrainConfig:
     """The optimisation run."""
 
     seed: int = 0
+    steps: int = 2000                  # optimiser steps
+    batch_size: int = 16               # pairs per step per process
+    grad_accum: int = 1                # micro-batches per optimiser step
+    lr: float = 3e-4                   # AdamW learning rate of the pose/appearance/decoder networks
+    lr_discriminator: float = 1e-4     # AdamW learning rate of the pose discriminator
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100            # linear warm-up, then cosine decay to 10 %
+    grad_clip: float = 1.0             # gradient-norm clip (0: off)
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on GPUs that have it
+    log_every: int = 10                # steps between log.jsonl / TensorBoard entries
+    sample_every: int = 200            # steps between sample grids in RUN/samples/
+    checkpoint_every: int = 500        # steps between checkpoints (and one at the end)
+    keep_checkpoints: int = 2          # older checkpoints are deleted
 
 
 @dataclass
@@ -62,6 +101,7 @@ class Config:
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

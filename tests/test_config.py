@@ -30,7 +30,7 @@ def test_int_is_accepted_for_float():
 
 @pytest.mark.parametrize("override, message", [
     ("data.vidoes=/x", r"unknown config key 'data\.vidoes'.*Did you mean 'data\.videos'"),
-    ("nope.key=1", r"unknown config key 'nope'.*Valid keys in the top level: data, model, train"),
+    ("nope.key=1", r"unknown config key 'nope'.*Valid keys in the top level: data, model, loss, train"),
     ("data.max_gap=2.5", r"'data\.max_gap' must be an integer, got 2\.5"),
     ("data.box_source=magic", r"'data\.box_source' must be one of 'auto', 'foreground', 'sidecar', 'center'"),
     ("model.image_size=big", r"'model\.image_size' must be an integer"),

@@ -1,0 +1,130 @@
+"""The whole part-guided synthesis model: wires encoders, kinematics, puppet and decoder.
+
+One forward pass (Kundu et al., CVPR 2020, fig. 2):
+
+    source, target ──PoseEncoder──► local bone directions + camera, for both frames
+        ──local_to_global_directions + forward_kinematics──► pose3d (B, 17, 3), body frame
+        ──camera R, t; project with the fixed crop camera K──► joints2d (B, 17, 2), depth (B, 17)
+        ──render_part_maps──► part maps (B, P+1, H, W)
+    AppearanceEncoder(source, source part maps) ──► appearance (B, P, C)
+    Decoder(target part maps, appearance, target background) ──► synthesised target
+
+The crop camera is fixed (the paper's "fixed perspective camera P"): focal length
+``focal_ratio × image_size`` pixels, principal point at the crop centre. Since bone lengths are
+fixed, the predicted root depth sets the person's size in the crop: it is predicted as a
+log-factor around the nominal depth at which a 1.7 m person fills 75 % of the crop.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posesynth.geometry import intrinsics, project
+from posesynth.models.appearance import AppearanceEncoder
+from posesynth.models.decoder import Decoder
+from posesynth.models.kinematics import (
+    forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
+)
+from posesynth.models.pose_encoder import PoseEncoder
+from posesynth.render.puppet import NUM_PARTS, render_part_maps
+
+NOMINAL_HEIGHT_M = 1.7
+NOMINAL_FILL = 0.75
+
+
+class PoseSynthModel(nn.Module):
+    """Pose encoder + appearance encoder + decoder around the differentiable puppet.
+
+    Args:
+        image_size: crop side S, pixels.
+        encoder_width, encoder_stages: pose encoder size.
+        appearance_channels, appearance_width: appearance encoder size.
+        decoder_width, decoder_levels: decoder size.
+        focal_ratio: crop focal length / S.
+    """
+
+    def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
+                 appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
+                 decoder_levels: int = 3, focal_ratio: float = 2.0):
+        super().__init__()
+        if image_size % (2 ** decoder_levels):
+            raise ValueError(f"model.image_size={image_size} must be divisible by 2**decoder_levels={2 ** decoder_levels}")
+        self.image_size = image_size
+        self.focal = focal_ratio * image_size
+        self.nominal_depth = nominal_fill_depth(self.focal, image_size)
+        self.pose_encoder = PoseEncoder(encoder_width, encoder_stages)
+        self.appearance_encoder = AppearanceEncoder(appearance_channels, appearance_width)
+        self.decoder = Decoder(NUM_PARTS, appearance_channels, decoder_width, decoder_levels)
+        centre = (image_size - 1) / 2
+        self.register_buffer("K", intrinsics(self.focal, centre, centre), persistent=False)
+
+    def start_from_pose(self, pose3d: torch.Tensor) -> None:
+        """Initialise the pose head so every prediction starts at ``pose3d`` (e.g. the mean unpaired pose).
+
+        Args:
+            pose3d: (17, 3) metres, body frame (x left, y down, z out of the back).
+        """
+        directions, _ = pose_to_directions(pose3d[None].float())
+        self.pose_encoder.reset_heads(global_to_local_directions(directions)[0])
+
+    def encode_pose(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Image → 3D pose, camera and projected joints.
+
+        Args:
+            image: (B, 3, S, S) RGB in [0, 1].
+        Returns:
+            ``pose_body`` (B, 17, 3) root-relative, body frame, metres (canonical bone lengths);
+            ``pose_camera`` (B, 17, 3) root-relative, rotated into the camera frame, metres;
+            ``joints_camera`` (B, 17, 3) camera frame incl. the root translation, metres;
+            ``joints2d`` (B, 17, 2) crop pixels; ``depth`` (B, 17) metres; ``rotation`` (B, 3, 3);
+            ``local_directions`` (B, 16, 3).
+        """
+        out = self.pose_encoder(image)
+        directions = local_to_global_directions(out["local_directions"])
+        pose_body = forward_kinematics(directions)
+        rotation = out["rotation"]
+        pose_camera = pose_body @ rotation.transpose(-1, -2)
+        depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
+        # the root's image offset (in crop half-sizes) back-projected at the root depth
+        half = self.image_size / 2
+        xy = out["offset"] * half * depth[:, None] / self.focal
+        root = torch.cat([xy, depth[:, None]], dim=-1)
+        joints_camera = pose_camera + root[:, None]
+        joints2d = project(joints_camera, self.K)
+        return {"pose_body": pose_body, "pose_camera": pose_camera, "joints_camera": joints_camera,
+                "joints2d": joints2d, "depth": joints_camera[..., 2], "rotation": rotation,
+                "local_directions": out["local_directions"]}
+
+    def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
+        return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal)
+
+    def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor
+                ) -> dict[str, torch.Tensor]:
+        """Synthesise ``target`` from its own pose and ``source``'s appearance.
+
+        Args:
+            source, target, background: (B, 3, S, S) RGB in [0, 1]; background is the target's.
+        Returns:
+            the target's pose outputs (see :meth:`encode_pose`) plus ``source_pose_body``,
+            ``source_maps`` and ``target_maps`` (B, P+1, S, S), ``appearance`` (B, P, C),
+            ``synthesis`` (B, 3, S, S), ``foreground`` (B, 3, S, S), ``mask`` (B, 1, S, S).
+        """
+        batch = target.shape[0]
+        # one encoder pass over both frames: the same network must explain both poses
+        both = self.encode_pose(torch.cat([target, source], dim=0))
+        maps = self.render(both["joints2d"], both["depth"])
+        target_maps, source_maps = maps[:batch], maps[batch:]
+        appearance = self.appearance_encoder(source, source_maps[:, :-1])
+        decoded = self.decoder(target_maps, appearance, background)
+        out = {key: value[:batch] for key, value in both.items()}
+        out.update(source_pose_body=both["pose_body"][batch:], source_maps=source_maps, target_maps=target_maps,
+                   appearance=appearance, synthesis=decoded["image"], foreground=decoded["foreground"],
+                   mask=decoded["mask"])
+        return out
+
+
+def nominal_fill_depth(focal_px: float, image_size: int) -> float:
+    """Depth (m) at which a 1.7 m person fills 75 % of a crop of side ``image_size`` at focal ``focal_px``."""
+    return focal_px * NOMINAL_HEIGHT_M / (NOMINAL_FILL * image_size)
