@@ -60,6 +60,35 @@ def _run_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("train", help="train the pose encoder by part-guided synthesis (Accelerate)",
+                            description="Train on a folder of videos (data.videos) or a prepared cache "
+                                        "(data.cache) with unpaired 3D poses (data.poses3d). Many GPUs: "
+                                        "accelerate launch -m posesynth train -c CONFIG --out RUN")
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help="YAML config (default: RUN/config.yaml when resuming, else the defaults)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN's latest checkpoint")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.steps=500")
+    parser.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from posesynth.train import NonFiniteLossError, train
+
+    config_path = args.config
+    if config_path is None and args.resume and (args.out / "config.yaml").is_file():
+        config_path = args.out / "config.yaml"
+    config = load_config(config_path, args.overrides)
+    try:
+        run = train(config, args.out, resume=args.resume)
+    except NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    print(f"trained: {run} (model.pt, log.jsonl, samples/, checkpoints/)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``posesynth`` argument parser."""
     from posesynth.data import cache, synthetic
@@ -81,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_prepare_arguments(prepare_parser)
     prepare_parser.set_defaults(run=cache.run_prepare)
 
+    _add_train(sub)
     _add_index(sub)
     _add_config(sub)
     return parser

@@ -1,0 +1,54 @@
+"""All training terms of one step, by name, and their weighted total.
+
+Every term is computed by a pure function elsewhere in :mod:`posesynth.losses`; this module only
+decides which apply (weight > 0) and sums them. Terms are returned unweighted so logs show the
+raw values (``loss/<name>``); ``total`` is Σ weight·term.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posesynth.losses.priors import articulation_loss, generator_loss
+from posesynth.losses.reconstruction import foreground_weight, l1_loss, lpips_loss, ssim_loss
+from posesynth.render.puppet import foreground_mask
+
+
+def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
+                   weights: dict[str, float], discriminator: nn.Module | None = None,
+                   foreground_boost: float = 4.0, lpips_options: dict | None = None) -> dict[str, torch.Tensor]:
+    """The pose-encoder / generator side losses of one batch.
+
+    Args:
+        outputs: :meth:`PoseSynthModel.forward` outputs.
+        batch: ``target`` and ``background`` (B, 3, S, S) in [0, 1].
+        weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask.
+        discriminator: the pose discriminator (its parameters get no gradient from here).
+        foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
+        lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
+    Returns:
+        name → scalar tensor for every term with a non-zero weight, plus ``total``.
+    """
+    target, synthesis = batch["target"], outputs["synthesis"]
+    pixel_weight = foreground_weight(target, batch["background"], boost=foreground_boost) if foreground_boost else None
+    terms: dict[str, torch.Tensor] = {}
+    if weights.get("l1", 0):
+        terms["l1"] = l1_loss(synthesis, target, pixel_weight)
+    if weights.get("ssim", 0):
+        terms["ssim"] = ssim_loss(synthesis, target, weight=pixel_weight)
+    if weights.get("lpips", 0):
+        terms["lpips"] = lpips_loss(synthesis, target, **(lpips_options or {}))
+    if weights.get("adversarial", 0) and discriminator is not None:
+        discriminator.requires_grad_(False)  # the generator step must not train the discriminator
+        poses = torch.cat([outputs["pose_body"], outputs["source_pose_body"]])
+        terms["adversarial"] = generator_loss(discriminator(poses))
+        discriminator.requires_grad_(True)
+    if weights.get("articulation", 0):
+        terms["articulation"] = articulation_loss(torch.cat([outputs["pose_body"], outputs["source_pose_body"]]))
+    if weights.get("mask", 0):
+        # the decoder's person mask should agree with where the puppet says the person is
+        terms["mask"] = (outputs["mask"] - foreground_mask(outputs["target_maps"])).abs().mean()
+    total = sum(weights[name] * value for name, value in terms.items())
+    terms["total"] = total if isinstance(total, torch.Tensor) else torch.zeros((), device=target.device)
+    return terms

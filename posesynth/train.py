@@ -1,0 +1,323 @@
+"""The training loop: build → prepare → loop, with Accelerate.
+
+One process or many (``accelerate launch -m posesynth train ...``), CPU or GPU, bf16/fp16 where
+the device has it, gradient accumulation. The data position needs no bookkeeping: item i of the
+pair dataset is a pure function of (seed, i) and the sampler walks i = 0, 1, 2, …, so resuming
+at step s skips s·accumulation batches without loading them. Checkpoints are Accelerate state
+(models, optimisers, schedulers, RNGs) plus ``trainer_state.json`` (step), written to a temporary
+folder and renamed, and ``checkpoints/latest`` is replaced atomically after that: a kill during a
+save never leaves a broken latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader, SequentialSampler
+from tqdm.auto import tqdm
+
+from posesynth.config import Config, write_resolved_config
+from posesynth.data.pairs import FramePairDataset
+from posesynth.data.poses3d import load_poses3d
+from posesynth.losses.combine import compute_losses
+from posesynth.losses.priors import discriminator_loss
+from posesynth.models.discriminator import PoseDiscriminator, body_frame
+from posesynth.models.kinematics import forward_kinematics, pose_to_directions
+from posesynth.models.model import PoseSynthModel
+from posesynth.render.puppet import colorize_part_maps
+from posesynth.viz.grid import make_grid, save_png
+
+log = logging.getLogger(__name__)
+
+LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or infinite; the message names the term and the last good checkpoint."""
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+def model_kwargs(config: Config) -> dict:
+    """The :class:`PoseSynthModel` keyword arguments of a config (stored with every checkpoint)."""
+    m = config.model
+    return dict(image_size=m.image_size, encoder_width=m.encoder_width, encoder_stages=m.encoder_stages,
+                appearance_channels=m.appearance_channels, appearance_width=m.appearance_width,
+                decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio)
+
+
+def canonical_poses(poses: torch.Tensor) -> torch.Tensor:
+    """Root-relative poses rotated into their own body frame (x left, y down, z out of the back).
+
+    Args:
+        poses: (N, 17, 3) any rigid frame, metres.
+    Returns:
+        (N, 17, 3) metres.
+    """
+    centred = poses - poses[:, :1]
+    return centred @ body_frame(centred).transpose(-1, -2)
+
+
+def mean_pose(poses: torch.Tensor) -> torch.Tensor:
+    """The mean unpaired pose: mean canonical bone directions, canonical bone lengths.
+
+    Averaging directions (not joints) keeps the result a valid skeleton with the model's own
+    bone lengths, so it is exactly representable by the pose encoder.
+
+    Args:
+        poses: (N, 17, 3) metres, any frame.
+    Returns:
+        (17, 3) metres, body frame, pelvis at the origin.
+    """
+    directions, _ = pose_to_directions(canonical_poses(poses.double()))
+    return forward_kinematics(directions.mean(0, keepdim=True))[0].float()
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 10 % at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def resolve_mixed_precision(choice: str) -> str:
+    """"auto" → bf16 on a GPU that supports it, else full precision."""
+    if choice != "auto":
+        return choice
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def sample_real_poses(poses: torch.Tensor, count: int, seed: int, step: int, micro: int) -> torch.Tensor:
+    """``count`` unpaired poses for one discriminator step; a pure function of (seed, step, micro)."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro)
+    return poses[torch.randint(len(poses), (count,), generator=generator)]
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+def latest_checkpoint(run: str | os.PathLike) -> Path | None:
+    """The checkpoint folder ``RUN/checkpoints/latest`` points at, or None."""
+    pointer = Path(run) / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    folder = pointer.parent / pointer.read_text().strip()
+    return folder if (folder / "trainer_state.json").is_file() else None
+
+
+def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path, step: int, config: Config,
+                    keep: int) -> Path:
+    """Write a checkpoint atomically; every process must call it.
+
+    Layout: ``RUN/checkpoints/step_0000500/`` (Accelerate state + ``trainer_state.json``) and
+    ``RUN/model.pt`` (the unwrapped model's weights and keyword arguments, for eval/predict).
+    """
+    checkpoints = run / "checkpoints"
+    final = checkpoints / f"step_{step:07d}"
+    tmp = checkpoints / f".tmp_step_{step:07d}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()  # every process's RNG file is in tmp before it is renamed
+    if accelerator.is_main_process:
+        (tmp / "trainer_state.json").write_text(json.dumps({"step": step}))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        pointer_tmp = checkpoints / "latest.tmp"
+        pointer_tmp.write_text(final.name)
+        os.replace(pointer_tmp, checkpoints / "latest")
+        weights = {"model_kwargs": model_kwargs(config), "state_dict": accelerator.unwrap_model(model).state_dict(),
+                   "step": step}
+        torch.save(weights, run / "model.pt.tmp")
+        os.replace(run / "model.pt.tmp", run / "model.pt")
+        old = sorted(p for p in checkpoints.glob("step_*") if p.is_dir())[:-keep] if keep > 0 else []
+        for folder in old:
+            shutil.rmtree(folder, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> PoseSynthModel:
+    """A trained model from ``RUN`` (its ``model.pt``) or a ``model.pt`` file, in eval mode."""
+    path = Path(path)
+    file = path / "model.pt" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist: pass a run directory written by `posesynth train` "
+                                f"(it holds model.pt) or a model.pt file")
+    weights = torch.load(file, map_location=map_location, weights_only=True)
+    model = PoseSynthModel(**weights["model_kwargs"])
+    model.load_state_dict(weights["state_dict"])
+    return model.eval()
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_after: int | None = None,
+          progress: bool = True) -> Path:
+    """Train a model; returns the run directory.
+
+    Args:
+        config: the resolved configuration (unpacked here, once).
+        out: run directory (created; holds config.yaml, log.jsonl, tb/, samples/, checkpoints/).
+        resume: continue from ``out``'s latest checkpoint (model, optimisers, schedulers, step,
+            RNG, data position) instead of starting afresh.
+        stop_after: stop (with a checkpoint) after this step even if ``train.steps`` is larger —
+            an interruption on purpose, used to test exact resume.
+        progress: show a tqdm bar on the main process.
+    Raises:
+        NonFiniteLossError naming the term when a loss stops being finite.
+    """
+    run = Path(out)
+    data, m, losses, t = config.data, config.model, config.loss, config.train
+    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(t.mixed_precision),
+                              gradient_accumulation_steps=t.grad_accum)
+    set_seed(t.seed)
+
+    # --- build
+    if data.poses3d is None:
+        raise ValueError("data.poses3d is not set: the adversarial prior needs unpaired real 3D poses "
+                         "(a VideoPose3D npz, BVH files, or an npy of (N, 17, 3) metres)")
+    real_poses = canonical_poses(torch.as_tensor(load_poses3d(data.poses3d, frame_step=data.poses3d_frame_step),
+                                                 dtype=torch.float32))
+    micro_batches = t.steps * t.grad_accum
+    dataset = FramePairDataset(videos=data.videos, cache=data.cache, size=m.image_size, min_gap=data.min_gap,
+                               max_gap=data.max_gap, background_window=data.background_window, margin=data.margin,
+                               box_source=data.box_source, seed=t.seed,
+                               pairs_per_epoch=micro_batches * t.batch_size * accelerator.num_processes)
+    loader = DataLoader(dataset, batch_size=t.batch_size, sampler=SequentialSampler(dataset),
+                        num_workers=data.num_workers, drop_last=True, persistent_workers=data.num_workers > 0)
+    model = PoseSynthModel(**model_kwargs(config))
+    model.start_from_pose(mean_pose(real_poses))
+    discriminator = PoseDiscriminator(hidden=m.discriminator_hidden)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay, betas=(0.5, 0.999))
+    d_optimizer = torch.optim.AdamW(discriminator.parameters(), lr=t.lr_discriminator, betas=(0.5, 0.999))
+    schedule = lambda step: lr_factor(step, t.warmup_steps, t.steps)  # noqa: E731
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    d_scheduler = torch.optim.lr_scheduler.LambdaLR(d_optimizer, schedule)
+    weights = {name: getattr(losses, name) for name in LOSS_TERMS}
+    lpips_options = dict(net=losses.lpips_net, backbone_weights=losses.lpips_backbone,
+                         linear_weights=losses.lpips_linear)
+
+    # --- prepare (schedulers stay ours: Accelerate's wrapper steps them once per process)
+    model, discriminator, optimizer, d_optimizer, loader = accelerator.prepare(
+        model, discriminator, optimizer, d_optimizer, loader)
+    accelerator.register_for_checkpointing(scheduler, d_scheduler)
+    prior = accelerator.unwrap_model(discriminator)  # the generator's view: no DDP hooks, no D gradients
+    step = 0
+    if resume:
+        checkpoint = latest_checkpoint(run)
+        if checkpoint is None:
+            raise FileNotFoundError(f"--resume: {run} has no checkpoint (checkpoints/latest is missing)")
+        accelerator.load_state(str(checkpoint))
+        step = json.loads((checkpoint / "trainer_state.json").read_text())["step"]
+        loader = accelerator.skip_first_batches(loader, step * t.grad_accum)
+        log.info("resumed %s at step %d", checkpoint, step)
+    if accelerator.is_main_process:
+        run.mkdir(parents=True, exist_ok=True)
+        write_resolved_config(config, run)
+    writer = _tensorboard(run) if accelerator.is_main_process else None
+    last_good = latest_checkpoint(run)
+    end = t.steps if stop_after is None else min(t.steps, stop_after)
+
+    # --- loop
+    bar = tqdm(total=end, initial=step, desc="train", unit="step", disable=not (progress and accelerator.is_main_process))
+    tick, pairs_since = time.perf_counter(), 0
+    micro = 0
+    model.train()
+    for batch in loader:
+        if step >= end:
+            break
+        with accelerator.accumulate(model, discriminator):
+            outputs = model(batch["source"], batch["target"], batch["background"])
+            terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
+                                   foreground_boost=losses.foreground_boost, lpips_options=lpips_options)
+            _check_finite(accelerator, terms, step, last_good)
+            accelerator.backward(terms["total"])
+            if accelerator.sync_gradients and t.grad_clip > 0:
+                accelerator.clip_grad_norm_(model.parameters(), t.grad_clip)
+            optimizer.step()  # Accelerate's optimizer only steps when the accumulation is complete
+            optimizer.zero_grad(set_to_none=True)
+
+            if weights["adversarial"]:
+                fake = torch.cat([outputs["pose_body"], outputs["source_pose_body"]]).detach()
+                real = sample_real_poses(real_poses, len(fake), t.seed, step, micro).to(fake.device)
+                d_loss = discriminator_loss(discriminator(real), discriminator(fake))
+                terms["discriminator"] = d_loss.detach()
+                accelerator.backward(d_loss)
+                d_optimizer.step()
+                d_optimizer.zero_grad(set_to_none=True)
+        micro += 1
+        pairs_since += batch["target"].shape[0] * accelerator.num_processes
+        if not accelerator.sync_gradients:
+            continue
+        scheduler.step()
+        d_scheduler.step()
+        step += 1
+        micro = 0
+        bar.update(1)
+
+        if step % t.log_every == 0 or step == end:
+            values = {f"loss/{k}": float(accelerator.reduce(v.detach().float(), "mean")) for k, v in terms.items()}
+            now = time.perf_counter()
+            values.update(lr=scheduler.get_last_lr()[0], pairs_per_s=pairs_since / max(now - tick, 1e-9))
+            tick, pairs_since = now, 0
+            if accelerator.is_main_process:
+                _log(run, writer, step, values)
+                bar.set_postfix(loss=f"{values['loss/total']:.4f}")
+        if accelerator.is_main_process and (step % t.sample_every == 0 or step == end):
+            _save_samples(run, step, batch, outputs)
+        if step % t.checkpoint_every == 0 or step == end:
+            last_good = save_checkpoint(accelerator, model, run, step, config, t.keep_checkpoints)
+    bar.close()
+    if writer is not None:
+        writer.close()
+    accelerator.end_training()
+    return run
+
+
+def _check_finite(accelerator: Accelerator, terms: dict[str, torch.Tensor], step: int, last_good: Path | None) -> None:
+    """Stop every process together when any process sees a non-finite term."""
+    bad = torch.tensor([0.0 if torch.isfinite(v).all() else 1.0 for v in terms.values()], device=accelerator.device)
+    bad = accelerator.reduce(bad, "sum")
+    if bad.sum() > 0:
+        names = [name for name, flag in zip(terms, bad.tolist()) if flag > 0]
+        keep = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint had been written yet"
+        raise NonFiniteLossError(
+            f"loss term(s) {', '.join(names)} became non-finite at step {step + 1}; the run stopped and {keep}. "
+            f"Lower train.lr, raise train.grad_clip, or check the input data; resume with --resume.")
+
+
+def _tensorboard(run: Path):
+    from torch.utils.tensorboard import SummaryWriter  # imported late: it is slow to import
+
+    return SummaryWriter(log_dir=str(run / "tb"))
+
+
+def _log(run: Path, writer, step: int, values: dict[str, float]) -> None:
+    """One JSON line per logged step in ``RUN/log.jsonl``, and the same scalars in TensorBoard."""
+    with open(run / "log.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"step": step, **values}) + "\n")
+    for key, value in values.items():
+        writer.add_scalar(key, value, step)
+
+
+def _save_samples(run: Path, step: int, batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> None:
+    """``RUN/samples/step_0000200.png``: source | target | target part maps | synthesis."""
+    n = min(4, batch["target"].shape[0])
+    columns = [batch["source"][:n], batch["target"][:n], colorize_part_maps(outputs["target_maps"][:n].float()),
+               outputs["synthesis"][:n].float()]
+    upscale = max(1, 128 // batch["target"].shape[-1])
+    save_png(make_grid(columns, upscale=upscale), run / "samples" / f"step_{step:07d}.png")
+
+

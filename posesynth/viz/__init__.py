@@ -1,0 +1,1 @@
+"""Pictures: sample grids, part-map overlays, skeleton drawings."""

@@ -1,0 +1,115 @@
+"""The training loop on a tiny synthetic folder: runs, resumes exactly, stops on NaN, runs under DDP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import posesynth.train as train_module
+from posesynth.config import load_config
+from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.train import NonFiniteLossError, latest_checkpoint, load_model, lr_factor, mean_pose, train
+
+TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
+        "model.appearance_width=8", "model.decoder_width=8", "model.discriminator_hidden=32",
+        "data.min_gap=2", "data.max_gap=8", "data.num_workers=0", "train.batch_size=2", "train.warmup_steps=2",
+        "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    labels = generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False)
+    np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
+    return root
+
+
+def _config(data: Path, *extra: str):
+    return load_config(None, [f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}", *TINY, *extra])
+
+
+def _losses(run: Path) -> dict[int, dict]:
+    return {row["step"]: row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
+
+
+def test_three_steps_write_everything(tiny_data, tmp_path):
+    run = train(_config(tiny_data, "train.steps=3"), tmp_path / "run", progress=False)
+    rows = _losses(run)
+    assert sorted(rows) == [1, 2, 3]
+    assert {"loss/l1", "loss/ssim", "loss/adversarial", "loss/articulation", "loss/mask", "loss/total",
+            "lr", "pairs_per_s"} <= set(rows[3])
+    assert all(np.isfinite(v) for v in rows[3].values())
+    assert (run / "config.yaml").is_file() and (run / "samples" / "step_0000002.png").is_file()
+    assert latest_checkpoint(run).name == "step_0000003"
+    assert len(list((run / "checkpoints").glob("step_*"))) == 2          # keep_checkpoints=2
+    assert list((run / "tb").glob("events.*"))
+    model = load_model(run)
+    assert model.encode_pose(torch.rand(1, 3, 32, 32))["pose_camera"].shape == (1, 17, 3)
+
+
+def test_resume_is_exact(tiny_data, tmp_path):
+    straight = train(_config(tiny_data, "train.steps=4"), tmp_path / "straight", progress=False)
+    halves = tmp_path / "halves"
+    train(_config(tiny_data, "train.steps=4"), halves, stop_after=2, progress=False)
+    assert latest_checkpoint(halves).name == "step_0000002"
+    train(_config(tiny_data, "train.steps=4"), halves, resume=True, progress=False)
+    a, b = _losses(straight), _losses(halves)
+    for step in (3, 4):
+        for key in ("loss/total", "loss/l1", "loss/discriminator", "lr"):
+            assert a[step][key] == pytest.approx(b[step][key], rel=1e-5, abs=1e-7), (step, key)
+
+
+def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):
+    real = train_module.compute_losses
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        terms = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third step
+            terms["ssim"] = terms["ssim"] * float("nan")
+            terms["total"] = terms["total"] + terms["ssim"]
+        return terms
+
+    monkeypatch.setattr(train_module, "compute_losses", poisoned)
+    run = tmp_path / "nan"
+    with pytest.raises(NonFiniteLossError, match=r"ssim.*step 3.*step_0000002"):
+        train(_config(tiny_data, "train.steps=5"), run, progress=False)
+    assert latest_checkpoint(run).name == "step_0000002"
+    load_model(run)  # the kept weights load
+
+
+def test_missing_poses_is_a_clear_error(tiny_data, tmp_path):
+    config = _config(tiny_data, "train.steps=1", "data.poses3d=null")
+    with pytest.raises(ValueError, match="data.poses3d is not set"):
+        train(config, tmp_path / "x", progress=False)
+
+
+def test_lr_schedule_and_mean_pose():
+    assert lr_factor(0, 10, 100) == pytest.approx(0.1) and lr_factor(9, 10, 100) == pytest.approx(1.0)
+    assert lr_factor(100, 10, 100) == pytest.approx(0.1)
+    from posesynth.skeleton import canonical_tpose
+    poses = canonical_tpose()[None].repeat(3, 1, 1)
+    torch.testing.assert_close(mean_pose(poses), canonical_tpose(), atol=1e-5, rtol=0)
+
+
+def test_two_process_cpu_run_with_accelerate_launch(tiny_data, tmp_path):
+    """DDP over gloo on the CPU: two processes train, and one checkpoint is written."""
+    run = tmp_path / "ddp"
+    # `--cpu` alone runs one process; DDP over gloo on CPUs is torchrun + ACCELERATE_USE_CPU
+    env = dict(os.environ, OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="true")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "posesynth", "train",
+               "--out", str(run), f"data.videos={tiny_data / 'videos'}", f"data.poses3d={tiny_data / 'poses.npy'}",
+               *TINY, "train.steps=2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert latest_checkpoint(run).name == "step_0000002"
+    assert len(list((run / "checkpoints").glob("step_*"))) == 1
+    assert len(list((run / "checkpoints" / "step_0000002").glob("random_states_*.pkl"))) == 2
+    assert sorted(_losses(run)) == [1, 2]
