@@ -153,3 +153,13 @@ def test_real_clips(realdata, name, size, frames):
     sample = read_frames(video.path, [frames - 1, frames // 2])
     assert sample.shape == (2, size[1], size[0], 3)
     assert sample.std() > 5  # real picture content, not a blank decode
+
+
+@pytest.mark.parametrize("width", [24, 48, 72])
+def test_widths_decord_misconverts_fall_back_to_pyav(tmp_path, width):
+    """decord 0.6 returns 4- or 6-channel rows for these widths; the reader must not pass them on."""
+    path = tmp_path / f"w{width}.mp4"
+    write_test_video(path, frames=10, width=width, height=64)
+    reader = open_video(path)
+    assert isinstance(reader, PyAVReader)
+    assert reader.get([0, 9]).shape == (2, 64, width, 3)

@@ -138,8 +138,16 @@ class DecordReader:
         self.height, self.width = self._vr[0].shape[:2] if self.frames else (0, 0)
         self._vr.seek(0)
 
+    def _checked(self, batch: np.ndarray) -> np.ndarray:
+        # decord 0.6 mis-converts some frame widths (e.g. 16, 24, 48, 72 px: rows come back with
+        # 4 or 6 "channels"); refuse them so open_video() falls back to PyAV
+        if batch.ndim != 4 or batch.shape[1:] != (self.height, self.width, 3):
+            raise VideoError(f"{self.path}: decord returned frames of shape {batch.shape[1:]}, "
+                             f"expected {(self.height, self.width, 3)}")
+        return batch
+
     def get(self, indices: Sequence[int]) -> np.ndarray:
-        return self._vr.get_batch(list(map(int, indices))).asnumpy()
+        return self._checked(self._vr.get_batch(list(map(int, indices))).asnumpy())
 
     def close(self) -> None:
         del self._vr

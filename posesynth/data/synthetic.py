@@ -1,0 +1,193 @@
+"""The synthetic puppet-world dataset: videos of a textured capsule body with exact 3D labels.
+
+Output layout of ``generate_dataset(out_dir, ...)`` / ``posesynth synth --out DIR``::
+
+    DIR/videos/<name>.mp4     H.264 (libx264, yuv420p), S×S, ``fps``
+    DIR/labels/<name>.npz     labels of that video (below)
+    DIR/scenes.json           every scene and its views with K, R, t and relative file paths
+
+``<name>`` is ``s<subject:02d>_<motion>_<scene:04d>`` for one view per scene and
+``s<subject:02d>_<motion>_<scene:04d>_cam<k>`` with ``views=V > 1``, so files split by
+subject or motion with a glob or ``name.split("_")``. All views of a scene show the same
+instants of the same motion from different static, calibrated cameras.
+
+Label arrays (F frames, S pixels; camera frame x right, y down, z forward; world frame y down
+with the floor at y = 0; pixel (0, 0) is the centre of the top-left pixel):
+
+    joints3d        (F, 17, 3) float32  camera frame, metres (Human3.6M-17 order)
+    joints2d        (F, 17, 2) float32  pixels; exactly the projection of joints3d with K
+    K               (3, 3)     float32  intrinsics
+    R, t            (3, 3), (3,) float32  world→camera: X_cam = R·X_world + t
+    fps             ()         float64
+    joints3d_world  (F, 17, 3) float32  world frame, metres
+    bone_lengths    (16,)      float32  metres, ``skeleton.BONES`` order (constant in time)
+    subject         ()         int64    subject id
+    motion          ()         str      the action label (a key of ``synth.motion.ACTIONS``)
+    segments        ()         str      the motion primitives in order, joined by "+"
+    scene, view, views  ()     str, int64, int64
+    mask            (F, S, S)  bool     pixels at least half covered by the body
+    boxes           (F, 4)     float32  x0, y0, x1, y1 pixel edges of the mask (NaN if empty)
+    visible         (F, 17)    bool     joint not hidden by another body part (approximate)
+    background      (S, S, 3)  uint8    the empty scene, RGB (before video compression)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from posesynth import skeleton
+from posesynth.data.writer import write_video
+from posesynth.synth.motion import ACTIONS
+from posesynth.synth.scene import Scene, View, make_scene
+
+DEFAULT_SUBJECTS: tuple[int, ...] = (1, 2, 3, 4, 5)
+REQUIRED_KEYS = ("joints3d", "joints2d", "K", "R", "t", "fps")
+# decord 0.6 mis-reads RGB frames of these widths (it infers 4 or 6 channels from the padded
+# row stride); the files are valid H.264, other readers decode them fine
+DECORD_BAD_WIDTHS = (16, 24, 48, 72)
+
+
+def video_name(subject: int, motion: str, scene: int, view: int | None = None) -> str:
+    """``s<subject>_<motion>_<scene>[_cam<view>]``, e.g. ``s03_walking_0007_cam1``."""
+    name = f"s{subject:02d}_{motion}_{scene:04d}"
+    return name if view is None else f"{name}_cam{view}"
+
+
+def _labels(scene: Scene, view: View, name: str, index: int, fps: float) -> dict[str, np.ndarray]:
+    cam = view.camera
+    return {
+        "joints3d": view.joints3d, "joints2d": view.joints2d,
+        "K": cam.K.float().numpy(), "R": cam.R.float().numpy(), "t": cam.t.float().numpy(),
+        "fps": np.float64(fps),
+        "joints3d_world": scene.joints_world,
+        "bone_lengths": scene.subject.bone_lengths.astype(np.float32),
+        "subject": np.int64(scene.subject.subject_id),
+        "motion": np.str_(scene.motion.action), "segments": np.str_("+".join(scene.motion.segments)),
+        "scene": np.str_(name), "view": np.int64(index), "views": np.int64(len(scene.views)),
+        "mask": view.mask, "boxes": view.boxes, "visible": view.visible, "background": view.background,
+    }
+
+
+def _check(videos: int, frames: int, size: int, views: int, fps: float, subjects: Sequence[int],
+           motions: Sequence[str]) -> None:
+    if videos < 1 or frames < 1 or views < 1:
+        raise ValueError(f"videos, frames and views must be >= 1, got {videos}, {frames}, {views}")
+    if size < 16 or size % 2:
+        raise ValueError(f"size must be even and >= 16 (H.264 yuv420p needs even sizes), got {size}")
+    if size in DECORD_BAD_WIDTHS:
+        warnings.warn(f"decord 0.6 cannot decode {size}-pixel-wide videos; posesynth reads them with the slower "
+                      f"PyAV fallback — prefer another size", stacklevel=3)
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if not subjects or any(int(s) < 0 for s in subjects):
+        raise ValueError(f"subjects must be a non-empty list of non-negative ids, got {list(subjects)}")
+    unknown = [m for m in motions if m not in ACTIONS]
+    if not motions or unknown:
+        raise ValueError(f"unknown motions {unknown}; choose from {sorted(ACTIONS)}")
+
+
+def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, size: int = 128,
+                     seed: int = 0, views: int = 1, fps: float = 25.0,
+                     subjects: Sequence[int] | None = None, progress: bool = True,
+                     motions: Sequence[str] | None = None, supersample: int = 2, crf: int = 18) -> list[Path]:
+    """Render a synthetic dataset (layout in the module docstring).
+
+    Scene i uses subject ``subjects[i % len(subjects)]`` and a motion from a seeded shuffle of
+    ``motions`` (cycled, so every motion appears before any repeats); everything else (motion
+    details, cameras, background) comes from a generator seeded with (seed, i), so the same
+    seed gives identical labels and each scene can be regenerated on its own.
+
+    Args:
+        out_dir: output folder (created; existing files with the same names are replaced).
+        videos: number of scenes. frames: F per video. size: S, even, square frames.
+        seed: dataset seed. views: V cameras per scene. fps: frames per second.
+        subjects: subject ids (default ``DEFAULT_SUBJECTS``); use disjoint lists for train and
+            held-out sets. motions: action names (default: all of ``synth.motion.ACTIONS``).
+        progress: show a progress bar. supersample: anti-aliasing rays per pixel per axis.
+        crf: H.264 quality (lower is better).
+    Returns:
+        the written label paths, scene-major then view.
+    """
+    subjects = list(DEFAULT_SUBJECTS if subjects is None else subjects)
+    motions = list(ACTIONS if motions is None else motions)
+    _check(videos, frames, size, views, fps, subjects, motions)
+    out = Path(out_dir)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    order = [str(m) for m in np.random.default_rng([seed]).permutation(motions)]
+    scenes_index, written = [], []
+    indices = range(videos)
+    if progress:
+        from tqdm import tqdm
+        indices = tqdm(indices, desc="synth", unit="scene")
+    for i in indices:
+        subject, motion = int(subjects[i % len(subjects)]), order[i % len(order)]
+        scene = make_scene(subject, motion, frames, fps, size, np.random.default_rng([seed, i]), views=views,
+                           supersample=supersample)
+        base = video_name(subject, motion, i)
+        entry = {"name": base, "subject": subject, "motion": motion, "segments": list(scene.motion.segments),
+                 "views": []}
+        for k, view in enumerate(scene.views):
+            name = base if views == 1 else video_name(subject, motion, i, k)
+            write_video(out / "videos" / f"{name}.mp4", view.frames, fps, crf=crf)
+            np.savez_compressed(out / "labels" / f"{name}.npz", **_labels(scene, view, base, k, fps))
+            written.append(out / "labels" / f"{name}.npz")
+            entry["views"].append({"view": k, "video": f"videos/{name}.mp4", "labels": f"labels/{name}.npz",
+                                   "K": view.camera.K.tolist(), "R": view.camera.R.tolist(),
+                                   "t": view.camera.t.tolist()})
+        scenes_index.append(entry)
+    meta = {"format": "posesynth-synthetic/1", "fps": fps, "size": size, "frames": frames, "seed": seed,
+            "views": views, "joint_names": list(skeleton.JOINT_NAMES), "scenes": scenes_index}
+    (out / "scenes.json").write_text(json.dumps(meta, indent=1))
+    return written
+
+
+def load_labels(path: str | Path) -> dict[str, np.ndarray]:
+    """Read one label file written by :func:`generate_dataset` (keys in the module docstring).
+
+    Raises:
+        ValueError: if the file lacks the core keys (joints3d, joints2d, K, R, t, fps).
+    """
+    with np.load(path, allow_pickle=False) as data:
+        labels = {key: data[key] for key in data.files}
+    missing = [k for k in REQUIRED_KEYS if k not in labels]
+    if missing:
+        raise ValueError(f"{path} is not a posesynth label file: missing {missing}")
+    return labels
+
+
+def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``posesynth synth``."""
+    parser.add_argument("--out", required=True, help="output folder (videos/, labels/, scenes.json)")
+    parser.add_argument("--videos", type=int, default=8, help="number of scenes (default 8)")
+    parser.add_argument("--frames", type=int, default=64, help="frames per video (default 64)")
+    parser.add_argument("--size", type=int, default=128, help="square frame size in pixels, even (default 128)")
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    parser.add_argument("--views", type=int, default=1, help="calibrated cameras per scene (default 1)")
+    parser.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    parser.add_argument("--subjects", type=int, nargs="+", default=None,
+                        help=f"subject ids, cycled over scenes (default {' '.join(map(str, DEFAULT_SUBJECTS))})")
+    parser.add_argument("--motions", nargs="+", default=None, choices=sorted(ACTIONS),
+                        help="motions to draw from (default: all)")
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    """Run ``posesynth synth``; returns the exit status."""
+    try:
+        written = generate_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,
+                                   seed=args.seed, views=args.views, fps=args.fps, subjects=args.subjects,
+                                   motions=getattr(args, "motions", None), progress=True)
+    except ValueError as err:
+        print(f"posesynth synth: error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    print(f"wrote {len(written)} videos ({args.videos} scenes x {args.views} views, {args.frames} frames, "
+          f"{args.size}x{args.size}) to {out / 'videos'}; labels in {out / 'labels'}; index {out / 'scenes.json'}")
+    return 0
