@@ -91,6 +91,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``posesynth`` argument parser."""
+    from posesynth import demo
     from posesynth.data import cache, synthetic
 
     parser = argparse.ArgumentParser(prog="posesynth", description="Learn 3D human pose from unlabeled video.")
@@ -109,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "frames, backgrounds and boxes, and write report.json.")
     cache.add_prepare_arguments(prepare_parser)
     prepare_parser.set_defaults(run=cache.run_prepare)
+
+    demo_parser = sub.add_parser("demo", help="train on the bundled synthetic clips (CPU, minutes) and evaluate",
+                                 description="Train on assets/demo/train with configs/demo.yaml, then report "
+                                             "PA-MPJPE and N-MPJPE of the model and of the mean-pose baseline "
+                                             "on the held-out clips.")
+    demo.add_demo_arguments(demo_parser)
+    demo_parser.set_defaults(run=demo.run_demo)
 
     _add_train(sub)
     _add_index(sub)
