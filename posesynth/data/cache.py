@@ -1,0 +1,354 @@
+"""The decode-once frame cache: ``posesynth prepare`` writes it, :class:`FrameCache` reads it.
+
+Decoding compressed video is the slow part of reading training pairs, and random access makes
+it worse (every read decodes from a keyframe). ``prepare`` decodes each video once,
+sequentially, crops every frame around the person and stores uint8 arrays that training then
+reads by index through memory maps. Layout (docs/data.md)::
+
+    CACHE/index.json                       settings + one entry per cached video
+    CACHE/report.json                      {"indexed": [...], "skipped": [...]}
+    CACHE/videos/<name>/frames.npy         (F, S, S, 3) uint8 RGB person crops
+    CACHE/videos/<name>/backgrounds.npy    (F, S, S, 3) uint8 RGB background, same crop
+    CACHE/videos/<name>/boxes.npy          (F, 4) int64 crop boxes x0, y0, x1, y1, full-frame pixels
+    CACHE/videos/<name>/meta.json          source, frame count, settings (written last)
+
+Each entry is written under a temporary name and renamed into place only when complete, so an
+interrupted run never leaves a half-written entry that looks done; a re-run reuses entries whose
+source file and settings are unchanged and deletes leftovers of killed runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from posesynth.data.background import SegmentBackgrounds
+from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box,
+                                  initial_boxes, person_boxes)
+from posesynth.data.videos import (NoUsableVideosError, SkippedVideo, VideoError, VideoIndex, VideoInfo,
+                                   index_videos, iter_frames, open_video)
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+_TEMP_PREFIXES = (".tmp-", ".old-")
+
+
+class CacheError(ValueError):
+    """A folder that is not a (complete) posesynth frame cache."""
+
+
+def entry_name(relative: str) -> str:
+    """A file-system-safe, unique folder name for a video's relative path.
+
+    ASCII letters, digits, ``._-`` are kept (readable), the rest become ``_``; a hash of the full
+    path keeps names with spaces or non-ASCII characters (``my clip.mp4`` vs ``my_clip.mp4``) apart.
+    """
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", relative)[-60:].strip("._") or "video"
+    return f"{readable}-{hashlib.sha1(relative.encode('utf-8')).hexdigest()[:10]}"
+
+
+def crop_settings(*, size: int = 64, margin: float = 1.25, box_source: str = "auto", background_window: int = 200,
+                  background_samples: int = 20, smooth_radius: int = 2, threshold: float = 25.0) -> dict:
+    """The settings that determine a cache entry's pixels (stored, and compared on re-runs)."""
+    if box_source not in BOX_SOURCES:
+        raise ValueError(f"box_source must be one of {BOX_SOURCES}, got {box_source!r}")
+    return {"version": CACHE_VERSION, "size": int(size), "margin": float(margin), "box_source": box_source,
+            "background_window": int(background_window), "background_samples": int(background_samples),
+            "smooth_radius": int(smooth_radius), "threshold": float(threshold)}
+
+
+def _source_stamp(path: Path) -> dict:
+    """What identifies a source's content cheaply: size and mtime of the video and its sidecar."""
+    stamp = {"bytes": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns}
+    sidecar = find_sidecar(path)
+    if sidecar is not None:
+        stamp["sidecar"] = {"name": sidecar.name, "mtime_ns": sidecar.stat().st_mtime_ns}
+    return stamp
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable[[], None] | None = None) -> dict:
+    """Decode one video once and write its cache entry atomically.
+
+    Frames are decoded sequentially; a frame is cropped once the tight boxes of the
+    ``smooth_radius`` frames after it are known, so at most ``smooth_radius + 1`` full frames
+    and two segment backgrounds are held, however long the video.
+
+    Args:
+        info: the video, as indexed.
+        entry: the final entry folder (``CACHE/videos/<name>``); written as a temporary sibling
+            and renamed to it when complete (replacing an outdated entry).
+        settings: from :func:`crop_settings`.
+        on_frame: called after each decoded frame (progress bars).
+    Returns:
+        The entry's meta dict (also written as ``meta.json``).
+    Raises:
+        VideoError (undecodable stream), SidecarError (malformed sidecar), OSError.
+    """
+    start = time.perf_counter()
+    size, radius = settings["size"], settings["smooth_radius"]
+    mode, tight = initial_boxes(info.path, info.frames, settings["box_source"])
+    temp = entry.parent / f".tmp-{entry.name}-{os.getpid()}"
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    try:
+        reader = open_video(info.path)
+        try:
+            backgrounds = SegmentBackgrounds(reader, info.frames, window=settings["background_window"],
+                                             samples=settings["background_samples"])
+            shape = (info.frames, size, size, 3)
+            frames_out = np.lib.format.open_memmap(temp / "frames.npy", "w+", np.uint8, shape)
+            backgrounds_out = np.lib.format.open_memmap(temp / "backgrounds.npy", "w+", np.uint8, shape)
+            boxes = np.zeros((info.frames, 4), np.int64)
+
+            def finish(j: int, frame: np.ndarray, known: int) -> None:
+                # the box of frame j is a median over tight boxes j ± radius: all known by now
+                lo, hi = max(0, j - radius), min(known, j + radius + 1)
+                box = person_boxes(tight[lo:hi], frame.shape[1], frame.shape[0], margin=settings["margin"],
+                                   radius=radius)[j - lo]
+                frames_out[j] = crop_and_resize(frame, box, size)
+                backgrounds_out[j] = crop_and_resize(backgrounds(j), box, size)
+                boxes[j] = box
+
+            pending: deque[tuple[int, np.ndarray]] = deque()
+            decoded = 0
+            for i, frame in iter_frames(info.path):
+                if i >= info.frames:  # the container announced fewer frames than it holds
+                    break
+                if mode == "foreground":
+                    found = foreground_box(frame, backgrounds(i), threshold=settings["threshold"])
+                    tight[i] = np.nan if found is None else found
+                pending.append((i, frame))
+                while pending[0][0] + radius <= i:
+                    finish(*pending.popleft(), known=info.frames)
+                decoded = i + 1
+                if on_frame is not None:
+                    on_frame()
+            if decoded == 0:
+                raise VideoError(f"{info.path}: no frame could be decoded")
+            while pending:
+                finish(*pending.popleft(), known=decoded)
+            frames_out.flush()
+            backgrounds_out.flush()
+            del frames_out, backgrounds_out
+        finally:
+            reader.close()
+        np.save(temp / "boxes.npy", boxes[:decoded])
+        meta = {"source": str(info.path), "frames": decoded, "fps": info.fps, "width": info.width,
+                "height": info.height, "box_source": mode, "settings": settings,
+                "stamp": _source_stamp(info.path), "seconds": round(time.perf_counter() - start, 3)}
+        if decoded < info.frames:
+            log.warning("%s: decoded %d of the %d frames the index found; caching %d", info.path, decoded,
+                        info.frames, decoded)
+        # meta.json last: an entry folder with meta.json is complete by construction
+        (temp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
+        _replace_dir(temp, entry)
+        return meta
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move folder ``new`` to ``target``, replacing an existing one with two renames."""
+    old = target.parent / f".old-{target.name}-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (temporary file, then rename)."""
+    temp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    temp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    temp.replace(path)
+
+
+def _reusable(entry: Path, info: VideoInfo, settings: dict) -> dict | None:
+    """The meta of a complete entry made from the same file with the same settings, else None."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = meta.get("settings") == settings and meta.get("stamp") == _source_stamp(info.path)
+    return meta if same else None
+
+
+def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, progress: bool = True,
+                  force: bool = False) -> tuple[list[dict], VideoIndex, int]:
+    """Cache every indexed video under ``out`` and write ``index.json`` and ``report.json``.
+
+    Args:
+        index: the videos to cache (from :func:`index_videos`).
+        out: the cache folder (created).
+        settings: from :func:`crop_settings`.
+        progress: show a frame progress bar (only on a terminal, for long folders).
+        force: recompute entries even when they could be reused.
+    Returns:
+        (entries of index.json, the final report's VideoIndex with videos that failed while
+        caching moved to ``skipped``, number of entries reused from an earlier run).
+    """
+    out = Path(out)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    for leftover in (out / "videos").iterdir():  # from a killed run: never complete, never reused
+        if leftover.name.startswith(_TEMP_PREFIXES):
+            shutil.rmtree(leftover, ignore_errors=True)
+    from tqdm.auto import tqdm
+
+    total = sum(v.frames for v in index.videos)
+    long_folder = len(index.videos) >= 8 or total >= 2000
+    bar = tqdm(total=total, unit="frame", desc="caching", disable=None if (progress and long_folder) else True)
+    entries, done, failed, reused = [], [], [], 0
+    for info in index.videos:
+        relative = info.path.relative_to(index.root).as_posix() if index.root.is_dir() else info.path.name
+        name = entry_name(relative)
+        entry = out / "videos" / name
+        bar.set_postfix_str(relative[-40:])
+        meta = None if force else _reusable(entry, info, settings)
+        if meta is not None:
+            reused += 1
+            bar.update(info.frames)
+        else:
+            try:
+                meta = cache_video(info, entry, settings, on_frame=lambda: bar.update(1))
+            except Exception as error:  # decoder errors come in many types; one bad file must not stop the run
+                reason = str(error).replace(f"{info.path}: ", "")
+                failed.append(SkippedVideo(info.path, f"failed while caching: {reason}"))
+                continue
+        done.append(info)
+        entries.append({"name": name, "source": str(info.path), "relative": relative, "frames": meta["frames"],
+                        "fps": meta["fps"], "width": meta["width"], "height": meta["height"],
+                        "box_source": meta["box_source"]})
+    bar.close()
+    report = VideoIndex(index.root, done, index.skipped + failed)
+    _write_json(out / "report.json", report.report())
+    if entries:
+        _write_json(out / "index.json", {"format": "posesynth-frame-cache", "settings": settings,
+                                         "root": str(index.root), "videos": entries})
+    return entries, report, reused
+
+
+# --- reading --------------------------------------------------------------------------------
+
+class FrameCache:
+    """Read a prepared cache: metadata now, the arrays memory-mapped on first use.
+
+    Attributes:
+        root: the cache folder.
+        settings: the crop settings it was made with (``size``, ``margin``, ...).
+        videos: one dict per video: ``name``, ``source``, ``frames``, ``fps``, ``width``, ``height``.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        path = self.root / "index.json"
+        if not path.is_file():
+            raise CacheError(f"{self.root}: not a posesynth frame cache (no index.json); run "
+                             f"`posesynth prepare VIDEO_DIR --out {self.root}` first")
+        try:
+            index = json.loads(path.read_text(encoding="utf-8"))
+            self.settings, self.videos = index["settings"], index["videos"]
+        except (ValueError, KeyError) as error:
+            raise CacheError(f"{path}: unreadable cache index ({error}); re-run `posesynth prepare`") from error
+        if self.settings.get("version") != CACHE_VERSION:
+            raise CacheError(f"{self.root}: cache format {self.settings.get('version')} but this posesynth reads "
+                             f"{CACHE_VERSION}; re-run `posesynth prepare`")
+        self._open: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def size(self) -> int:
+        """Crop side S in pixels."""
+        return int(self.settings["size"])
+
+    def arrays(self, video: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Video ``video``'s (F, S, S, 3) uint8 frames and backgrounds (memory maps), (F, 4) int64 boxes."""
+        if video not in self._open:
+            folder = self.root / "videos" / self.videos[video]["name"]
+            frames = self.videos[video]["frames"]
+            try:
+                self._open[video] = (np.load(folder / "frames.npy", mmap_mode="r")[:frames],
+                                     np.load(folder / "backgrounds.npy", mmap_mode="r")[:frames],
+                                     np.load(folder / "boxes.npy")[:frames])
+            except (OSError, ValueError) as error:
+                raise CacheError(f"{folder}: cache entry missing or damaged ({error}); re-run "
+                                 f"`posesynth prepare`") from error
+        return self._open[video]
+
+    def __getstate__(self) -> dict:
+        # memory maps pickle as copies of the whole array: let each worker map its own
+        return {**self.__dict__, "_open": {}}
+
+
+# --- command line ---------------------------------------------------------------------------
+
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``posesynth prepare``."""
+    parser.add_argument("video_dir", type=Path, help="folder of videos (searched recursively) or one video")
+    parser.add_argument("--out", type=Path, required=True, help="cache folder to write (created)")
+    parser.add_argument("--size", type=int, default=64, help="crop side in pixels (default 64)")
+    parser.add_argument("--margin", type=float, default=1.25, help="crop side / person box's longer side (1.25)")
+    parser.add_argument("--box-source", choices=BOX_SOURCES, default="auto",
+                        help="person boxes: sidecar file if present else foreground (auto), or force one")
+    parser.add_argument("--background-window", type=int, default=200,
+                        help="frames per median-background segment (default 200)")
+    parser.add_argument("--background-samples", type=int, default=20,
+                        help="frames sampled per background median (default 20)")
+    parser.add_argument("--min-frames", type=int, default=2, help="skip clips with fewer frames (default 2)")
+    parser.add_argument("--force", action="store_true", help="recompute entries that could be reused")
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Run ``posesynth prepare``; 0 when at least one video was cached, 2 when none could be."""
+    settings = crop_settings(size=args.size, margin=args.margin, box_source=args.box_source,
+                             background_window=args.background_window, background_samples=args.background_samples)
+    start = time.perf_counter()
+    try:
+        index = index_videos(args.video_dir, min_frames=args.min_frames, progress=True)
+    except NoUsableVideosError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    entries, report, reused = prepare_cache(index, args.out, settings, force=args.force)
+    print(_summary(entries, report, reused, args.out, settings, time.perf_counter() - start))
+    if not entries:
+        print(f"error: none of the {len(index.videos)} usable video(s) could be cached", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _summary(entries: list[dict], report: VideoIndex, reused: int, out: Path, settings: dict, seconds: float,
+             max_lines: int = 15) -> str:
+    """A one-screen summary: totals, then (at most ``max_lines``) skipped files with reasons."""
+    frames = sum(e["frames"] for e in entries)
+    megabytes = 2 * frames * settings["size"] ** 2 * 3 / 1e6
+    sources: dict[str, int] = {}
+    for e in entries:
+        kind = e["box_source"].split(":")[0]
+        sources[kind] = sources.get(kind, 0) + 1
+    lines = [f"cached {len(entries)} video(s), {frames} frames at {settings['size']}x{settings['size']} "
+             f"({megabytes:.1f} MB) in {out} [{seconds:.1f} s, {reused} reused]",
+             "  boxes: " + (", ".join(f"{n} {k}" for k, n in sorted(sources.items())) or "none"),
+             f"  skipped {len(report.skipped)} file(s)" + (":" if report.skipped else "")]
+    lines += [f"    {s.path}: {s.reason}" for s in report.skipped[:max_lines]]
+    if len(report.skipped) > max_lines:
+        lines.append(f"    ... and {len(report.skipped) - max_lines} more")
+    lines.append(f"  report: {out / 'report.json'}")
+    return "\n".join(lines)
+
+
+__all__ = ["CACHE_VERSION", "CacheError", "FrameCache", "entry_name", "crop_settings", "cache_video",
+           "prepare_cache", "add_prepare_arguments", "run_prepare"]

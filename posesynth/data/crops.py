@@ -1,0 +1,346 @@
+"""Person boxes and square crops: from the foreground, from sidecar files, or centred.
+
+Conventions
+-----------
+* Points are pixels (u, v) with (0, 0) the *centre* of the top-left pixel (docs/architecture.md).
+* Boxes are ``x0, y0, x1, y1`` pixel-index extents: the box holds pixel columns ``x0 ≤ u < x1``
+  and rows ``y0 ≤ v < y1`` (x1/y1 exclusive), so its edges lie at ``x0 − ½`` and ``x1 − ½`` in
+  point coordinates. Tight person boxes are float with NaN rows for "no box in this frame";
+  crop boxes are square, integer, and may reach outside the frame (the crop is padded).
+* Cropping box ``(x0, y0, x0 + side, y0 + side)`` and resizing to ``S × S`` pixels is the
+  similarity ``u' = s·(u − x0 + ½) − ½`` with ``s = S / side`` (edges map to edges), so the crop's
+  intrinsics are ``K_crop = A · K`` with ``A = [[s, 0, s(½ − x0) − ½], [0, s, s(½ − y0) − ½],
+  [0, 0, 1]]`` (:func:`crop_matrix`). This is ``[[s, 0, −s·x̃0], …]`` with ``x̃0 = x0 − ½ + ½/s``,
+  the point the centre of crop pixel 0 samples.
+
+Sidecars next to ``clip.mp4`` (docs/data.md): ``clip.boxes.json`` (a list with one
+``[x0, y0, x1, y1]`` or ``null`` per frame), ``clip.boxes.npy`` ((F, 4) float, NaN rows missing),
+``clip.keypoints.npz`` (``keypoints`` (F, J, 2) pixels, optional ``scores`` (F, J)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from skimage.measure import label
+from skimage.morphology import disk, opening
+
+SIDECAR_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy", ".keypoints.npz")
+BOX_SOURCES: tuple[str, ...] = ("auto", "foreground", "sidecar", "center")
+
+
+class SidecarError(ValueError):
+    """A box or keypoint sidecar file that does not match its video; the message names the file."""
+
+
+# --- boxes from the foreground ----------------------------------------------------------------
+
+def foreground_box(frame: np.ndarray, background: np.ndarray, *, threshold: float = 25.0, max_side: int = 160,
+                   min_fraction: float = 0.002, max_fraction: float = 0.6, trim: float = 0.005) -> np.ndarray | None:
+    """The tight box of what moves in ``frame`` against a static ``background``.
+
+    The absolute difference is block-averaged down to at most ``max_side`` cells a side (cheap on
+    1080p frames, and averaging suppresses compression noise), thresholded, opened with a disk to
+    drop speckle, and components far smaller than the largest are dropped (shadows, noise).
+
+    Args:
+        frame, background: (H, W, 3) uint8 RGB.
+        threshold: a cell is foreground when its largest channel difference exceeds this (0–255).
+        max_side: the mask's longer side in cells.
+        min_fraction, max_fraction: a mask covering less (nothing moves: the person stands still
+            or left) or more (lighting change, camera moved) of the frame is rejected.
+        trim: fraction of foreground cells ignored at each extreme of x and y (robust extents).
+    Returns:
+        (4,) float64 tight box x0, y0, x1, y1 in pixels, or None when the foreground is rejected.
+    """
+    height, width = frame.shape[:2]
+    f = max(1, math.ceil(max(height, width) / max_side))
+    h, w = height // f, width // f
+    # torch: ~4x faster than numpy for the full-resolution difference (numpy's max over an axis of 3 is slow)
+    pixels, empty = (torch.from_numpy(x[:h * f, :w * f]).to(torch.int16) for x in (frame, background))
+    diff = (pixels - empty).abs().amax(dim=-1).float()
+    cells = F.avg_pool2d(rearrange(diff, "h w -> 1 1 h w"), f) if f > 1 else rearrange(diff, "h w -> 1 1 h w")
+    mask = opening(cells[0, 0].numpy() > threshold, disk(1))
+    if not min_fraction <= mask.mean() <= max_fraction:
+        return None
+    labels = label(mask)
+    areas = np.bincount(labels.ravel())[1:]
+    mask = np.isin(labels, 1 + np.flatnonzero(areas >= 0.1 * areas.max()))
+    ys, xs = np.nonzero(mask)
+    x0, x1 = np.quantile(xs, [trim, 1 - trim])
+    y0, y1 = np.quantile(ys, [trim, 1 - trim])
+    box = np.array([math.floor(x0), math.floor(y0), math.floor(x1) + 1, math.floor(y1) + 1], np.float64) * f
+    return np.minimum(box, [width, height, width, height])
+
+
+# --- boxes from sidecar files -------------------------------------------------------------------
+
+def find_sidecar(video: str | Path) -> Path | None:
+    """The first existing sidecar of ``video`` in the order of :data:`SIDECAR_SUFFIXES`, or None."""
+    for suffix in SIDECAR_SUFFIXES:
+        path = Path(video).with_suffix(suffix)
+        if path.is_file():
+            return path
+    return None
+
+
+def read_sidecar_boxes(path: str | Path, frames: int, *, min_score: float = 0.3, pad: float = 0.1) -> np.ndarray:
+    """Tight person boxes from a sidecar file (format by suffix, see module docstring).
+
+    Args:
+        path: a ``.boxes.json``, ``.boxes.npy`` or ``.keypoints.npz`` file.
+        frames: the video's frame count; the sidecar must hold exactly one entry per frame.
+        min_score, pad: keypoint sidecars only, see :func:`keypoint_boxes`.
+    Returns:
+        (F, 4) float64 x0, y0, x1, y1 pixels, NaN rows for missing boxes.
+    Raises:
+        SidecarError naming the file and what was expected.
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        if name.endswith(".boxes.json"):
+            boxes = _boxes_from_json(path)
+        elif name.endswith(".boxes.npy"):
+            boxes = np.asarray(np.load(path, allow_pickle=False), np.float64)
+            if boxes.ndim != 2 or boxes.shape[1] != 4:
+                raise SidecarError(f"{path}: expected an (F, 4) array of x0, y0, x1, y1 per frame, "
+                                   f"got shape {boxes.shape}")
+        elif name.endswith(".keypoints.npz"):
+            boxes = _boxes_from_keypoints_file(path, min_score, pad)
+        else:
+            raise SidecarError(f"{path}: unknown sidecar type; expected one of {', '.join(SIDECAR_SUFFIXES)}")
+    except SidecarError:
+        raise
+    except (OSError, ValueError) as error:  # unreadable file, bad JSON, bad .npy/.npz
+        raise SidecarError(f"{path}: cannot read it as a {name.split('.', 1)[-1]} sidecar ({error})") from error
+    if len(boxes) != frames:
+        raise SidecarError(f"{path}: has {len(boxes)} entries but the video has {frames} frames; expected "
+                           f"exactly one box (or null / NaN for a missing one) per frame")
+    given = ~np.isnan(boxes).any(axis=1)
+    bad = given & ~((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]) & np.isfinite(boxes).all(axis=1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SidecarError(f"{path}: box of frame {i} is {boxes[i].tolist()}; expected x0 < x1 and y0 < y1 "
+                           f"(pixels, x0, y0, x1, y1)")
+    boxes[~given] = np.nan
+    return boxes
+
+
+def _boxes_from_json(path: Path) -> np.ndarray:
+    """(F, 4) boxes from a JSON list of ``[x0, y0, x1, y1]`` or ``null``."""
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        raise SidecarError(f"{path}: expected a JSON list with one [x0, y0, x1, y1] or null per frame, "
+                           f"got a {type(entries).__name__}")
+    boxes = np.full((len(entries), 4), np.nan)
+    for i, entry in enumerate(entries):
+        if entry is None:
+            continue
+        if not (isinstance(entry, list) and len(entry) == 4
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in entry)):
+            raise SidecarError(f"{path}: entry {i} is {entry!r}; expected [x0, y0, x1, y1] numbers or null")
+        boxes[i] = entry
+    return boxes
+
+
+def _boxes_from_keypoints_file(path: Path, min_score: float, pad: float) -> np.ndarray:
+    """(F, 4) boxes from a ``.keypoints.npz`` with ``keypoints`` (F, J, 2) and optional ``scores``."""
+    with np.load(path, allow_pickle=False) as data:
+        if "keypoints" not in data:
+            raise SidecarError(f"{path}: no 'keypoints' array; expected keypoints (F, J, 2) pixels and "
+                               f"optionally scores (F, J), found {sorted(data.files)}")
+        keypoints = np.asarray(data["keypoints"], np.float64)
+        scores = np.asarray(data["scores"], np.float64) if "scores" in data else None
+    if keypoints.ndim != 3 or keypoints.shape[2] != 2:
+        raise SidecarError(f"{path}: keypoints must be (F, J, 2) pixels, got shape {keypoints.shape}")
+    if scores is not None and scores.shape != keypoints.shape[:2]:
+        raise SidecarError(f"{path}: scores must be (F, J) = {keypoints.shape[:2]} to match keypoints, "
+                           f"got shape {scores.shape}")
+    return keypoint_boxes(keypoints, scores, min_score=min_score, pad=pad)
+
+
+def keypoint_boxes(keypoints: np.ndarray, scores: np.ndarray | None = None, *, min_score: float = 0.3,
+                   pad: float = 0.1) -> np.ndarray:
+    """Tight person boxes around the confident 2D keypoints of each frame.
+
+    Joints are centres, while the body reaches past them (head top, hands, feet), so the extents
+    are padded by ``pad`` × the longer extent on every side.
+
+    Args:
+        keypoints: (F, J, 2) pixels (u, v); NaN for a missing joint.
+        scores: (F, J) confidences; a joint counts when its score ≥ ``min_score``. None: all count.
+    Returns:
+        (F, 4) float64 x0, y0, x1, y1 pixels; NaN rows where fewer than 2 joints are confident.
+    """
+    ok = np.isfinite(keypoints).all(axis=-1)
+    if scores is not None:
+        ok &= scores >= min_score
+    points = np.where(ok[..., None], keypoints, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames are expected: they stay NaN
+        lo, hi = np.nanmin(points, axis=1), np.nanmax(points, axis=1)
+    extent = np.max(hi - lo, axis=1, keepdims=True)
+    boxes = np.concatenate([lo - pad * extent, hi + 1 + pad * extent], axis=1)
+    boxes[ok.sum(axis=1) < 2] = np.nan
+    return boxes
+
+
+def initial_boxes(video: str | Path, frames: int, box_source: str) -> tuple[str, np.ndarray]:
+    """Decide where a video's person boxes come from, and load them when they come from a file.
+
+    Args:
+        video: the video file (sidecars are looked up next to it).
+        frames: its frame count.
+        box_source: "auto" (a sidecar if there is one, else the foreground), "foreground",
+            "sidecar" (one must exist) or "center" (always the centred crop).
+    Returns:
+        (mode, tight): mode is "foreground" (``tight`` is all NaN, to be filled from the frames),
+        "sidecar:<file name>" or "center"; tight is (F, 4) float64 pixels, NaN rows missing.
+    Raises:
+        SidecarError for a malformed sidecar, or box_source="sidecar" without one.
+    """
+    if box_source not in BOX_SOURCES:
+        raise ValueError(f"box_source must be one of {BOX_SOURCES}, got {box_source!r}")
+    empty = np.full((frames, 4), np.nan)
+    if box_source == "center":
+        return "center", empty
+    sidecar = find_sidecar(video) if box_source in ("auto", "sidecar") else None
+    if sidecar is not None:
+        return f"sidecar:{sidecar.name}", read_sidecar_boxes(sidecar, frames)
+    if box_source == "sidecar":
+        stem = Path(video).with_suffix("")
+        raise SidecarError(f"{video}: box_source is 'sidecar' but there is no sidecar file; expected one of "
+                           + ", ".join(f"{stem.name}{suffix}" for suffix in SIDECAR_SUFFIXES) + " next to it")
+    return "foreground", empty
+
+
+# --- from tight boxes to square crop boxes ------------------------------------------------------
+
+def smooth_boxes(boxes: np.ndarray, radius: int) -> np.ndarray:
+    """Temporal median of boxes over a centred window of ``radius`` frames each side, ignoring NaN.
+
+    A centred median follows a steadily moving person without lag and removes single-frame
+    outliers. Near the ends the window shrinks symmetrically (a one-sided window would drag the
+    first and last boxes towards the middle); gaps are filled from the whole window. Box i depends only
+    on rows i ± radius, so a window read around one frame gives the same box as the whole video
+    (what keeps raw reads and the cache equal).
+
+    Args:
+        boxes: (F, 4) float x0, y0, x1, y1 pixels, NaN rows missing.
+    Returns:
+        (F, 4) float64, NaN rows where the whole window is missing.
+    """
+    frames = len(boxes)
+    padded = np.pad(np.asarray(boxes, np.float64), ((radius, radius), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1, axis=0)  # (F, 4, 2r+1)
+    reach = np.minimum(radius, np.minimum(np.arange(frames), frames - 1 - np.arange(frames)))  # (F,)
+    outside = np.abs(np.arange(-radius, radius + 1))[None, :] > reach[:, None]  # (F, 2r+1)
+    centred = np.where(outside[:, None, :], np.nan, windows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window stays NaN
+        smooth = np.nanmedian(centred, axis=-1)
+        gaps = np.isnan(smooth).any(axis=1)  # e.g. a missing first box: borrow from the one-sided window
+        smooth[gaps] = np.nanmedian(windows[gaps], axis=-1)
+    return smooth
+
+
+def square_boxes(boxes: np.ndarray, margin: float) -> np.ndarray:
+    """Square integer crop boxes centred on tight boxes, side ``margin`` × the longer side.
+
+    Args:
+        boxes: (N, 4) float x0, y0, x1, y1 pixels, no NaN.
+        margin: crop side over the box's longer side (≥ 1 keeps the whole box).
+    Returns:
+        (N, 4) int64 x0, y0, x0 + side, y0 + side pixels; may extend outside the frame.
+    """
+    boxes = np.asarray(boxes, np.float64)
+    side = np.maximum(2, np.ceil(margin * np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
+    x0 = np.floor((boxes[:, 0] + boxes[:, 2] - side) / 2 + 0.5)
+    y0 = np.floor((boxes[:, 1] + boxes[:, 3] - side) / 2 + 0.5)
+    return np.stack([x0, y0, x0 + side, y0 + side], axis=1).astype(np.int64)
+
+
+def center_box(width: int, height: int) -> np.ndarray:
+    """The fallback crop: the largest centred square, (4,) int64 x0, y0, x1, y1 pixels."""
+    side = min(width, height)
+    x0, y0 = (width - side) // 2, (height - side) // 2
+    return np.array([x0, y0, x0 + side, y0 + side], np.int64)
+
+
+def person_boxes(tight: np.ndarray, width: int, height: int, *, margin: float, radius: int) -> np.ndarray:
+    """Crop boxes from tight per-frame boxes: smooth, square with margin, centred crop where none.
+
+    Args:
+        tight: (F, 4) float x0, y0, x1, y1 pixels, NaN rows missing.
+        width, height: frame size in pixels.
+    Returns:
+        (F, 4) int64 square crop boxes, pixels.
+    """
+    smooth = smooth_boxes(tight, radius)
+    found = ~np.isnan(smooth).any(axis=1)
+    out = np.broadcast_to(center_box(width, height), smooth.shape).copy()
+    if found.any():
+        out[found] = square_boxes(smooth[found], margin)
+    return out
+
+
+# --- cropping and its intrinsics --------------------------------------------------------------
+
+def crop_and_resize(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Cut a square box out of an image (zero padding outside it) and resize it to ``size``.
+
+    The resize is antialiased bilinear with edges mapped to edges, which is exactly the
+    similarity of :func:`crop_matrix`.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        box: (4,) int x0, y0, x1, y1 pixels, square, may reach outside the image.
+        size: output side S in pixels.
+    Returns:
+        (S, S, 3) uint8 RGB.
+    """
+    x0, y0, x1, y1 = (int(v) for v in box)
+    height, width = image.shape[:2]
+    window = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if ix1 > ix0 and iy1 > iy0:
+        window[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = image[iy0:iy1, ix0:ix1]
+    if window.shape[:2] == (size, size):
+        return window
+    tensor = rearrange(torch.from_numpy(window).float(), "h w c -> 1 c h w")
+    resized = F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return rearrange(resized.round().clamp(0, 255).to(torch.uint8), "1 c h w -> h w c").numpy()
+
+
+def crop_matrix(box: np.ndarray, size: int) -> np.ndarray:
+    """The 3×3 map A from full-frame pixels to crop pixels, ``K_crop = A @ K``.
+
+    Args:
+        box: (4,) x0, y0, x1, y1 pixels of a square crop box (pixel-index extents).
+        size: crop side S after resizing, pixels.
+    Returns:
+        (3, 3) float64 ``[[s, 0, s(½ − x0) − ½], [0, s, s(½ − y0) − ½], [0, 0, 1]]``, s = S / side;
+        pixel (0, 0) is the centre of the top-left pixel in both frames.
+    """
+    x0, y0, x1, _ = (float(v) for v in box)
+    s = size / (x1 - x0)
+    return np.array([[s, 0.0, s * (0.5 - x0) - 0.5], [0.0, s, s * (0.5 - y0) - 0.5], [0.0, 0.0, 1.0]])
+
+
+def crop_intrinsics(K: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Intrinsics of a crop: (3, 3) or (..., 3, 3) ``K`` in full-frame pixels → ``crop_matrix @ K``."""
+    return crop_matrix(box, size) @ np.asarray(K, np.float64)
+
+
+__all__ = ["SIDECAR_SUFFIXES", "BOX_SOURCES", "SidecarError", "foreground_box", "find_sidecar", "read_sidecar_boxes",
+           "initial_boxes",
+           "keypoint_boxes", "smooth_boxes", "square_boxes", "center_box", "person_boxes", "crop_and_resize",
+           "crop_matrix", "crop_intrinsics"]

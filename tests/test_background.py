@@ -1,0 +1,89 @@
+"""Median backgrounds: segments, sampling, the median itself, and the lazy per-segment store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import write_test_video
+
+from posesynth.data.background import (SegmentBackgrounds, median_background, read_background, sample_indices,
+                                       segment_bounds, segment_of)
+from posesynth.data.videos import open_video
+
+
+def test_segment_bounds_cover_the_video():
+    assert segment_bounds(10, 200).tolist() == [0, 10]  # a short clip is one segment
+    bounds = segment_bounds(1000, 300)
+    assert bounds[0] == 0 and bounds[-1] == 1000 and len(bounds) == 4
+    assert np.all(np.diff(bounds) > 0)
+    assert [segment_of(i, bounds) for i in (0, bounds[1] - 1, bounds[1], 999)] == [0, 0, 1, 2]
+    with pytest.raises(IndexError):
+        segment_of(1000, bounds)
+    with pytest.raises(ValueError):
+        segment_bounds(0, 10)
+
+
+def test_sample_indices_spread_evenly_inside_the_range():
+    idx = sample_indices(100, 200, 10)
+    assert idx.tolist() == list(range(105, 200, 10))
+    assert sample_indices(0, 3, 10).tolist() == [0, 1, 2]  # fewer frames than samples: all of them
+    with pytest.raises(ValueError):
+        sample_indices(5, 5, 3)
+
+
+def test_median_recovers_the_static_background_exactly():
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    frames = np.repeat(background[None], 9, axis=0)
+    for i in range(9):  # an occluder covering a different third of the width in each frame
+        frames[i, :, (i % 3) * 10:(i % 3) * 10 + 10] = 255 - i
+    assert np.array_equal(median_background(frames), background)
+
+
+def test_median_rejects_wrong_input():
+    with pytest.raises(ValueError, match="uint8"):
+        median_background(np.zeros((3, 4, 4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
+        median_background(np.zeros((4, 4, 3), np.uint8))
+
+
+def test_background_of_a_video_with_a_moving_box(tmp_path):
+    path = tmp_path / "clip.mp4"
+    boxes = write_test_video(path, frames=24, width=64, height=48)
+    reader = open_video(path)
+    background = read_background(reader, 0, reader.frames, 15)
+    first, last = reader.get([0, reader.frames - 1])
+    reader.close()
+    assert background.shape == (48, 64, 3) and background.dtype == np.uint8
+    # where the box is in the first frame the background must look like the last frame, and
+    # elsewhere like the first frame (up to compression noise): the box is gone from it
+    x0, y0, x1, y1 = boxes[0]
+    inside = np.zeros((48, 64), bool)
+    inside[y0:y1, x0:x1] = True
+    expected = np.where(inside[..., None], last, first).astype(np.int16)
+    error = np.abs(background.astype(np.int16) - expected)
+    assert error.mean() < 3
+    assert np.abs(background[inside].astype(np.int16) - first[inside]).mean() > 40  # the box itself is not there
+
+
+class _CountingReader:
+    """A fake reader of constant frames that counts how many frames it was asked for."""
+
+    def __init__(self, frames: int):
+        self.frames, self.asked = frames, 0
+
+    def get(self, indices):
+        self.asked += len(indices)
+        return np.stack([np.full((4, 6, 3), i // 4, np.uint8) for i in indices])
+
+
+def test_segment_backgrounds_are_computed_once_and_bounded():
+    reader = _CountingReader(600)
+    store = SegmentBackgrounds(reader, 600, window=200, samples=5, keep=2)
+    first = store(10)
+    assert reader.asked == 5
+    assert store(150) is first and reader.asked == 5  # same segment: no new reads
+    store(250)
+    store(450)
+    assert reader.asked == 15 and len(store._store) == 2  # three segments read, two kept
+    assert store(599)[0, 0, 0] == np.median(sample_indices(400, 600, 5) // 4)
