@@ -36,8 +36,8 @@ class DataConfig:
     cache: str | None = None           # a `posesynth prepare` output; used instead of decoding videos
     poses3d: str | None = None         # unpaired real 3D poses (VideoPose3D npz, BVH, npy, or a folder)
     poses3d_frame_step: int = 4        # keep every k-th frame of the unpaired poses (mocap is redundant)
-    min_gap: int = 5                   # minimum |source − target| frame distance of a pair
-    max_gap: int = 50                  # maximum distance; clips with ≤ max_gap frames are skipped
+    min_gap: int = 5                   # minimum |source − target| distance; clips ≤ min_gap frames are skipped
+    max_gap: int = 50                  # maximum distance (short clips use the gaps they have)
     background_window: int = 200       # frames the per-pixel median background is taken over
     box_source: Literal["auto", "foreground", "sidecar", "center"] = "auto"
     margin: float = 1.25               # crop side = margin × the person box's longer side

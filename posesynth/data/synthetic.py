@@ -96,7 +96,8 @@ def _check(videos: int, frames: int, size: int, views: int, fps: float, subjects
 def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, size: int = 128,
                      seed: int = 0, views: int = 1, fps: float = 25.0,
                      subjects: Sequence[int] | None = None, progress: bool = True,
-                     motions: Sequence[str] | None = None, supersample: int = 2, crf: int = 18) -> list[Path]:
+                     motions: Sequence[str] | None = None, supersample: int = 2, crf: int = 18,
+                     box_sidecars: bool = True) -> list[Path]:
     """Render a synthetic dataset (layout in the module docstring).
 
     Scene i uses subject ``subjects[i % len(subjects)]`` and a motion from a seeded shuffle of
@@ -112,6 +113,10 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
             held-out sets. motions: action names (default: all of ``synth.motion.ACTIONS``).
         progress: show a progress bar. supersample: anti-aliasing rays per pixel per axis.
         crf: H.264 quality (lower is better).
+        box_sidecars: also write ``videos/<name>.boxes.npy``, the rendered person's box per frame
+            (what a person detector would give); the frame-pair dataset picks it up as a box
+            sidecar. Without it, boxes come from the median-background foreground, which misses
+            a person who stands still for most of a clip.
     Returns:
         the written label paths, scene-major then view.
     """
@@ -137,6 +142,8 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
         for k, view in enumerate(scene.views):
             name = base if views == 1 else video_name(subject, motion, i, k)
             write_video(out / "videos" / f"{name}.mp4", view.frames, fps, crf=crf)
+            if box_sidecars:
+                np.save(out / "videos" / f"{name}.boxes.npy", view.boxes.astype(np.float32))
             np.savez_compressed(out / "labels" / f"{name}.npz", **_labels(scene, view, base, k, fps))
             written.append(out / "labels" / f"{name}.npz")
             entry["views"].append({"view": k, "video": f"videos/{name}.mp4", "labels": f"labels/{name}.npz",
@@ -176,6 +183,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"subject ids, cycled over scenes (default {' '.join(map(str, DEFAULT_SUBJECTS))})")
     parser.add_argument("--motions", nargs="+", default=None, choices=sorted(ACTIONS),
                         help="motions to draw from (default: all)")
+    parser.add_argument("--no-box-sidecars", action="store_true",
+                        help="do not write videos/<name>.boxes.npy (person boxes then come from the foreground)")
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -183,7 +192,8 @@ def run_synth(args: argparse.Namespace) -> int:
     try:
         written = generate_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,
                                    seed=args.seed, views=args.views, fps=args.fps, subjects=args.subjects,
-                                   motions=getattr(args, "motions", None), progress=True)
+                                   motions=getattr(args, "motions", None), progress=True,
+                                   box_sidecars=not getattr(args, "no_box_sidecars", False))
     except ValueError as err:
         print(f"posesynth synth: error: {err}", file=sys.stderr)
         return 2

@@ -296,7 +296,7 @@ def index_videos(root: str | os.PathLike, min_frames: int = 2, progress: bool = 
 
     Args:
         root: a folder (searched recursively) or one video file.
-        min_frames: clips with fewer frames are skipped — pass ``max_gap + 1`` so every kept
+        min_frames: clips with fewer frames are skipped — pass ``min_gap + 1`` so every kept
             clip can yield a frame pair.
         progress: show a tqdm bar (for long folders).
     Returns:
@@ -324,7 +324,7 @@ def index_videos(root: str | os.PathLike, min_frames: int = 2, progress: bool = 
         if info.frames < min_frames:
             index.skipped.append(SkippedVideo(
                 path, f"too short: {info.frames} frame(s), needs at least {min_frames} for the configured "
-                      f"frame gap (lower data.max_gap or drop the clip)"))
+                      f"frame gap (lower data.min_gap or drop the clip)"))
             continue
         index.videos.append(info)
     if index.skipped:
