@@ -42,6 +42,7 @@ class DataConfig:
     box_source: Literal["auto", "foreground", "sidecar", "center"] = "auto"
     margin: float = 1.25               # crop side = margin × the person box's longer side
     num_workers: int = 2               # DataLoader worker processes
+    eval_synthetic: str | None = None  # a `posesynth synth` folder scored every train.eval_every steps
 
 
 @dataclass
@@ -93,6 +94,7 @@ class TrainConfig:
     sample_every: int = 200            # steps between sample grids in RUN/samples/
     checkpoint_every: int = 500        # steps between checkpoints (and one at the end)
     keep_checkpoints: int = 2          # older checkpoints are deleted
+    eval_every: int = 0                # steps between held-out evaluations (0: off; needs data.eval_synthetic)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from posesynth.config import Config, write_resolved_config
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.poses3d import load_poses3d
+from posesynth.eval_synthetic import evaluate_synthetic
 from posesynth.losses.combine import compute_losses
 from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator, body_frame
@@ -198,7 +199,8 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     loader = DataLoader(dataset, batch_size=t.batch_size, sampler=SequentialSampler(dataset),
                         num_workers=data.num_workers, drop_last=True, persistent_workers=data.num_workers > 0)
     model = PoseSynthModel(**model_kwargs(config))
-    model.start_from_pose(mean_pose(real_poses))
+    reference_pose = mean_pose(real_poses)
+    model.start_from_pose(reference_pose)
     discriminator = PoseDiscriminator(hidden=m.discriminator_hidden)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay, betas=(0.5, 0.999))
     d_optimizer = torch.optim.AdamW(discriminator.parameters(), lr=t.lr_discriminator, betas=(0.5, 0.999))
@@ -267,13 +269,22 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         micro = 0
         bar.update(1)
 
+        values: dict[str, float] = {}
         if step % t.log_every == 0 or step == end:
             values = {f"loss/{k}": float(accelerator.reduce(v.detach().float(), "mean")) for k, v in terms.items()}
             now = time.perf_counter()
             values.update(lr=scheduler.get_last_lr()[0], pairs_per_s=pairs_since / max(now - tick, 1e-9))
             tick, pairs_since = now, 0
-            if accelerator.is_main_process:
-                _log(run, writer, step, values)
+        if t.eval_every and data.eval_synthetic and (step % t.eval_every == 0 or step == end):
+            if accelerator.is_main_process:  # the others wait: a small held-out set, scored once
+                scores = evaluate_synthetic(accelerator.unwrap_model(model), data.eval_synthetic,
+                                            mean_pose=reference_pose, margin=data.margin)
+                values.update({f"eval/{who}_{metric}": value for who in ("model", "baseline")
+                               for metric, value in scores[who].items()})
+            accelerator.wait_for_everyone()
+        if values and accelerator.is_main_process:
+            _log(run, writer, step, values)
+            if "loss/total" in values:
                 bar.set_postfix(loss=f"{values['loss/total']:.4f}")
         if accelerator.is_main_process and (step % t.sample_every == 0 or step == end):
             _save_samples(run, step, batch, outputs)

@@ -52,6 +52,13 @@ def test_three_steps_write_everything(tiny_data, tmp_path):
     assert model.encode_pose(torch.rand(1, 3, 32, 32))["pose_camera"].shape == (1, 17, 3)
 
 
+def test_periodic_heldout_evaluation_is_logged(tiny_data, tmp_path):
+    config = _config(tiny_data, "train.steps=2", "train.eval_every=2", f"data.eval_synthetic={tiny_data}")
+    rows = _losses(train(config, tmp_path / "eval", progress=False))
+    assert {"eval/model_pa_mpjpe", "eval/model_n_mpjpe", "eval/baseline_pa_mpjpe"} <= set(rows[2])
+    assert 0 < rows[2]["eval/model_pa_mpjpe"] < 1000 and "loss/total" in rows[2]
+
+
 def test_resume_is_exact(tiny_data, tmp_path):
     straight = train(_config(tiny_data, "train.steps=4"), tmp_path / "straight", progress=False)
     halves = tmp_path / "halves"
