@@ -215,27 +215,35 @@ def elementary_rotation(theta: torch.Tensor, axis: str) -> torch.Tensor:
     return torch.stack([torch.stack(r, -1) for r in rows], -2)
 
 
-def rotation_between(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Smallest rotation taking direction ``a`` onto direction ``b``.
+def rotation_between(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Smallest rotation taking unit vector ``a`` onto unit vector ``b`` (Rodrigues, rational form).
 
-    For exactly opposite vectors a half-turn about an axis perpendicular to ``a`` is returned.
+    With v = a × b and c = a · b:  R = c·I + [v]× + v·vᵀ / (1 + c). Unlike the axis–angle route
+    this has no arccos or division by |v|, so it is smooth with the right gradient at a = b (the
+    rest pose of the kinematic chain). For b = −a (1 + c < ``eps``) there is no unique answer and
+    a half-turn about an axis perpendicular to ``a`` is returned (R = 2·p·pᵀ − I).
 
     Args:
-        a, b: (..., 3) directions (need not be unit).
+        a, b: (..., 3) unit vectors (broadcastable).
     Returns:
-        (..., 3, 3) with R·â = b̂.
+        (..., 3, 3) rotations with R·a = b.
     """
-    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
-    axis = torch.cross(a, b, dim=-1)
-    sin = axis.norm(dim=-1, keepdim=True)
-    cos = (a * b).sum(-1, keepdim=True)
-    # opposite vectors: any axis perpendicular to a
+    a, b = torch.broadcast_tensors(a, b)
+    v = torch.cross(a, b, dim=-1)
+    c = (a * b).sum(-1)
+    zero = torch.zeros_like(c)
+    skew = torch.stack([torch.stack([zero, -v[..., 2], v[..., 1]], -1),
+                        torch.stack([v[..., 2], zero, -v[..., 0]], -1),
+                        torch.stack([-v[..., 1], v[..., 0], zero], -1)], -2)
+    eye = torch.eye(3, dtype=a.dtype, device=a.device)
+    outer = v.unsqueeze(-1) * v.unsqueeze(-2) / (1.0 + c).clamp(min=eps)[..., None, None]
+    general = c[..., None, None] * eye + skew + outer
+    # opposite vectors: a half-turn about any axis perpendicular to a (no NaN in either branch)
     helper = torch.where(a[..., :1].abs() < 0.9, torch.tensor([1.0, 0.0, 0.0], dtype=a.dtype, device=a.device),
                          torch.tensor([0.0, 1.0, 0.0], dtype=a.dtype, device=a.device))
-    perp = F.normalize(torch.cross(a, helper, dim=-1), dim=-1)
-    unit_axis = torch.where(sin > eps, axis / sin.clamp(min=eps), perp)
-    angle = torch.atan2(sin, cos)
-    return axis_angle_to_matrix(unit_axis * angle)
+    p = F.normalize(torch.cross(a, helper, dim=-1), dim=-1)
+    half_turn = 2 * p.unsqueeze(-1) * p.unsqueeze(-2) - eye
+    return torch.where((1.0 + c > eps)[..., None, None], general, half_turn)
 
 
 def fov_to_focal(fov_deg: float, size_px: int) -> float:

@@ -135,3 +135,11 @@ def test_gradcheck_rotations():
     assert gradcheck(g.quaternion_to_matrix, (q,))
     angles = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     assert gradcheck(g.euler_to_matrix, (angles,))
+
+
+def test_rotation_between_has_the_right_gradient_at_identity():
+    """At a = b the rotation is I and its derivative w.r.t. b is finite (the rest pose of FK)."""
+    a = torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64)
+    b = a.clone().requires_grad_()
+    assert gradcheck(lambda x: g.rotation_between(a, x), (b,))
+    torch.testing.assert_close(g.rotation_between(a, a), torch.eye(3, dtype=torch.float64)[None])

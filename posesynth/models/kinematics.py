@@ -15,8 +15,8 @@ and for the three bones leaving the pelvis (hips, spine) it is the root frame it
 a bone's local direction is the direction it would have if its parent bone were turned back to
 rest by the shortest path. The T-pose therefore has local = global = rest directions.
 
-Why it is well defined: align(a, u) (Rodrigues, below) is a rational function of a and u, smooth
-everywhere except at u = −a. Because e_parent is the parent's *rest* direction, the only bad
+Why it is well defined: align(a, u) (``geometry.rotation_between``, Rodrigues in rational form)
+is a rational function of a and u, smooth everywhere except at u = −a. Because e_parent is the parent's *rest* direction, the only bad
 set is "parent bone pointing exactly opposite to its rest direction in the pelvis frame": a
 thigh pointing straight up, a spine pointing down, a T-pose upper arm pointing through the chest,
 a clavicle reversed — all anatomically impossible. (A fixed axis such as "down" for every bone
@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from posesynth import skeleton
+from posesynth.geometry import rotation_between as align
 
 _EPS = 1e-8
 
@@ -89,32 +90,6 @@ def ancestor_matrix(dtype: torch.dtype = torch.float32, device: torch.device | s
     """The (17, 16) 0/1 matrix with pose = A @ (lengths · directions): row j marks the bones from
     the root to joint j (row 0, the root, is all zeros)."""
     return _ANCESTORS.to(dtype=dtype, device=device)
-
-
-def align(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Smallest rotation taking unit vector ``a`` onto unit vector ``b`` (Rodrigues).
-
-    With v = a × b and c = a · b:  R = c·I + [v]× + v·vᵀ / (1 + c).  Unlike the axis–angle route
-    (``geometry.rotation_between``) this is polynomial over (1 + c), so it is smooth — with the
-    right gradient — at a = b (the rest pose); it is singular only at b = −a, where 1 + c is
-    clamped to ``eps`` (the result is then not a rotation; see the module docstring for why the
-    kinematic chain never needs that case).
-
-    Args:
-        a, b: (..., 3) unit vectors (broadcastable).
-    Returns:
-        (..., 3, 3) rotations with R·a = b.
-    """
-    a, b = torch.broadcast_tensors(a, b)
-    v = torch.cross(a, b, dim=-1)
-    c = (a * b).sum(-1)
-    zero = torch.zeros_like(c)
-    skew = torch.stack([torch.stack([zero, -v[..., 2], v[..., 1]], -1),
-                        torch.stack([v[..., 2], zero, -v[..., 0]], -1),
-                        torch.stack([-v[..., 1], v[..., 0], zero], -1)], -2)
-    eye = torch.eye(3, dtype=a.dtype, device=a.device)
-    outer = v.unsqueeze(-1) * v.unsqueeze(-2) / (1.0 + c).clamp(min=eps)[..., None, None]
-    return c[..., None, None] * eye + skew + outer
 
 
 def _check_directions(x: torch.Tensor, name: str) -> None:
