@@ -224,11 +224,11 @@ def rotation_between(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> tor
     a half-turn about an axis perpendicular to ``a`` is returned (R = 2·p·pᵀ − I).
 
     Args:
-        a, b: (..., 3) unit vectors (broadcastable).
+        a, b: (..., 3) directions (broadcastable; normalised here).
     Returns:
-        (..., 3, 3) rotations with R·a = b.
+        (..., 3, 3) rotations with R·â = b̂.
     """
-    a, b = torch.broadcast_tensors(a, b)
+    a, b = torch.broadcast_tensors(F.normalize(a, dim=-1), F.normalize(b, dim=-1))
     v = torch.cross(a, b, dim=-1)
     c = (a * b).sum(-1)
     zero = torch.zeros_like(c)
