@@ -87,3 +87,24 @@ def test_segment_backgrounds_are_computed_once_and_bounded():
     store(450)
     assert reader.asked == 15 and len(store._store) == 2  # three segments read, two kept
     assert store(599)[0, 0, 0] == np.median(sample_indices(400, 600, 5) // 4)
+
+
+def test_background_plate_is_found_checked_and_used(tmp_path):
+    from skimage.io import imsave
+
+    from posesynth.data.background import BackgroundPlateError, SegmentBackgrounds, find_plate, read_plate
+
+    video = tmp_path / "clip.mp4"
+    write_test_video(video, frames=12, width=64, height=48)
+    assert find_plate(video) is None
+    plate = np.full((48, 64, 3), 77, np.uint8)
+    imsave(tmp_path / "clip.background.png", plate, check_contrast=False)
+    assert find_plate(video) == tmp_path / "clip.background.png"
+    np.testing.assert_array_equal(read_plate(find_plate(video), 64, 48), plate)
+    backgrounds = SegmentBackgrounds(None, 12, window=200, samples=5, plate=plate)
+    assert backgrounds(7) is plate  # no median computed at all
+    with pytest.raises(BackgroundPlateError, match=r"clip\.background\.png.*expected \(40, 64, 3\)"):
+        read_plate(find_plate(video), 64, 40)
+    (tmp_path / "bad.background.npy").write_text("not an array")
+    with pytest.raises(BackgroundPlateError, match=r"bad\.background\.npy: cannot read"):
+        read_plate(tmp_path / "bad.background.npy", 64, 48)

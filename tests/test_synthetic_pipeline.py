@@ -51,3 +51,15 @@ def test_foreground_crops_find_a_moving_person(walking):
     # every joint inside the crop, and the crop about margin (1.25) x the person's height
     assert np.median(inside) == 1.0 and min(inside) > 0.8, inside
     assert 0.9 < np.median(scale) < 1.8, scale
+
+
+def test_background_plate_replaces_the_median(walking):
+    """With the plate the background crop is the empty scene, not a median with a ghost."""
+    from posesynth.data.crops import crop_and_resize
+
+    dataset = FramePairDataset(videos=walking / "videos", size=48, min_gap=2, max_gap=10, seed=0, box_source="sidecar")
+    item = dataset[3]
+    clean = _labels_of(dataset, item["video"])["background"]
+    expected = crop_and_resize(clean, item["box"].numpy().astype(int), 48)
+    got = (item["background"].permute(1, 2, 0).numpy() * 255).round()
+    assert np.abs(got - expected).mean() < 1.0

@@ -9,13 +9,61 @@ the background to a fixed segment (rather than a window sliding with each frame)
 a background be computed once and reused by every frame of its segment — both when reading raw
 videos (per worker, lazily) and when writing the cache — and makes the two paths agree exactly.
 Clips no longer than ``window`` frames are one segment: the whole clip.
+
+The median fails when the person stays in place for most of a segment: the "background" then
+holds a ghost of the person, which a synthesis decoder learns to copy instead of using the pose.
+A static camera can usually also record the empty scene; such a *background plate* next to the
+video (``clip.background.png``, ``.jpg`` or ``.npy``, full resolution) replaces the median.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+from skimage.io import imread
 
 from posesynth.data.videos import FrameReader
+
+PLATE_SUFFIXES: tuple[str, ...] = (".background.png", ".background.jpg", ".background.npy")
+
+
+class BackgroundPlateError(ValueError):
+    """A background plate that does not fit its video; the message names the file."""
+
+
+def find_plate(video: str | Path) -> Path | None:
+    """The background plate next to ``video`` (first of :data:`PLATE_SUFFIXES` that exists), or None."""
+    for suffix in PLATE_SUFFIXES:
+        path = Path(video).with_suffix(suffix)
+        if path.is_file():
+            return path
+    return None
+
+
+def read_plate(path: str | Path, width: int, height: int) -> np.ndarray:
+    """Read a background plate and check it matches the video.
+
+    Args:
+        path: a PNG/JPEG image or an .npy array of the empty scene.
+        width, height: the video's frame size, pixels.
+    Returns:
+        (H, W, 3) uint8 RGB.
+    Raises:
+        BackgroundPlateError naming the file when it is unreadable or the wrong size.
+    """
+    path = Path(path)
+    try:
+        plate = np.load(path) if path.suffix == ".npy" else imread(path)
+    except (OSError, ValueError) as error:
+        raise BackgroundPlateError(f"{path}: cannot read the background plate ({error})") from error
+    if plate.ndim == 2:
+        plate = np.repeat(plate[..., None], 3, axis=-1)
+    plate = plate[..., :3]
+    if plate.shape != (height, width, 3) or plate.dtype != np.uint8:
+        raise BackgroundPlateError(f"{path}: background plate is {plate.shape} {plate.dtype}, expected "
+                                   f"({height}, {width}, 3) uint8 like the video's frames; fix or remove it")
+    return np.ascontiguousarray(plate)
 
 # Rows per median chunk: np.median partitions a copy of its input, so chunking the rows bounds
 # the temporary memory to ``samples × ROWS × W × 3`` bytes however large the frames are.
@@ -96,13 +144,16 @@ class SegmentBackgrounds:
     ``keep × H × W × 3`` bytes without recomputing in the common cases.
     """
 
-    def __init__(self, reader: FrameReader, frames: int, *, window: int, samples: int, keep: int = 2):
-        self.reader, self.samples, self.keep = reader, samples, keep
+    def __init__(self, reader: FrameReader, frames: int, *, window: int, samples: int, keep: int = 2,
+                 plate: np.ndarray | None = None):
+        self.reader, self.samples, self.keep, self.plate = reader, samples, keep, plate
         self.bounds = segment_bounds(frames, window)
         self._store: dict[int, np.ndarray] = {}
 
     def __call__(self, index: int) -> np.ndarray:
         """The background of frame ``index``: (H, W, 3) uint8 RGB, full resolution."""
+        if self.plate is not None:  # a recorded empty scene beats any median
+            return self.plate
         k = segment_of(index, self.bounds)
         if k not in self._store:
             self._store[k] = read_background(self.reader, int(self.bounds[k]), int(self.bounds[k + 1]), self.samples)
@@ -113,4 +164,4 @@ class SegmentBackgrounds:
 
 
 __all__ = ["segment_bounds", "segment_of", "sample_indices", "median_background", "read_background",
-           "SegmentBackgrounds"]
+           "SegmentBackgrounds", "find_plate", "read_plate", "BackgroundPlateError", "PLATE_SUFFIXES"]

@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from posesynth.data.background import SegmentBackgrounds
+from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box,
                                   initial_boxes, person_boxes)
 from posesynth.data.videos import (NoUsableVideosError, SkippedVideo, VideoError, VideoIndex, VideoInfo,
@@ -76,6 +76,9 @@ def _source_stamp(path: Path) -> dict:
     sidecar = find_sidecar(path)
     if sidecar is not None:
         stamp["sidecar"] = {"name": sidecar.name, "mtime_ns": sidecar.stat().st_mtime_ns}
+    plate = find_plate(path)
+    if plate is not None:
+        stamp["plate"] = {"name": plate.name, "mtime_ns": plate.stat().st_mtime_ns}
     return stamp
 
 
@@ -108,8 +111,10 @@ def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable
     try:
         reader = open_video(info.path)
         try:
+            plate_path = find_plate(info.path)
+            plate = read_plate(plate_path, info.width, info.height) if plate_path else None
             backgrounds = SegmentBackgrounds(reader, info.frames, window=settings["background_window"],
-                                             samples=settings["background_samples"])
+                                             samples=settings["background_samples"], plate=plate)
             shape = (info.frames, size, size, 3)
             frames_out = np.lib.format.open_memmap(temp / "frames.npy", "w+", np.uint8, shape)
             backgrounds_out = np.lib.format.open_memmap(temp / "backgrounds.npy", "w+", np.uint8, shape)

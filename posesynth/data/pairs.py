@@ -21,7 +21,7 @@ import torch
 from einops import rearrange
 from torch.utils.data import Dataset
 
-from posesynth.data.background import SegmentBackgrounds
+from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import FrameCache, crop_settings
 from posesynth.data.crops import crop_and_resize, crop_matrix, foreground_box, initial_boxes, person_boxes
 from posesynth.data.videos import FrameReader, NoUsableVideosError, index_videos, open_video
@@ -70,7 +70,9 @@ class _OpenVideo:
 
     def __init__(self, path: Path, frames: int, window: int, samples: int):
         self.reader: FrameReader = open_video(path)
-        self.backgrounds = SegmentBackgrounds(self.reader, frames, window=window, samples=samples)
+        plate_path = find_plate(path)
+        plate = read_plate(plate_path, self.reader.width, self.reader.height) if plate_path else None
+        self.backgrounds = SegmentBackgrounds(self.reader, frames, window=window, samples=samples, plate=plate)
 
 
 class FramePairDataset(Dataset):

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from skimage.io import imsave
 
 from posesynth import skeleton
 from posesynth.data.writer import write_video
@@ -97,7 +98,7 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
                      seed: int = 0, views: int = 1, fps: float = 25.0,
                      subjects: Sequence[int] | None = None, progress: bool = True,
                      motions: Sequence[str] | None = None, supersample: int = 2, crf: int = 18,
-                     box_sidecars: bool = True) -> list[Path]:
+                     box_sidecars: bool = True, background_plates: bool = True) -> list[Path]:
     """Render a synthetic dataset (layout in the module docstring).
 
     Scene i uses subject ``subjects[i % len(subjects)]`` and a motion from a seeded shuffle of
@@ -117,6 +118,9 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
             (what a person detector would give); the frame-pair dataset picks it up as a box
             sidecar. Without it, boxes come from the median-background foreground, which misses
             a person who stands still for most of a clip.
+        background_plates: also write ``videos/<name>.background.png``, the empty scene (what a
+            static camera records before the person walks in); training uses it instead of the
+            median background, which keeps a ghost of a person who stays in place.
     Returns:
         the written label paths, scene-major then view.
     """
@@ -144,6 +148,8 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
             write_video(out / "videos" / f"{name}.mp4", view.frames, fps, crf=crf)
             if box_sidecars:
                 np.save(out / "videos" / f"{name}.boxes.npy", view.boxes.astype(np.float32))
+            if background_plates:
+                imsave(out / "videos" / f"{name}.background.png", view.background, check_contrast=False)
             np.savez_compressed(out / "labels" / f"{name}.npz", **_labels(scene, view, base, k, fps))
             written.append(out / "labels" / f"{name}.npz")
             entry["views"].append({"view": k, "video": f"videos/{name}.mp4", "labels": f"labels/{name}.npz",
@@ -183,6 +189,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"subject ids, cycled over scenes (default {' '.join(map(str, DEFAULT_SUBJECTS))})")
     parser.add_argument("--motions", nargs="+", default=None, choices=sorted(ACTIONS),
                         help="motions to draw from (default: all)")
+    parser.add_argument("--no-background-plates", action="store_true",
+                        help="do not write videos/<name>.background.png (backgrounds then come from the median)")
     parser.add_argument("--no-box-sidecars", action="store_true",
                         help="do not write videos/<name>.boxes.npy (person boxes then come from the foreground)")
 
@@ -193,7 +201,8 @@ def run_synth(args: argparse.Namespace) -> int:
         written = generate_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,
                                    seed=args.seed, views=args.views, fps=args.fps, subjects=args.subjects,
                                    motions=getattr(args, "motions", None), progress=True,
-                                   box_sidecars=not getattr(args, "no_box_sidecars", False))
+                                   box_sidecars=not getattr(args, "no_box_sidecars", False),
+                                   background_plates=not getattr(args, "no_background_plates", False))
     except ValueError as err:
         print(f"posesynth synth: error: {err}", file=sys.stderr)
         return 2
