@@ -87,3 +87,10 @@ def test_cli_config_command(capsys):
 def test_shipped_base_config_matches_the_defaults():
     from pathlib import Path
     assert load_config(Path(__file__).parents[1] / "configs" / "base.yaml") == Config()
+
+
+@pytest.mark.parametrize("name", ["base.yaml", "demo.yaml", "h36m_selfsup.yaml", "wild_videos.yaml"])
+def test_every_shipped_config_loads(name):
+    from pathlib import Path
+    config = load_config(Path(__file__).parents[1] / "configs" / name)
+    assert config.model.image_size % (2 ** config.model.decoder_levels) == 0
