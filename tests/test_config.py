@@ -24,7 +24,10 @@ def test_file_plus_overrides(tmp_path):
     assert config.data.margin == 1.5 and config.data.cache is None
 
 
-def test_int_is_accepted_for_float():
+def test_int_and_exponent_strings_are_accepted_for_float():
+    assert load_config(None, ["train.lr=1e-3"]).train.lr == 1e-3  # PyYAML reads 1e-3 as a string
+    with pytest.raises(ConfigError, match="must be a number"):
+        load_config(None, ["train.lr=fast"])
     assert load_config(None, ["data.margin=2"]).data.margin == 2.0
 
 
