@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from posesynth.models.blocks import ResBlock, norm
 
 
 def masked_average_pool(features: torch.Tensor, maps: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
@@ -30,24 +29,24 @@ def masked_average_pool(features: torch.Tensor, maps: torch.Tensor, eps: float =
 
 
 class AppearanceEncoder(nn.Module):
-    """CNN features of the source frame pooled per part.
+    """Local colour/texture features of the source frame, pooled per part.
+
+    The features deliberately see only a 3×3 neighbourhood (one 3×3 conv, then 1×1 convs, no
+    normalisation over the image). With a wide receptive field the pooled vectors can encode
+    the source's silhouette, and since source and target are frames of one clip the decoder then
+    rebuilds the target's shape from them and stops needing the pose — observed in training:
+    part maps collapsed to the initial pose while the synthesis still showed the person. Local
+    features can describe what a part looks like, not where the body is.
 
     Args:
         channels: appearance vector size C.
-        width: channels of the first conv.
-        downsample: the feature map is 1/2**downsample of the input (pooling over coarser
-            features is cheaper and covers more context per pixel).
+        width: hidden channels.
     """
 
-    def __init__(self, channels: int = 64, width: int = 32, downsample: int = 1):
+    def __init__(self, channels: int = 64, width: int = 32):
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(3, width, 3, 1, 1, bias=False), norm(width), nn.SiLU()]
-        c = width
-        for _ in range(downsample):
-            layers.append(ResBlock(c, 2 * c, stride=2))
-            c *= 2
-        layers += [ResBlock(c, c), nn.Conv2d(c, channels, 1)]
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1), nn.SiLU(), nn.Conv2d(width, width, 1), nn.SiLU(),
+                                 nn.Conv2d(width, channels, 1))
 
     def forward(self, image: torch.Tensor, part_maps: torch.Tensor) -> torch.Tensor:
         """Per-part appearance of ``image``.
