@@ -90,3 +90,14 @@ def test_discriminator_gives_one_logit_per_pose_and_gradients():
     assert logits.shape == (4,)
     logits.sum().backward()
     assert torch.isfinite(pose.grad).all() and pose.grad.abs().sum() > 0
+
+
+def test_decoder_cannot_paint_outside_the_coverage():
+    torch.manual_seed(0)
+    maps = torch.softmax(torch.randn(1, 6, 16, 16), dim=1)
+    background = torch.rand(1, 3, 16, 16)
+    coverage = torch.zeros(1, 1, 16, 16)
+    coverage[..., 4:12, 4:12] = 1.0
+    out = Decoder(num_parts=5, appearance_channels=4, width=8, levels=2)(maps, torch.rand(1, 5, 4), background, coverage)
+    outside = coverage == 0
+    torch.testing.assert_close(out["image"][outside.expand(1, 3, 16, 16)], background[outside.expand(1, 3, 16, 16)])

@@ -3,7 +3,11 @@
 Kundu et al. (AAAI 2020, CVPR 2020): the source's per-part appearance is spread over the
 *target's* part maps, a U-Net renders the person, and the background is fused near the end.
 Here the network also predicts a soft foreground mask and composites the person over the
-background frame, so it never has to re-synthesise the (static) background itself.
+background frame, so it never has to re-synthesise the (static) background itself. The mask is
+multiplied by the puppet's own coverage: the decoder may carve the silhouette inside the puppet
+but cannot paint the person where the puppet is not, so a limb the pose misses shows background
+and its reconstruction error pulls the pose towards it. Without this the decoder learns to paint
+a generic person at the crop centre and the pose gets almost no gradient.
 """
 
 from __future__ import annotations
@@ -51,14 +55,16 @@ class Decoder(nn.Module):
         self.fuse = ResBlock(width + 3, width)
         self.out = nn.Conv2d(width, 4, 1)
 
-    def forward(self, part_maps: torch.Tensor, appearance: torch.Tensor, background: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
+    def forward(self, part_maps: torch.Tensor, appearance: torch.Tensor, background: torch.Tensor,
+                coverage: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Synthesise the target frame.
 
         Args:
             part_maps: (B, P+1, H, W) target part maps, background channel last.
             appearance: (B, P, C) source part appearance.
             background: (B, 3, H, W) the target's background crop, RGB in [0, 1].
+            coverage: (B, 1, H, W) in [0, 1], where the person may appear (the puppet's
+                foreground); None for anywhere.
         Returns:
             ``image`` (B, 3, H, W) in [0, 1], the composite; ``foreground`` (B, 3, H, W) the
             rendered person; ``mask`` (B, 1, H, W) in [0, 1], the person's soft mask.
@@ -76,4 +82,6 @@ class Decoder(nn.Module):
         out = self.out(h)
         foreground = torch.sigmoid(out[:, :3])
         mask = torch.sigmoid(out[:, 3:4])
+        if coverage is not None:
+            mask = mask * coverage
         return {"image": mask * foreground + (1 - mask) * background, "foreground": foreground, "mask": mask}

@@ -27,7 +27,7 @@ from posesynth.models.kinematics import (
     forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
 )
 from posesynth.models.pose_encoder import PoseEncoder
-from posesynth.render.puppet import NUM_PARTS, render_part_maps
+from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 
 NOMINAL_HEIGHT_M = 1.7
 NOMINAL_FILL = 0.75
@@ -117,7 +117,7 @@ class PoseSynthModel(nn.Module):
         maps = self.render(both["joints2d"], both["depth"])
         target_maps, source_maps = maps[:batch], maps[batch:]
         appearance = self.appearance_encoder(source, source_maps[:, :-1])
-        decoded = self.decoder(target_maps, appearance, background)
+        decoded = self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))
         out = {key: value[:batch] for key, value in both.items()}
         out.update(source_pose_body=both["pose_body"][batch:], source_maps=source_maps, target_maps=target_maps,
                    appearance=appearance, synthesis=decoded["image"], foreground=decoded["foreground"],
