@@ -63,7 +63,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/learning"))
     parser.add_argument("--data", type=Path, default=None, help="where the synthetic sets live (default OUT/data)")
-    parser.add_argument("--minutes", type=float, default=None, help="training budget on this machine")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="training budget on this machine, turned into steps from a short timing at the "
+                             "start (a busy machine then gives fewer steps; --steps is exact)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (instead of --minutes)")
     parser.add_argument("--videos", type=int, default=40)
     parser.add_argument("--frames", type=int, default=96)
