@@ -39,7 +39,7 @@ from posesynth.viz.grid import make_grid, save_png
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask")
+LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette")
 
 
 class NonFiniteLossError(RuntimeError):

@@ -88,3 +88,17 @@ def test_articulation_penalises_wrong_hinges_and_overflexion():
 def test_articulation_gradcheck():
     pose = (_bent(40.0, 50.0, knee_forward=True) + 0.01 * torch.randn(1, 17, 3, dtype=torch.float64)).requires_grad_()
     assert gradcheck(articulation_loss, (pose,))
+
+
+def test_silhouette_closed_form():
+    from posesynth.losses.reconstruction import observed_foreground, silhouette_loss
+
+    background = torch.full((1, 3, 8, 8), 0.5)
+    target = background.clone()
+    target[..., :4, :] = 0.9                       # the person fills the top half
+    observed = observed_foreground(target, background)
+    assert float(observed[..., :4, :].min()) > 0.99 and float(observed[..., 4:, :].max()) < 0.01
+    coverage = torch.zeros(1, 1, 8, 8)
+    coverage[..., :, :4] = 1.0                      # the puppet covers the left half
+    assert float(silhouette_loss(coverage, observed)) == pytest.approx(0.5, abs=0.01)
+    assert float(silhouette_loss(observed, observed)) == 0.0

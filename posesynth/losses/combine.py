@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from posesynth.losses.priors import articulation_loss, generator_loss
-from posesynth.losses.reconstruction import foreground_weight, l1_loss, lpips_loss, ssim_loss
+from posesynth.losses.reconstruction import (
+    foreground_weight, l1_loss, lpips_loss, observed_foreground, silhouette_loss, ssim_loss,
+)
 from posesynth.render.puppet import foreground_mask
 
 
@@ -23,7 +25,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
     Args:
         outputs: :meth:`PoseSynthModel.forward` outputs.
         batch: ``target`` and ``background`` (B, 3, S, S) in [0, 1].
-        weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask.
+        weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
+            silhouette.
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
@@ -49,6 +52,10 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
     if weights.get("mask", 0):
         # the decoder's person mask should agree with where the puppet says the person is
         terms["mask"] = (outputs["mask"] - foreground_mask(outputs["target_maps"])).abs().mean()
+    if weights.get("silhouette", 0):
+        # the puppet should cover exactly where the target differs from its background
+        terms["silhouette"] = silhouette_loss(foreground_mask(outputs["target_maps"]),
+                                              observed_foreground(target, batch["background"]))
     total = sum(weights[name] * value for name, value in terms.items())
     terms["total"] = total if isinstance(total, torch.Tensor) else torch.zeros((), device=target.device)
     return terms

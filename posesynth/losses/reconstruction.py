@@ -48,6 +48,36 @@ def ssim_loss(prediction: torch.Tensor, target: torch.Tensor, window_size: int =
     return (dissimilarity * weight).sum() / (weight.sum() * dissimilarity.shape[1]).clamp(min=1e-8)
 
 
+def observed_foreground(image: torch.Tensor, background: torch.Tensor, threshold: float = 0.08,
+                        slope: float = 100.0) -> torch.Tensor:
+    """Soft mask of where a frame differs from its background: the person, seen by the camera.
+
+    Args:
+        image, background: (B, 3, H, W) in [0, 1].
+        threshold: colour difference (max over channels) at which the mask is ½.
+        slope: steepness of the soft step.
+    Returns:
+        (B, 1, H, W) in [0, 1], detached.
+    """
+    difference = (image - background).abs().amax(dim=1, keepdim=True)
+    return torch.sigmoid((difference - threshold) * slope).detach()
+
+
+def silhouette_loss(coverage: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """Disagreement of the puppet's coverage with the observed foreground, mean |a − b|.
+
+    A direct geometric signal for the pose: where the person is seen but the puppet is not (or
+    the reverse), the error is 1, and its gradient moves the nearest parts' Gaussians.
+
+    Args:
+        coverage: (B, 1, H, W) the puppet's soft foreground.
+        observed: (B, 1, H, W) :func:`observed_foreground`.
+    Returns:
+        scalar in [0, 1].
+    """
+    return (coverage - observed).abs().mean()
+
+
 def foreground_weight(target: torch.Tensor, background: torch.Tensor, boost: float = 4.0,
                       threshold: float = 0.08) -> torch.Tensor:
     """Per-pixel weight that counts the person more than the static background.
@@ -61,8 +91,7 @@ def foreground_weight(target: torch.Tensor, background: torch.Tensor, boost: flo
     Returns:
         (B, 1, H, W), detached.
     """
-    difference = (target - background).abs().amax(dim=1, keepdim=True)
-    return (1.0 + boost * torch.sigmoid((difference - threshold) * 100.0)).detach()
+    return 1.0 + boost * observed_foreground(target, background, threshold)
 
 
 class LPIPSUnavailableError(ImportError):
