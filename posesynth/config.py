@@ -76,7 +76,7 @@ class LossConfig:
     adversarial: float = 0.05          # unpaired-3D-pose prior (LSGAN), pose-encoder side
     articulation: float = 1.0          # knee/elbow hinge direction and joint-angle limits
     mask: float = 0.1                  # decoder mask ≈ rendered part-map foreground
-    silhouette: float = 1.0            # puppet foreground ≈ where the target differs from its background
+    silhouette: float = 0.0            # puppet foreground ≈ where the target differs from its background
 
 
 @dataclass
