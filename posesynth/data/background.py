@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from skimage.io import imread
 
-from posesynth.data.videos import FrameReader
+from posesynth.data.videos import FrameReader, file_beside
 
 PLATE_SUFFIXES: tuple[str, ...] = (".background.png", ".background.jpg", ".background.npy")
 
@@ -34,11 +34,7 @@ class BackgroundPlateError(ValueError):
 
 def find_plate(video: str | Path) -> Path | None:
     """The background plate next to ``video`` (first of :data:`PLATE_SUFFIXES` that exists), or None."""
-    for suffix in PLATE_SUFFIXES:
-        path = Path(video).with_suffix(suffix)
-        if path.is_file():
-            return path
-    return None
+    return file_beside(video, PLATE_SUFFIXES)
 
 
 def read_plate(path: str | Path, width: int, height: int) -> np.ndarray:

@@ -32,6 +32,8 @@ from einops import rearrange
 from skimage.measure import label
 from skimage.morphology import disk, opening
 
+from posesynth.data.videos import file_beside
+
 SIDECAR_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy", ".keypoints.npz")
 BOX_SOURCES: tuple[str, ...] = ("auto", "foreground", "sidecar", "center")
 
@@ -84,11 +86,7 @@ def foreground_box(frame: np.ndarray, background: np.ndarray, *, threshold: floa
 
 def find_sidecar(video: str | Path) -> Path | None:
     """The first existing sidecar of ``video`` in the order of :data:`SIDECAR_SUFFIXES`, or None."""
-    for suffix in SIDECAR_SUFFIXES:
-        path = Path(video).with_suffix(suffix)
-        if path.is_file():
-            return path
-    return None
+    return file_beside(video, SIDECAR_SUFFIXES)
 
 
 def read_sidecar_boxes(path: str | Path, frames: int, *, min_score: float = 0.3, pad: float = 0.1) -> np.ndarray:

@@ -111,6 +111,15 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
     return sorted(found)
 
 
+def file_beside(video: str | os.PathLike, suffixes: Sequence[str]) -> Path | None:
+    """The first existing ``<video stem><suffix>`` next to ``video`` (sidecars, plates), or None."""
+    for suffix in suffixes:
+        path = Path(video).with_suffix(suffix)
+        if path.is_file():
+            return path
+    return None
+
+
 # --- readers --------------------------------------------------------------------------------
 
 class FrameReader(Protocol):
@@ -353,5 +362,5 @@ def _reason(error: BaseException) -> str:
 
 
 __all__ = ["VIDEO_EXTENSIONS", "VideoError", "NoUsableVideosError", "VideoInfo", "SkippedVideo", "VideoIndex",
-           "find_videos", "open_video", "read_frames", "iter_frames", "probe_video", "index_videos",
+           "find_videos", "file_beside", "open_video", "read_frames", "iter_frames", "probe_video", "index_videos",
            "DecordReader", "PyAVReader", "FrameReader"]
