@@ -86,6 +86,48 @@ def baseline_poses(mean_pose: torch.Tensor, gt: np.ndarray) -> np.ndarray:
     return (mean_pose.float()[None] @ frame).numpy()
 
 
+def load_labelled_set(root: str | os.PathLike, size: int, margin: float = 1.25, stride: int = 1
+                      ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Decode and crop a synthetic set once (a trainer scores the same set many times).
+
+    Args:
+        root: a ``posesynth synth`` output folder (``videos/`` and ``labels/``).
+        size, margin, stride: see :func:`labelled_crops`.
+    Returns:
+        crops (N, S, S, 3) uint8, root-relative joints3d (N, 17, 3) camera frame metres, and the
+        number of videos.
+    Raises:
+        FileNotFoundError when ``root`` has no labelled videos.
+    """
+    root = Path(root)
+    label_files = sorted((root / "labels").glob("*.npz"))
+    if not label_files:
+        raise FileNotFoundError(f"{root}/labels has no .npz labels: pass a folder written by `posesynth synth`")
+    crops, truths = [], []
+    for path in label_files:
+        c, gt = labelled_crops(root / "videos" / f"{path.stem}.mp4", load_labels(path), size, margin, stride)
+        crops.append(c)
+        truths.append(gt - gt[:, :1])
+    return np.concatenate(crops), np.concatenate(truths), len(label_files)
+
+
+def score_poses(model: torch.nn.Module, crops: np.ndarray, truths: np.ndarray,
+                mean_pose: torch.Tensor | None = None) -> dict:
+    """PA-MPJPE and N-MPJPE (mm) of ``model`` (and of the mean-pose baseline) on loaded crops.
+
+    Args:
+        crops, truths: from :func:`load_labelled_set`.
+        mean_pose: (17, 3) body-frame mean unpaired pose, metres; adds the ``baseline`` entry.
+    Returns:
+        ``{"model": {"pa_mpjpe", "n_mpjpe"}, "baseline": {...}, "frames": N}``.
+    """
+    pred_mm, gt_mm = predict_poses(model, crops) * 1000, truths * 1000
+    result = {"model": _scores(pred_mm, gt_mm), "frames": int(len(gt_mm))}
+    if mean_pose is not None:
+        result["baseline"] = _scores(baseline_poses(mean_pose, truths) * 1000, gt_mm)
+    return result
+
+
 def evaluate_synthetic(model: torch.nn.Module, root: str | os.PathLike, *, mean_pose: torch.Tensor | None = None,
                        margin: float = 1.25, stride: int = 1) -> dict:
     """PA-MPJPE and N-MPJPE (mm) of ``model`` (and of the mean-pose baseline) on a synthetic set.
@@ -100,21 +142,8 @@ def evaluate_synthetic(model: torch.nn.Module, root: str | os.PathLike, *, mean_
     Raises:
         FileNotFoundError when ``root`` has no labelled videos.
     """
-    root = Path(root)
-    label_files = sorted((root / "labels").glob("*.npz"))
-    if not label_files:
-        raise FileNotFoundError(f"{root}/labels has no .npz labels: pass a folder written by `posesynth synth`")
-    predictions, truths = [], []
-    for path in label_files:
-        labels = load_labels(path)
-        crops, gt = labelled_crops(root / "videos" / f"{path.stem}.mp4", labels, model.image_size, margin, stride)
-        predictions.append(predict_poses(model, crops))
-        truths.append(gt - gt[:, :1])
-    pred_mm, gt_mm = np.concatenate(predictions) * 1000, np.concatenate(truths) * 1000
-    result = {"model": _scores(pred_mm, gt_mm), "frames": int(len(gt_mm)), "videos": len(label_files)}
-    if mean_pose is not None:
-        result["baseline"] = _scores(baseline_poses(mean_pose, gt_mm / 1000) * 1000, gt_mm)
-    return result
+    crops, truths, videos = load_labelled_set(root, model.image_size, margin, stride)
+    return {**score_poses(model, crops, truths, mean_pose), "videos": videos}
 
 
 def _scores(pred_mm: np.ndarray, gt_mm: np.ndarray) -> dict[str, float]:

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from posesynth.config import Config, write_resolved_config
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.poses3d import load_poses3d
-from posesynth.eval_synthetic import evaluate_synthetic
+from posesynth.eval_synthetic import load_labelled_set, score_poses
 from posesynth.losses.combine import compute_losses
 from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator, body_frame
@@ -230,6 +230,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         write_resolved_config(config, run)
     writer = _tensorboard(run) if accelerator.is_main_process else None
     last_good = latest_checkpoint(run)
+    heldout = None  # (crops, joints) of data.eval_synthetic, loaded at the first evaluation
     end = t.steps if stop_after is None else min(t.steps, stop_after)
 
     # --- loop
@@ -277,8 +278,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
             tick, pairs_since = now, 0
         if t.eval_every and data.eval_synthetic and (step % t.eval_every == 0 or step == end):
             if accelerator.is_main_process:  # the others wait: a small held-out set, scored once
-                scores = evaluate_synthetic(accelerator.unwrap_model(model), data.eval_synthetic,
-                                            mean_pose=reference_pose, margin=data.margin)
+                if heldout is None:  # decoded and cropped once per run, not at every evaluation
+                    heldout = load_labelled_set(data.eval_synthetic, m.image_size, data.margin)[:2]
+                scores = score_poses(accelerator.unwrap_model(model), *heldout, mean_pose=reference_pose)
                 values.update({f"eval/{who}_{metric}": value for who in ("model", "baseline")
                                for metric, value in scores[who].items()})
             accelerator.wait_for_everyone()
