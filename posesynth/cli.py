@@ -69,6 +69,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         help="YAML config (default: RUN/config.yaml when resuming, else the defaults)")
     parser.add_argument("--out", type=Path, required=True, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue from RUN's latest checkpoint")
+    parser.add_argument("--init", default=None, metavar="RUN",
+                        help="start from RUN's weights (fine-tune a self-supervised or depth-pre-trained run); "
+                             "same as train.init=RUN")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.steps=500")
     parser.set_defaults(run=_run_train)
 
@@ -79,7 +82,8 @@ def _run_train(args: argparse.Namespace) -> int:
     config_path = args.config
     if config_path is None and args.resume and (args.out / "config.yaml").is_file():
         config_path = args.out / "config.yaml"
-    config = load_config(config_path, args.overrides)
+    overrides = list(args.overrides) + ([f"train.init={args.init}"] if args.init else [])
+    config = load_config(config_path, overrides)
     try:
         run = train(config, args.out, resume=args.resume)
     except NonFiniteLossError as error:

@@ -45,6 +45,10 @@ class DataConfig:
     margin: float = 1.25               # crop side = margin × the person box's longer side
     num_workers: int = 2               # DataLoader worker processes
     eval_synthetic: str | None = None  # a `posesynth synth` folder scored every train.eval_every steps
+    labels3d: str | None = None        # folder of per-video 3D labels <stem>.npz (enables loss.pose3d)
+    labels_fraction: float = 1.0       # share of training frames whose 3D label is used (e.g. 0.05)
+    keypoints2d: str | None = None     # folder of 2D keypoint files <stem>.keypoints.{npz,json} (else beside videos)
+    calibration: str | None = None     # camera calibration of synchronised views (multi-view training)
 
 
 @dataclass
@@ -60,6 +64,7 @@ class ModelConfig:
     decoder_levels: int = 3            # decoder downsamplings (image_size divisible by 2**levels)
     focal_ratio: float = 2.0           # crop focal length / crop side (a fixed perspective camera)
     discriminator_hidden: int = 256    # pose discriminator MLP width
+    bone_scaling: bool = False         # per-sample bone lengths (±25 %) instead of fixed canonical ratios
 
 
 @dataclass
@@ -77,6 +82,13 @@ class LossConfig:
     articulation: float = 1.0          # knee/elbow hinge direction and joint-angle limits
     mask: float = 0.1                  # decoder mask ≈ rendered part-map foreground
     silhouette: float = 0.0            # puppet foreground ≈ where the target differs from its background
+    pose3d: float = 0.0                # MPJPE to 3D labels where data.labels3d has them
+    reprojection: float = 0.0          # confidence-weighted 2D keypoint reprojection (needs keypoints)
+    relative_depth: float = 0.0        # ranking loss on depth-order labels made from 2D keypoints
+    bone_ratio: float = 0.0            # within-group variance of bone-length ratios (with model.bone_scaling)
+    multiview_consistency: float = 0.0  # view i's pose moved into view j agrees with view j's (multi-view)
+    transform_reprojection: float = 0.0  # view i's pose moved into view j and projected matches view j's 2D
+    cross_view: float = 0.0            # synthesise view j's frame from view i's transformed pose
 
 
 @dataclass
@@ -98,6 +110,7 @@ class TrainConfig:
     checkpoint_every: int = 500        # steps between checkpoints (and one at the end)
     keep_checkpoints: int = 2          # older checkpoints are deleted
     eval_every: int = 0                # steps between held-out evaluations (0: off; needs data.eval_synthetic)
+    init: str | None = None            # start from this run's (or model.pt's) weights, e.g. a pre-trained run
 
 
 @dataclass

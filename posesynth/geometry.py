@@ -246,6 +246,26 @@ def rotation_between(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> tor
     return torch.where((1.0 + c > eps)[..., None, None], general, half_turn)
 
 
+def crop_camera_rotation(K: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """Rotation from a camera's frame into the virtual camera that looks through a crop's centre.
+
+    posesynth's model sees a crop through a pinhole whose optical axis passes through the crop
+    centre. That camera shares the real camera's centre but is turned so the ray through pixel
+    ``centre`` becomes its z axis: X_crop = R · X_cam. Ignoring R (the "crop approximation") is an
+    error of about the ray's angle, several degrees for people near the image border.
+
+    Args:
+        K: (..., 3, 3) intrinsics of the full frame, pixels.
+        centre: (..., 2) the crop centre in the full frame, pixels.
+    Returns:
+        (..., 3, 3) rotations R with R · ray(centre) ∥ (0, 0, 1).
+    """
+    ray = unproject(centre[..., None, :], torch.ones_like(centre[..., :1]), K)[..., 0, :]
+    z = torch.zeros_like(ray)
+    z[..., 2] = 1.0
+    return rotation_between(ray, z)
+
+
 def fov_to_focal(fov_deg: float, size_px: int) -> float:
     """Focal length in pixels of a camera with horizontal field of view ``fov_deg`` over ``size_px``."""
     return 0.5 * size_px / math.tan(math.radians(fov_deg) / 2)

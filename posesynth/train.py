@@ -39,7 +39,7 @@ from posesynth.viz.grid import make_grid, save_png
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette")
+LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "pose3d")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -53,7 +53,8 @@ def model_kwargs(config: Config) -> dict:
     m = config.model
     return dict(image_size=m.image_size, encoder_width=m.encoder_width, encoder_stages=m.encoder_stages,
                 appearance_channels=m.appearance_channels, appearance_width=m.appearance_width,
-                decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio)
+                decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
+                bone_scaling=m.bone_scaling)
 
 
 def canonical_poses(poses: torch.Tensor) -> torch.Tensor:
@@ -162,6 +163,31 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     return model.eval()
 
 
+def init_weights(model: torch.nn.Module, source: str | os.PathLike) -> None:
+    """Start ``model`` from another run's weights (``--init RUN``): fine-tuning after pre-training.
+
+    Parameters present in both with the same shape are copied; the others keep their fresh
+    initialisation and are listed (e.g. a depth-pre-trained run has no trained decoder, a run
+    without bone scaling has no bone head). A shape mismatch means different network sizes.
+    """
+    path = Path(source)
+    file = path / "model.pt" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"train.init={source}: {file} does not exist; pass a run directory holding "
+                                f"model.pt (from `posesynth train` or `posesynth pretrain-depth`) or a model.pt file")
+    state = torch.load(file, map_location="cpu", weights_only=True)["state_dict"]
+    own = model.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
+             if k in own and v.shape != own[k].shape]
+    if wrong:
+        raise ValueError(f"train.init={source}: its network sizes differ from this config's ({'; '.join(wrong[:4])}); "
+                         f"use the same model.* settings as the run you start from")
+    missing = sorted(set(own) - set(state))
+    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    log.info("initialised from %s (%d tensors)%s", file, len(state) - len(set(state) - set(own)),
+             f"; kept fresh: {', '.join(missing)}" if missing else "")
+
+
 # --- the loop -------------------------------------------------------------------------------
 
 def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_after: int | None = None,
@@ -195,12 +221,18 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     dataset = FramePairDataset(videos=data.videos, cache=data.cache, size=m.image_size, min_gap=data.min_gap,
                                max_gap=data.max_gap, background_window=data.background_window, margin=data.margin,
                                box_source=data.box_source, seed=t.seed,
-                               pairs_per_epoch=micro_batches * t.batch_size * accelerator.num_processes)
+                               pairs_per_epoch=micro_batches * t.batch_size * accelerator.num_processes,
+                               labels3d=data.labels3d, labels_fraction=data.labels_fraction)
+    if losses.pose3d and data.labels3d is None:
+        raise ValueError("loss.pose3d > 0 needs 3D labels: set data.labels3d to a folder of <video stem>.npz "
+                         "label files (or set loss.pose3d=0)")
     loader = DataLoader(dataset, batch_size=t.batch_size, sampler=SequentialSampler(dataset),
                         num_workers=data.num_workers, drop_last=True, persistent_workers=data.num_workers > 0)
     model = PoseSynthModel(**model_kwargs(config))
     reference_pose = mean_pose(real_poses)
     model.start_from_pose(reference_pose)
+    if t.init is not None:
+        init_weights(model, t.init)
     discriminator = PoseDiscriminator(hidden=m.discriminator_hidden)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay, betas=(0.5, 0.999))
     d_optimizer = torch.optim.AdamW(discriminator.parameters(), lr=t.lr_discriminator, betas=(0.5, 0.999))

@@ -24,7 +24,9 @@ from torch.utils.data import Dataset
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import FrameCache, crop_settings
 from posesynth.data.crops import crop_and_resize, crop_matrix, foreground_box, initial_boxes, person_boxes
+from posesynth.data.labels3d import find_labels, label_index, labelled_subset, read_labels3d
 from posesynth.data.videos import FrameReader, NoUsableVideosError, index_videos, open_video
+from posesynth.geometry import crop_camera_rotation
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,10 @@ class FramePairDataset(Dataset):
         smooth_radius: boxes are a temporal median over frames i ± smooth_radius.
         threshold: foreground threshold on the 0–255 colour difference.
         max_open_videos: raw videos kept open per worker (each holds a decoder and backgrounds).
+        labels3d: optional folder of per-video 3D label files (:mod:`posesynth.data.labels3d`);
+            items then carry ``target_pose3d``/``source_pose3d`` and their ``*_valid`` flags.
+        labels_fraction: share of all training frames whose label may be used (semi-supervised
+            settings such as 1 % or 5 %); a fixed draw from ``seed``.
     Raises:
         NoUsableVideosError when no video is usable; CacheError for a folder that is not a cache;
         SidecarError for a malformed sidecar.
@@ -104,7 +110,7 @@ class FramePairDataset(Dataset):
                  size: int = 64, min_gap: int = 5, max_gap: int = 50, background_window: int = 200,
                  background_samples: int = 20, pairs_per_epoch: int | None = None, seed: int = 0,
                  margin: float = 1.25, box_source: str = "auto", smooth_radius: int = 2, threshold: float = 25.0,
-                 max_open_videos: int = 8):
+                 max_open_videos: int = 8, labels3d: str | os.PathLike | None = None, labels_fraction: float = 1.0):
         if (videos is None) == (cache is None):
             raise ValueError("pass exactly one of videos= (a folder of videos) and cache= (a prepared cache)")
         if not 1 <= min_gap <= max_gap:
@@ -137,11 +143,52 @@ class FramePairDataset(Dataset):
                 self._tight.append(tight)
                 self._known.append(np.full(v["frames"], mode != "foreground"))
         self.frames = np.array([v["frames"] for v in self.videos], np.int64)
+        self.labels = self._load_labels(labels3d, labels_fraction) if labels3d is not None else None
         counts = pair_counts(self.frames, min_gap, max_gap)
         self.weights = counts / counts.sum()
         self.length = int(pairs_per_epoch) if pairs_per_epoch is not None else int(self.frames.sum())
         self._opened: OrderedDict[int, _OpenVideo] = OrderedDict()
         self._pid = os.getpid()
+
+    def _load_labels(self, folder: str | os.PathLike, fraction: float) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per video: (F, 17, 3) labels in metres (NaN where unlabelled or held back) and K or None."""
+        index = label_index(folder)
+        masks = labelled_subset(self.frames, fraction, self.seed)
+        labels, unlabelled = [], []
+        for video, mask in zip(self.videos, masks):
+            path = find_labels(video["path"], index)
+            joints = np.full((video["frames"], 17, 3), np.nan, np.float32)
+            K = None
+            if path is None:
+                unlabelled.append(str(video["path"]))
+            else:
+                joints, K = read_labels3d(path, video["frames"])
+                joints[~mask] = np.nan
+            labels.append((joints, K))
+        if unlabelled:
+            log.warning("%d of %d videos have no label file in %s (they train without 3D labels): %s",
+                        len(unlabelled), len(self.videos), folder, ", ".join(unlabelled))
+        usable = sum(int(np.isfinite(j[:, 0, 0]).sum()) for j, _ in labels)
+        log.info("3D labels: %d of %d frames (data.labels_fraction=%g)", usable, int(self.frames.sum()), fraction)
+        return labels
+
+    def _pose_label(self, video: int, frame: int, box: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frame ``frame``'s label, root-relative, in the crop camera's frame; and whether it exists.
+
+        Returns:
+            (17, 3) float32 metres (zeros when unlabelled) and a float32 scalar 1/0.
+        """
+        assert self.labels is not None
+        joints, K = self.labels[video]
+        pose = torch.from_numpy(joints[frame].astype(np.float64))
+        if not torch.isfinite(pose).all():
+            return torch.zeros(17, 3), torch.tensor(0.0)
+        pose = pose - pose[:1]
+        if K is not None:  # the model sees the person through a camera turned towards the crop centre
+            x0, y0, x1, y1 = (float(v) for v in box)
+            centre = torch.tensor([(x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5], dtype=torch.float64)
+            pose = pose @ crop_camera_rotation(torch.from_numpy(K), centre).T
+        return pose.float(), torch.tensor(1.0)
 
     def _check_cache_settings(self) -> None:
         """The cache's crops win; a different size is an error, other differences a warning."""
@@ -193,6 +240,9 @@ class FramePairDataset(Dataset):
                     source_box=torch.as_tensor(box_s, dtype=torch.float32),
                     crop_matrix=torch.as_tensor(crop_matrix(box_t, size), dtype=torch.float32),
                     source_crop_matrix=torch.as_tensor(crop_matrix(box_s, size), dtype=torch.float32))
+        if self.labels is not None:
+            item["target_pose3d"], item["target_pose3d_valid"] = self._pose_label(video, target, box_t)
+            item["source_pose3d"], item["source_pose3d_valid"] = self._pose_label(video, source, box_s)
         return item
 
     # --- raw videos ---------------------------------------------------------------------------

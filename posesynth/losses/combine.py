@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from posesynth.losses.priors import articulation_loss, generator_loss
+from posesynth.losses.supervised import pose3d_loss
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, lpips_loss, observed_foreground, silhouette_loss, ssim_loss,
 )
@@ -26,7 +27,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         outputs: :meth:`PoseSynthModel.forward` outputs.
         batch: ``target`` and ``background`` (B, 3, S, S) in [0, 1].
         weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
-            silhouette.
+            silhouette, pose3d (needs ``target_pose3d``/``source_pose3d`` and ``*_valid`` in the batch).
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
@@ -56,6 +57,10 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         # the puppet should cover exactly where the target differs from its background
         terms["silhouette"] = silhouette_loss(foreground_mask(outputs["target_maps"]),
                                               observed_foreground(target, batch["background"]))
+    if weights.get("pose3d", 0) and "target_pose3d" in batch:
+        terms["pose3d"] = pose3d_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]),
+                                      torch.cat([batch["target_pose3d"], batch["source_pose3d"]]),
+                                      torch.cat([batch["target_pose3d_valid"], batch["source_pose3d_valid"]]))
     total = sum(weights[name] * value for name, value in terms.items())
     terms["total"] = total if isinstance(total, torch.Tensor) else torch.zeros((), device=target.device)
     return terms

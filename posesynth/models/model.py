@@ -28,6 +28,7 @@ from posesynth.models.kinematics import (
 )
 from posesynth.models.pose_encoder import PoseEncoder
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
+from posesynth.skeleton import bone_lengths_tensor
 
 NOMINAL_HEIGHT_M = 1.7
 NOMINAL_FILL = 0.75
@@ -42,18 +43,20 @@ class PoseSynthModel(nn.Module):
         appearance_channels, appearance_width: appearance encoder size.
         decoder_width, decoder_levels: decoder size.
         focal_ratio: crop focal length / S.
+        bone_scaling: per-sample bone lengths (canonical × a predicted factor per bone) instead
+            of the fixed canonical ratios.
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
-                 decoder_levels: int = 3, focal_ratio: float = 2.0):
+                 decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False):
         super().__init__()
         if image_size % (2 ** decoder_levels):
             raise ValueError(f"model.image_size={image_size} must be divisible by 2**decoder_levels={2 ** decoder_levels}")
         self.image_size = image_size
         self.focal = focal_ratio * image_size
         self.nominal_depth = nominal_fill_depth(self.focal, image_size)
-        self.pose_encoder = PoseEncoder(encoder_width, encoder_stages)
+        self.pose_encoder = PoseEncoder(encoder_width, encoder_stages, bone_scaling=bone_scaling)
         self.appearance_encoder = AppearanceEncoder(appearance_channels, appearance_width)
         self.decoder = Decoder(NUM_PARTS, appearance_channels, decoder_width, decoder_levels)
         centre = (image_size - 1) / 2
@@ -78,11 +81,14 @@ class PoseSynthModel(nn.Module):
             ``pose_camera`` (B, 17, 3) root-relative, rotated into the camera frame, metres;
             ``joints_camera`` (B, 17, 3) camera frame incl. the root translation, metres;
             ``joints2d`` (B, 17, 2) crop pixels; ``depth`` (B, 17) metres; ``rotation`` (B, 3, 3);
-            ``local_directions`` (B, 16, 3).
+            ``local_directions`` (B, 16, 3); with bone scaling ``bone_scale`` (B, 16).
         """
         out = self.pose_encoder(image)
         directions = local_to_global_directions(out["local_directions"])
-        pose_body = forward_kinematics(directions)
+        lengths = None
+        if "bone_scale" in out:
+            lengths = bone_lengths_tensor().to(directions) * out["bone_scale"]
+        pose_body = forward_kinematics(directions, lengths)
         rotation = out["rotation"]
         pose_camera = pose_body @ rotation.transpose(-1, -2)
         depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
@@ -92,9 +98,12 @@ class PoseSynthModel(nn.Module):
         root = torch.cat([xy, depth[:, None]], dim=-1)
         joints_camera = pose_camera + root[:, None]
         joints2d = project(joints_camera, self.K)
-        return {"pose_body": pose_body, "pose_camera": pose_camera, "joints_camera": joints_camera,
-                "joints2d": joints2d, "depth": joints_camera[..., 2], "rotation": rotation,
-                "local_directions": out["local_directions"]}
+        result = {"pose_body": pose_body, "pose_camera": pose_camera, "joints_camera": joints_camera,
+                  "joints2d": joints2d, "depth": joints_camera[..., 2], "rotation": rotation,
+                  "local_directions": out["local_directions"]}
+        if "bone_scale" in out:
+            result["bone_scale"] = out["bone_scale"]
+        return result
 
     def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
@@ -108,6 +117,7 @@ class PoseSynthModel(nn.Module):
             source, target, background: (B, 3, S, S) RGB in [0, 1]; background is the target's.
         Returns:
             the target's pose outputs (see :meth:`encode_pose`) plus ``source_pose_body``,
+            ``source_pose_camera``,
             ``source_maps`` and ``target_maps`` (B, P+1, S, S), ``appearance`` (B, P, C),
             ``synthesis`` (B, 3, S, S), ``foreground`` (B, 3, S, S), ``mask`` (B, 1, S, S).
         """
@@ -119,7 +129,8 @@ class PoseSynthModel(nn.Module):
         appearance = self.appearance_encoder(source, source_maps[:, :-1])
         decoded = self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))
         out = {key: value[:batch] for key, value in both.items()}
-        out.update(source_pose_body=both["pose_body"][batch:], source_maps=source_maps, target_maps=target_maps,
+        out.update(source_pose_body=both["pose_body"][batch:], source_pose_camera=both["pose_camera"][batch:],
+                   source_maps=source_maps, target_maps=target_maps,
                    appearance=appearance, synthesis=decoded["image"], foreground=decoded["foreground"],
                    mask=decoded["mask"])
         return out

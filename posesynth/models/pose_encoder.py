@@ -28,9 +28,11 @@ class PoseEncoder(nn.Module):
         stages: number of stride-2 residual stages after the stem (a 64 px crop with 4 stages
             ends at 4×4 before global pooling).
         num_bones: bones predicted (16 for the Human3.6M 17-joint skeleton).
+        bone_scaling: also predict a per-sample length factor per bone (relaxes the fixed ratios;
+            pair it with the bone-ratio loss of Zhou et al. 2017).
     """
 
-    def __init__(self, width: int = 32, stages: int = 4, num_bones: int = NUM_BONES):
+    def __init__(self, width: int = 32, stages: int = 4, num_bones: int = NUM_BONES, bone_scaling: bool = False):
         super().__init__()
         self.num_bones = num_bones
         self.stem = nn.Sequential(nn.Conv2d(3, width, 5, 1, 2, bias=False), norm(width), nn.SiLU())
@@ -44,6 +46,7 @@ class PoseEncoder(nn.Module):
         # camera: 6D rotation (Zhou et al. 2019: continuous, unlike Euler angles), log-depth
         # factor, and a 2D offset of the root in units of the crop half-size
         self.camera_head = nn.Sequential(nn.Linear(c, c // 2), nn.SiLU(), nn.Linear(c // 2, 6 + 1 + 2))
+        self.bone_head = nn.Linear(c, num_bones) if bone_scaling else None
         self.reset_heads()
 
     def reset_heads(self, local_directions: torch.Tensor | None = None) -> None:
@@ -58,6 +61,9 @@ class PoseEncoder(nn.Module):
         if local_directions is not None:
             with torch.no_grad():
                 last.bias.copy_(rearrange(local_directions.to(last.bias), "j c -> (j c)"))
+        if self.bone_head is not None:  # start at the canonical lengths
+            nn.init.normal_(self.bone_head.weight, std=1e-3)
+            nn.init.zeros_(self.bone_head.bias)
         cam = self.camera_head[-1]
         nn.init.normal_(cam.weight, std=1e-3)
         with torch.no_grad():
@@ -72,15 +78,20 @@ class PoseEncoder(nn.Module):
         Returns:
             ``local_directions`` (B, num_bones, 3) unit vectors in parent-relative frames;
             ``rotation`` (B, 3, 3) body→camera rotation; ``log_depth`` (B,) log of the root depth
-            relative to the nominal one; ``offset`` (B, 2) root offset in crop half-sizes.
+            relative to the nominal one; ``offset`` (B, 2) root offset in crop half-sizes; with
+            bone scaling ``bone_scale`` (B, num_bones) length factors in [e^-0.25, e^0.25].
         """
         h = self.body(self.stem(image * 2 - 1))
         h = h.mean(dim=(2, 3))
         raw = rearrange(self.pose_head(h), "b (j c) -> b j c", c=3)
         cam = self.camera_head(h)
-        return {
+        out = {
             "local_directions": F.normalize(raw, dim=-1, eps=1e-6),
             "rotation": rotation_6d_to_matrix(cam[:, :6]),
             "log_depth": cam[:, 6],
             "offset": torch.tanh(cam[:, 7:9]),
         }
+        if self.bone_head is not None:
+            # bounded: ±25 % in log space covers adult proportions without letting a bone vanish
+            out["bone_scale"] = torch.exp(0.25 * torch.tanh(self.bone_head(h)))
+        return out
