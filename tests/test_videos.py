@@ -1,6 +1,7 @@
 """The video index and readers on every kind of file a real folder holds."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +164,15 @@ def test_widths_decord_misconverts_fall_back_to_pyav(tmp_path, width):
     reader = open_video(path)
     assert isinstance(reader, PyAVReader)
     assert reader.get([0, 9]).shape == (2, 64, width, 3)
+
+
+def test_find_videos_follows_folder_links_once(tmp_path):
+    from posesynth.data.videos import find_videos
+
+    (tmp_path / "real" / "S1" / "Videos").mkdir(parents=True)
+    (tmp_path / "real" / "S1" / "Videos" / "Walking.54138969.mp4").write_bytes(b"")
+    (tmp_path / "split").mkdir()
+    (tmp_path / "split" / "S1").symlink_to(tmp_path / "real" / "S1")
+    (tmp_path / "real" / "S1" / "loop").symlink_to(tmp_path / "real" / "S1")   # a cycle must not hang
+    assert [p.relative_to(tmp_path) for p in find_videos(tmp_path / "split")] == [
+        Path("split/S1/Videos/Walking.54138969.mp4")]

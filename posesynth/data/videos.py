@@ -96,15 +96,22 @@ class VideoIndex:
 def find_videos(root: str | os.PathLike) -> list[Path]:
     """Every file under ``root`` (recursively) with a video extension, case-insensitive, sorted.
 
-    ``root`` may also be a single video file. Hidden files and folders are ignored.
+    ``root`` may also be a single video file. Hidden files and folders are ignored. Symbolic
+    links to folders are followed (a training split is often a folder of links to subjects),
+    each real folder once, so a link loop cannot recurse forever.
     """
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise NoUsableVideosError(f"{root}: no such folder; pass a folder of videos (or a video file)")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    found, seen = [], set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found += [Path(dirpath) / f for f in filenames
                   if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS]
