@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.set_defaults(run=demo.run_demo)
 
     _add_train(sub)
+    from posesynth import h36m_labels
+    labels_parser = sub.add_parser("h36m-labels", help="write Human3.6M 3D poses as per-video label files (data.labels3d)",
+                                   description="Read Human3.6M (original, VideoPose3D or mmpose layout) and write "
+                                               "OUT/<subject>/Videos/<sequence>.<camera>.npz label files "
+                                               "(joints3d metres, camera frame; K) for semi-supervised training.")
+    h36m_labels.add_h36m_labels_arguments(labels_parser)
+    labels_parser.set_defaults(run=h36m_labels.run_h36m_labels)
     _add_index(sub)
     _add_config(sub)
     return parser

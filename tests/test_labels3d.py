@@ -136,3 +136,30 @@ def test_semi_supervised_run_logs_pose3d_and_init_fine_tunes(labelled, tmp_path)
     with pytest.raises(ValueError, match="network sizes differ"):
         train(load_config(None, [*base, "train.steps=1", f"train.init={first}", "model.encoder_width=4"]),
               tmp_path / "mismatch", progress=False)
+
+
+def test_h36m_labels_feed_the_pair_dataset(tmp_path):
+    from conftest import write_test_video
+    from test_h36m import world_poses, write_cdf
+
+    from posesynth.cli import main
+    from posesynth.data.h36m import load_h36m
+
+    root = tmp_path / "h36m"
+    for subject, seed in (("S1", 1), ("S5", 2)):
+        write_cdf(root / subject / "MyPoseFeatures" / "D3_Positions" / "Walking 1.cdf", world_poses(frames=12, seed=seed))
+        (root / subject / "Videos").mkdir(parents=True)
+        write_test_video(root / subject / "Videos" / "Walking 1.54138969.mp4", frames=14, width=32, height=24)
+    assert main(["h36m-labels", str(root), "--out", str(tmp_path / "labels"), "--subjects", "S1,S5",
+                 "--cameras", "54138969"]) == 0
+    for subject in ("S1", "S5"):
+        seq = load_h36m(root, subjects=(subject,), cameras=("54138969",)).sequences[0]
+        with np.load(tmp_path / "labels" / subject / "Videos" / "Walking 1.54138969.npz") as saved:
+            assert np.allclose(saved["joints3d"], seq.joints3d / 1000, atol=1e-6)
+            assert np.allclose(saved["K"], seq.calibration.K())
+    dataset = FramePairDataset(videos=root, size=16, min_gap=2, max_gap=4, seed=0, box_source="center",
+                               labels3d=tmp_path / "labels")
+    labels_s5 = dataset.labels[[i for i, v in enumerate(dataset.videos) if "/S5/" in str(v["path"])][0]][0]
+    assert np.isfinite(labels_s5[:12]).all() and np.isnan(labels_s5[12:]).all()   # video 2 frames past the mocap
+    seq = load_h36m(root, subjects=("S5",), cameras=("54138969",)).sequences[0]
+    assert np.allclose(labels_s5[:12], seq.joints3d / 1000, atol=1e-6)
