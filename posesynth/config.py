@@ -49,6 +49,7 @@ class DataConfig:
     labels_fraction: float = 1.0       # share of training frames whose 3D label is used (e.g. 0.05)
     keypoints2d: str | None = None     # folder of 2D keypoint files <stem>.keypoints.{npz,json} (else beside videos)
     calibration: str | None = None     # camera calibration of synchronised views (multi-view training)
+    calibration_subject: str | None = None  # Human3.6M calibration files only: whose cameras, e.g. S1
 
 
 @dataclass

@@ -26,10 +26,12 @@ from torch.utils.data import DataLoader, SequentialSampler
 from tqdm.auto import tqdm
 
 from posesynth.config import Config, write_resolved_config
+from posesynth.data.multiview import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.poses3d import load_poses3d
 from posesynth.eval_synthetic import load_labelled_set, score_poses
 from posesynth.losses.combine import compute_losses
+from posesynth.losses.multiview import stack_views
 from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator, body_frame
 from posesynth.models.kinematics import forward_kinematics, pose_to_directions
@@ -39,7 +41,8 @@ from posesynth.viz.grid import make_grid, save_png
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "pose3d")
+LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "pose3d", "reprojection",
+              "relative_depth", "bone_ratio", "multiview_consistency", "transform_reprojection", "cross_view")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -218,15 +221,30 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     real_poses = canonical_poses(torch.as_tensor(load_poses3d(data.poses3d, frame_step=data.poses3d_frame_step),
                                                  dtype=torch.float32))
     micro_batches = t.steps * t.grad_accum
-    dataset = FramePairDataset(videos=data.videos, cache=data.cache, size=m.image_size, min_gap=data.min_gap,
-                               max_gap=data.max_gap, background_window=data.background_window, margin=data.margin,
-                               box_source=data.box_source, seed=t.seed,
-                               pairs_per_epoch=micro_batches * t.batch_size * accelerator.num_processes,
-                               labels3d=data.labels3d, labels_fraction=data.labels_fraction)
+    pair_options = dict(videos=data.videos, cache=data.cache, size=m.image_size, min_gap=data.min_gap,
+                        max_gap=data.max_gap, background_window=data.background_window, margin=data.margin,
+                        box_source=data.box_source, seed=t.seed, labels3d=data.labels3d,
+                        labels_fraction=data.labels_fraction,
+                        keypoints2d=(data.keypoints2d or True) if losses.reprojection or losses.relative_depth
+                        else False, relative_depth=bool(losses.relative_depth))
+    multiview = data.calibration is not None
+    if multiview:  # view pairs of one instant: half a batch of instants gives a batch of crops
+        dataset = MultiViewDataset(**pair_options, calibration=data.calibration, subject=data.calibration_subject,
+                                   instants_per_epoch=micro_batches * t.batch_size * accelerator.num_processes)
+    else:
+        dataset = FramePairDataset(**pair_options,
+                                   pairs_per_epoch=micro_batches * t.batch_size * accelerator.num_processes)
+    if not multiview and (losses.multiview_consistency or losses.transform_reprojection or losses.cross_view):
+        raise ValueError("loss.multiview_consistency / transform_reprojection / cross_view need synchronised views: "
+                         "set data.calibration (a calibration file, or a synthetic set's scenes.json)")
+    if losses.bone_ratio and not m.bone_scaling:
+        raise ValueError("loss.bone_ratio > 0 needs model.bone_scaling=true: with the fixed canonical bone ratios "
+                         "the term is constant")
     if losses.pose3d and data.labels3d is None:
         raise ValueError("loss.pose3d > 0 needs 3D labels: set data.labels3d to a folder of <video stem>.npz "
                          "label files (or set loss.pose3d=0)")
-    loader = DataLoader(dataset, batch_size=t.batch_size, sampler=SequentialSampler(dataset),
+    per_loader = max(1, t.batch_size // 2) if multiview else t.batch_size
+    loader = DataLoader(dataset, batch_size=per_loader, sampler=SequentialSampler(dataset),
                         num_workers=data.num_workers, drop_last=True, persistent_workers=data.num_workers > 0)
     model = PoseSynthModel(**model_kwargs(config))
     reference_pose = mean_pose(real_poses)
@@ -273,10 +291,13 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     for batch in loader:
         if step >= end:
             break
+        if multiview:
+            batch = stack_views(batch)
         with accelerator.accumulate(model, discriminator):
             outputs = model(batch["source"], batch["target"], batch["background"])
             terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
-                                   foreground_boost=losses.foreground_boost, lpips_options=lpips_options)
+                                   foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
+                                   model=accelerator.unwrap_model(model))
             _check_finite(accelerator, terms, step, last_good)
             accelerator.backward(terms["total"])
             if accelerator.sync_gradients and t.grad_clip > 0:

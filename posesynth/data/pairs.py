@@ -24,6 +24,8 @@ from torch.utils.data import Dataset
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import FrameCache, crop_settings
 from posesynth.data.crops import crop_and_resize, crop_matrix, foreground_box, initial_boxes, person_boxes
+from posesynth.data.keypoints2d import find_keypoints, read_keypoints
+from posesynth.depth_labels import depth_labels
 from posesynth.data.labels3d import find_labels, label_index, labelled_subset, read_labels3d
 from posesynth.data.videos import FrameReader, NoUsableVideosError, index_videos, open_video
 from posesynth.geometry import crop_camera_rotation
@@ -101,6 +103,10 @@ class FramePairDataset(Dataset):
             items then carry ``target_pose3d``/``source_pose3d`` and their ``*_valid`` flags.
         labels_fraction: share of all training frames whose label may be used (semi-supervised
             settings such as 1 % or 5 %); a fixed draw from ``seed``.
+        keypoints2d: load 2D keypoint sidecars (:mod:`posesynth.data.keypoints2d`): True looks
+            beside each video, a folder looks there first; items then carry ``*_keypoints``.
+        relative_depth: with keypoints, also make WSP depth-order labels of each frame
+            (:func:`posesynth.depth_labels.depth_labels`).
     Raises:
         NoUsableVideosError when no video is usable; CacheError for a folder that is not a cache;
         SidecarError for a malformed sidecar.
@@ -110,7 +116,8 @@ class FramePairDataset(Dataset):
                  size: int = 64, min_gap: int = 5, max_gap: int = 50, background_window: int = 200,
                  background_samples: int = 20, pairs_per_epoch: int | None = None, seed: int = 0,
                  margin: float = 1.25, box_source: str = "auto", smooth_radius: int = 2, threshold: float = 25.0,
-                 max_open_videos: int = 8, labels3d: str | os.PathLike | None = None, labels_fraction: float = 1.0):
+                 max_open_videos: int = 8, labels3d: str | os.PathLike | None = None, labels_fraction: float = 1.0,
+                 keypoints2d: bool | str | os.PathLike = False, relative_depth: bool = False):
         if (videos is None) == (cache is None):
             raise ValueError("pass exactly one of videos= (a folder of videos) and cache= (a prepared cache)")
         if not 1 <= min_gap <= max_gap:
@@ -144,6 +151,11 @@ class FramePairDataset(Dataset):
                 self._known.append(np.full(v["frames"], mode != "foreground"))
         self.frames = np.array([v["frames"] for v in self.videos], np.int64)
         self.labels = self._load_labels(labels3d, labels_fraction) if labels3d is not None else None
+        self.keypoints = self._load_keypoints(None if keypoints2d is True else keypoints2d) if keypoints2d else None
+        if relative_depth and self.keypoints is None:
+            raise ValueError("relative depth labels are made from 2D keypoints: set data.keypoints2d or put "
+                             "<video stem>.keypoints.{npz,json} files beside the videos")
+        self.relative_depth = relative_depth
         counts = pair_counts(self.frames, min_gap, max_gap)
         self.weights = counts / counts.sum()
         self.length = int(pairs_per_epoch) if pairs_per_epoch is not None else int(self.frames.sum())
@@ -171,6 +183,30 @@ class FramePairDataset(Dataset):
         usable = sum(int(np.isfinite(j[:, 0, 0]).sum()) for j, _ in labels)
         log.info("3D labels: %d of %d frames (data.labels_fraction=%g)", usable, int(self.frames.sum()), fraction)
         return labels
+
+    def _load_keypoints(self, folder: str | os.PathLike | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per video: (F, 17, 2) keypoints in the video's pixels and (F, 17) scores (0 without a file)."""
+        keypoints, without = [], []
+        for video in self.videos:
+            path = find_keypoints(video["path"], folder)
+            if path is None:
+                without.append(str(video["path"]))
+                keypoints.append((np.zeros((video["frames"], 17, 2), np.float32),
+                                  np.zeros((video["frames"], 17), np.float32)))
+                continue
+            found = read_keypoints(path, frames=video["frames"])
+            keypoints.append((found.keypoints.astype(np.float32), found.scores.astype(np.float32)))
+        if without:
+            log.warning("%d of %d videos have no 2D keypoint file (%s); their keypoint losses are off: %s",
+                        len(without), len(self.videos), folder or "beside the videos", ", ".join(without))
+        return keypoints
+
+    def _keypoints(self, video: int, frame: int, matrix: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frame ``frame``'s keypoints mapped into the crop: (17, 2) crop pixels, (17,) scores."""
+        assert self.keypoints is not None
+        points, scores = self.keypoints[video]
+        crop = points[frame].astype(np.float64) @ matrix[:2, :2].T + matrix[:2, 2]
+        return torch.as_tensor(crop, dtype=torch.float32), torch.as_tensor(scores[frame], dtype=torch.float32)
 
     def _pose_label(self, video: int, frame: int, box: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Frame ``frame``'s label, root-relative, in the crop camera's frame; and whether it exists.
@@ -240,6 +276,16 @@ class FramePairDataset(Dataset):
                     source_box=torch.as_tensor(box_s, dtype=torch.float32),
                     crop_matrix=torch.as_tensor(crop_matrix(box_t, size), dtype=torch.float32),
                     source_crop_matrix=torch.as_tensor(crop_matrix(box_s, size), dtype=torch.float32))
+        if self.keypoints is not None:
+            item["target_keypoints"], item["target_keypoint_scores"] = self._keypoints(
+                video, target, crop_matrix(box_t, size))
+            item["source_keypoints"], item["source_keypoint_scores"] = self._keypoints(
+                video, source, crop_matrix(box_s, size))
+            if self.relative_depth:
+                for frame in ("target", "source"):
+                    labels = depth_labels(item[f"{frame}_keypoints"][None], item[f"{frame}_keypoint_scores"][None])
+                    item[f"{frame}_depth_relation"] = torch.as_tensor(labels.relation[0], dtype=torch.float32)
+                    item[f"{frame}_depth_confidence"] = torch.as_tensor(labels.confidence[0], dtype=torch.float32)
         if self.labels is not None:
             item["target_pose3d"], item["target_pose3d_valid"] = self._pose_label(video, target, box_t)
             item["source_pose3d"], item["source_pose3d_valid"] = self._pose_label(video, source, box_s)

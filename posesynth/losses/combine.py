@@ -11,6 +11,10 @@ import torch
 from torch import nn
 
 from posesynth.losses.priors import articulation_loss, generator_loss
+from posesynth.losses.geometric import bone_ratio_loss
+from posesynth.losses.keypoints import keypoint_loss
+from posesynth.losses.multiview import MULTIVIEW_TERMS, multiview_losses
+from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.losses.supervised import pose3d_loss
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, lpips_loss, observed_foreground, silhouette_loss, ssim_loss,
@@ -20,17 +24,21 @@ from posesynth.render.puppet import foreground_mask
 
 def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
                    weights: dict[str, float], discriminator: nn.Module | None = None,
-                   foreground_boost: float = 4.0, lpips_options: dict | None = None) -> dict[str, torch.Tensor]:
+                   foreground_boost: float = 4.0, lpips_options: dict | None = None,
+                   model: nn.Module | None = None) -> dict[str, torch.Tensor]:
     """The pose-encoder / generator side losses of one batch.
 
     Args:
         outputs: :meth:`PoseSynthModel.forward` outputs.
         batch: ``target`` and ``background`` (B, 3, S, S) in [0, 1].
         weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
-            silhouette, pose3d (needs ``target_pose3d``/``source_pose3d`` and ``*_valid`` in the batch).
+            silhouette, pose3d (needs ``*_pose3d`` labels in the batch), reprojection (needs
+            ``*_keypoints``), relative_depth (needs ``*_depth_relation``), bone_ratio, and on
+            stacked view pairs (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview`.
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
+        model: the unwrapped model, for the cross-view synthesis term.
     Returns:
         name → scalar tensor for every term with a non-zero weight, plus ``total``.
     """
@@ -57,10 +65,23 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         # the puppet should cover exactly where the target differs from its background
         terms["silhouette"] = silhouette_loss(foreground_mask(outputs["target_maps"]),
                                               observed_foreground(target, batch["background"]))
+
+    def both(key: str) -> torch.Tensor:  # target and source frames, in the order the outputs use
+        return torch.cat([batch[f"target_{key}"], batch[f"source_{key}"]])
+
+    if weights.get("reprojection", 0) and "target_keypoints" in batch:
+        terms["reprojection"] = keypoint_loss(torch.cat([outputs["joints2d"], outputs["source_joints2d"]]),
+                                              both("keypoints"), both("keypoint_scores"), target.shape[-1])
+    if weights.get("relative_depth", 0) and "target_depth_relation" in batch:
+        terms["relative_depth"] = relative_depth_loss(torch.cat([outputs["depth"], outputs["source_depth"]]),
+                                                      both("depth_relation"), both("depth_confidence"))
     if weights.get("pose3d", 0) and "target_pose3d" in batch:
         terms["pose3d"] = pose3d_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]),
-                                      torch.cat([batch["target_pose3d"], batch["source_pose3d"]]),
-                                      torch.cat([batch["target_pose3d_valid"], batch["source_pose3d_valid"]]))
+                                      both("pose3d"), both("pose3d_valid"))
+    if weights.get("bone_ratio", 0):
+        terms["bone_ratio"] = bone_ratio_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]))
+    if "R_ij" in batch and any(weights.get(name, 0) for name in MULTIVIEW_TERMS):
+        terms.update(multiview_losses(outputs, batch, weights=weights, model=model, foreground_boost=foreground_boost))
     total = sum(weights[name] * value for name, value in terms.items())
     terms["total"] = total if isinstance(total, torch.Tensor) else torch.zeros((), device=target.device)
     return terms

@@ -117,7 +117,7 @@ class PoseSynthModel(nn.Module):
             source, target, background: (B, 3, S, S) RGB in [0, 1]; background is the target's.
         Returns:
             the target's pose outputs (see :meth:`encode_pose`) plus ``source_pose_body``,
-            ``source_pose_camera``,
+            ``source_pose_camera``, ``source_joints2d``, ``source_depth``,
             ``source_maps`` and ``target_maps`` (B, P+1, S, S), ``appearance`` (B, P, C),
             ``synthesis`` (B, 3, S, S), ``foreground`` (B, 3, S, S), ``mask`` (B, 1, S, S).
         """
@@ -130,6 +130,7 @@ class PoseSynthModel(nn.Module):
         decoded = self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))
         out = {key: value[:batch] for key, value in both.items()}
         out.update(source_pose_body=both["pose_body"][batch:], source_pose_camera=both["pose_camera"][batch:],
+                   source_joints2d=both["joints2d"][batch:], source_depth=both["depth"][batch:],
                    source_maps=source_maps, target_maps=target_maps,
                    appearance=appearance, synthesis=decoded["image"], foreground=decoded["foreground"],
                    mask=decoded["mask"])

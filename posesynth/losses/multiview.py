@@ -1,0 +1,111 @@
+"""The multi-view terms of one training step (Li et al., AAAI 2020), on a batch of view pairs.
+
+The trainer runs the model once over both views of every instant, stacked as
+``[view i of each pair; view j of each pair]`` (:func:`stack_views`), so the usual single-view
+terms apply to all 2B crops and this module adds what needs the pairs:
+
+- ``multiview_consistency``: view i's root-relative pose rotated into camera j equals view j's;
+- ``transform_reprojection``: view i's pose, placed in camera i by the closed-form root
+  translation that fits its 2D (the "root branch" that keeps absolute scale), moved into camera j
+  and projected, lands on view j's 2D keypoints (or, without keypoints, view j's own predicted
+  2D, detached) — and the same from j to i;
+- ``cross_view``: view j's frame synthesised from view i's transformed pose (part maps rendered
+  in camera j) with view j's appearance and background: the synthesis must then be right for a
+  pose the network predicted from another camera.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posesynth.geometry import project, world_to_camera
+from posesynth.losses.reconstruction import foreground_weight, l1_loss, ssim_loss
+from posesynth.losses.reprojection import (multiview_consistency_loss, solve_root_translation,
+                                           transform_reprojection_loss)
+from posesynth.render.puppet import foreground_mask
+
+MULTIVIEW_TERMS = ("multiview_consistency", "transform_reprojection", "cross_view")
+
+
+def stack_views(batch: dict) -> dict:
+    """A :class:`~posesynth.data.multiview.MultiViewDataset` batch as one batch of 2B crops.
+
+    Returns:
+        every tensor key of ``view_i``/``view_j`` concatenated (view i's B rows first), plus
+        ``R_ij`` (B, 3, 3) and ``t_ij`` (B, 3) metres, X_j = R_ij·X_i + t_ij between crop cameras.
+    """
+    first, second = batch["view_i"], batch["view_j"]
+    stacked = {key: torch.cat([first[key], second[key]]) for key in first
+               if isinstance(first[key], torch.Tensor) and key in second}
+    stacked.update(R_ij=batch["R_ij"], t_ij=batch["t_ij"])
+    return stacked
+
+
+def _reverse(R: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R_ji, t_ji) of (R_ij, t_ij): X_i = R_ijᵀ·(X_j − t_ij)."""
+    R_ji = R.transpose(-1, -2)
+    return R_ji, -(R_ji @ t.unsqueeze(-1)).squeeze(-1)
+
+
+def multiview_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
+                     weights: dict[str, float], model: nn.Module | None = None,
+                     foreground_boost: float = 4.0) -> dict[str, torch.Tensor]:
+    """The pair terms with a non-zero weight (unweighted; see the module docstring).
+
+    Args:
+        outputs: the model's outputs on :func:`stack_views`'s 2B crops.
+        batch: :func:`stack_views`'s output: ``K_crop`` (2B, 3, 3) crop intrinsics in pixels,
+            ``R_ij``, ``t_ij``, ``target``, ``background``; optional ``target_keypoints``
+            (2B, 17, 2) crop pixels with ``target_keypoint_scores`` (2B, 17).
+        weights: term name → weight (names in :data:`MULTIVIEW_TERMS`).
+        model: the (unwrapped) :class:`~posesynth.models.model.PoseSynthModel`; needed for
+            ``cross_view`` (its renderer and decoder).
+        foreground_boost: pixel weighting of the cross-view reconstruction, as the main one.
+    Returns:
+        name → scalar tensor.
+    """
+    half = batch["R_ij"].shape[0]
+    pose, K, S = outputs["pose_camera"], batch["K_crop"], batch["target"].shape[-1]
+    R_ij, t_ij = batch["R_ij"].to(pose), batch["t_ij"].to(pose)
+    R_ji, t_ji = _reverse(R_ij, t_ij)
+    terms: dict[str, torch.Tensor] = {}
+    if weights.get("multiview_consistency", 0):
+        terms["multiview_consistency"] = multiview_consistency_loss(pose[:half], pose[half:], R_ij)
+    if not (weights.get("transform_reprojection", 0) or weights.get("cross_view", 0)):
+        return terms
+
+    if "target_keypoints" in batch:
+        keypoints, confidence = batch["target_keypoints"], batch["target_keypoint_scores"]
+    else:  # no detector: each view's own 2D is the other's target (Li et al.'s self-supervised case)
+        keypoints, confidence = outputs["joints2d"].detach(), None
+    # the root branch: where each view's pose must sit in its own camera to explain its 2D
+    root = solve_root_translation(pose, keypoints, K, confidence)
+    if weights.get("transform_reprojection", 0):
+        conf_i, conf_j = (None, None) if confidence is None else (confidence[:half], confidence[half:])
+        forward = transform_reprojection_loss(pose[:half], root[:half], R_ij, t_ij, K[half:], keypoints[half:],
+                                              conf_j, normalizer=S)
+        backward = transform_reprojection_loss(pose[half:], root[half:], R_ji, t_ji, K[:half], keypoints[:half],
+                                               conf_i, normalizer=S)
+        terms["transform_reprojection"] = 0.5 * (forward + backward)
+    if weights.get("cross_view", 0):
+        if model is None:
+            raise ValueError("loss.cross_view needs the model (its renderer and decoder)")
+        # view i's pose in camera j, then view j's in camera i: 2B synthesised frames
+        moved = torch.cat([world_to_camera(pose[:half] + root[:half, None], R_ij, t_ij),
+                           world_to_camera(pose[half:] + root[half:, None], R_ji, t_ji)])
+        K_other = torch.cat([K[half:], K[:half]])
+        joints2d = project(moved, K_other)
+        # the renderer sizes parts for the model's own focal length: express depth in its units
+        depth = moved[..., 2] * (model.focal / K_other[:, 0, 0])[:, None]
+        maps = model.render(joints2d, depth)
+        target = torch.cat([batch["target"][half:], batch["target"][:half]])
+        background = torch.cat([batch["background"][half:], batch["background"][:half]])
+        appearance = torch.cat([outputs["appearance"][half:], outputs["appearance"][:half]])
+        synthesis = model.decoder(maps, appearance, background, coverage=foreground_mask(maps))["image"]
+        weight = foreground_weight(target, background, boost=foreground_boost) if foreground_boost else None
+        terms["cross_view"] = l1_loss(synthesis, target, weight) + ssim_loss(synthesis, target, weight=weight)
+    return terms
+
+
+__all__ = ["MULTIVIEW_TERMS", "stack_views", "multiview_losses"]
