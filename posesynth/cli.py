@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.set_defaults(run=demo.run_demo)
 
     _add_train(sub)
+    from posesynth import predict, visualize
+    visualize_parser = sub.add_parser("visualize", help="PNG figures and an HTML page of what a model learned",
+                                      description="Part maps, appearance x pose swap grid, novel views, 3D "
+                                                  "skeletons, SSIM/PSNR and training curves for VIDEO_OR_FOLDER.")
+    visualize.add_visualize_arguments(visualize_parser)
+    visualize_parser.set_defaults(run=visualize.run_visualize)
+    predict_parser = sub.add_parser("predict", help="3D joints (poses.npz/json) and an overlay video for a video",
+                                    description="Stream VIDEO through a trained encoder; write DIR/poses.npz, "
+                                                "poses.json and overlay.mp4.")
+    predict.add_predict_arguments(predict_parser)
+    predict_parser.set_defaults(run=predict.run_predict)
     from posesynth import h36m_labels
     labels_parser = sub.add_parser("h36m-labels", help="write Human3.6M 3D poses as per-video label files (data.labels3d)",
                                    description="Read Human3.6M (original, VideoPose3D or mmpose layout) and write "

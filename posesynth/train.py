@@ -36,8 +36,8 @@ from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator, body_frame
 from posesynth.models.kinematics import forward_kinematics, pose_to_directions
 from posesynth.models.model import PoseSynthModel
-from posesynth.render.puppet import colorize_part_maps
-from posesynth.viz.grid import make_grid, save_png
+from posesynth.viz.draw import sample_grid
+from posesynth.viz.grid import save_png
 
 log = logging.getLogger(__name__)
 
@@ -379,11 +379,5 @@ def _log(run: Path, writer, step: int, values: dict[str, float]) -> None:
 
 
 def _save_samples(run: Path, step: int, batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> None:
-    """``RUN/samples/step_0000200.png``: source | target | target part maps | synthesis."""
-    n = min(4, batch["target"].shape[0])
-    columns = [batch["source"][:n], batch["target"][:n], colorize_part_maps(outputs["target_maps"][:n].float()),
-               outputs["synthesis"][:n].float()]
-    upscale = max(1, 128 // batch["target"].shape[-1])
-    save_png(make_grid(columns, upscale=upscale), run / "samples" / f"step_{step:07d}.png")
-
-
+    """``RUN/samples/step_0000200.png``: source | target with skeleton | part maps | synthesis."""
+    save_png(sample_grid(batch, outputs), run / "samples" / f"step_{step:07d}.png")

@@ -1,0 +1,314 @@
+"""``posesynth predict RUN VIDEO --out DIR``: a video of any length in, 3D joints and an overlay out.
+
+Two sequential passes over the video, so memory does not grow with its length beyond the
+(F, 17, 3)-sized outputs:
+
+1. **predict** — decode, find the person box per frame exactly as training does (a box or
+   keypoint sidecar, else the foreground against the median background of each
+   ``data.background_window``-frame segment, ``background_samples`` frames per median; or the
+   background plate), smooth the boxes over ``smooth_radius`` frames, crop, encode in batches.
+   At most ``smooth_radius + 1`` full frames, one batch of crops and two backgrounds are held.
+2. **overlay** — decode again and draw the projected skeleton on every frame (``overlay.mp4``,
+   the input's size and frame count) and, with ``--side-by-side``, a side and top view of the
+   3D pose next to it (``side_by_side.mp4``).
+
+Outputs (``DIR/poses.npz`` and the same in ``DIR/poses.json``, see :data:`FIELDS`): joints3d are
+root-relative metres in the frame of the crop camera — the virtual camera through the crop
+centre that the model sees (docs/architecture.md) — or, with ``--focal`` (the video camera's
+focal length in pixels), rotated back into the video camera's frame (:func:`crop_camera_rotation`).
+joints2d are the model's 3D joints projected with the crop camera and mapped back through the
+crop box into the video's pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from einops import rearrange
+from scipy.ndimage import gaussian_filter1d
+from tqdm.auto import tqdm
+
+from posesynth import skeleton
+from posesynth.config import Config, load_config
+from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
+from posesynth.data.crops import crop_and_resize, foreground_box, initial_boxes, person_boxes
+from posesynth.data.videos import VideoError, VideoInfo, iter_frames, open_video, probe_video
+from posesynth.data.writer import VideoWriter
+from posesynth.geometry import crop_camera_rotation, intrinsics, project
+from posesynth.models.model import PoseSynthModel
+from posesynth.train import load_model
+from posesynth.viz.draw import draw_skeleton, skeleton_view
+
+log = logging.getLogger(__name__)
+
+FIELDS: dict[str, str] = {
+    "joints3d": "(F, 17, 3) float32, metres, root-relative (pelvis at 0), camera frame x right, y down, z forward "
+                "(the crop camera's frame, or the video camera's with --focal)",
+    "joints2d": "(F, 17, 2) float32, pixels (u, v) in the input video, (0, 0) the centre of the top-left pixel",
+    "boxes": "(F, 4) int64, square crop boxes x0, y0, x1, y1 (x1, y1 exclusive) in video pixels",
+    "fps": "float, the video's frame rate",
+    "joint_names": "(17,) Human3.6M joint order",
+    "parents": "(17,) parent joint of each joint, -1 for the pelvis",
+}
+BACKGROUND_SAMPLES = 20  # frames per median background, as in training (FramePairDataset's default)
+SMOOTH_RADIUS = 2        # box smoothing radius in frames, as in training
+
+
+def run_config(run: str | os.PathLike) -> Config:
+    """The resolved config of a run (``RUN/config.yaml``, or the one beside a ``model.pt``); defaults if none."""
+    path = Path(run)
+    folder = path if path.is_dir() else path.parent
+    file = folder / "config.yaml"
+    if not file.is_file():
+        log.warning("%s has no config.yaml: using the default crop settings", folder)
+        return load_config(None)
+    return load_config(file)
+
+
+def crop_to_frame(points: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Crop pixels back to video pixels, the inverse of :func:`posesynth.data.crops.crop_matrix`.
+
+    Args:
+        points: (..., 2) pixels in an S × S crop.
+        box: (4,) the square crop box x0, y0, x1, y1 in video pixels.
+        size: crop side S.
+    Returns:
+        (..., 2) video pixels: u = (u' + ½)/s + x0 − ½ with s = S / side.
+    """
+    x0, y0, x1, _ = (float(v) for v in box)
+    s = size / (x1 - x0)
+    return (points + 0.5) / s + np.array([x0, y0]) - 0.5
+
+
+def smooth_poses(joints3d: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing over time, per joint and axis (edges repeat the end frames).
+
+    Args:
+        joints3d: (F, J, 3) metres.
+        sigma: standard deviation in frames; 0 returns the input.
+    Returns:
+        (F, J, 3) float32.
+    """
+    if sigma <= 0:
+        return joints3d.astype(np.float32)
+    return gaussian_filter1d(joints3d.astype(np.float64), sigma, axis=0, mode="nearest").astype(np.float32)
+
+
+def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: str, background_window: int,
+                      threshold: float = 25.0, radius: int = SMOOTH_RADIUS
+                      ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Stream a video's person crops, boxes found the way training finds them.
+
+    Yields:
+        (frame index, crop (S, S, 3) uint8, square crop box (4,) int64 video pixels), in order;
+        at most ``info.frames`` frames.
+    Raises:
+        SidecarError, BackgroundPlateError naming the file; VideoError when nothing decodes.
+    """
+    mode, tight = initial_boxes(info.path, info.frames, box_source)
+    backgrounds = reader = None
+    if mode == "foreground":
+        reader = open_video(info.path)
+        plate_path = find_plate(info.path)
+        plate = read_plate(plate_path, info.width, info.height) if plate_path else None
+        backgrounds = SegmentBackgrounds(reader, info.frames, window=background_window, samples=BACKGROUND_SAMPLES,
+                                         plate=plate)
+    pending: deque[tuple[int, np.ndarray]] = deque()
+
+    def finish(j: int, frame: np.ndarray, known: int) -> tuple[int, np.ndarray, np.ndarray]:
+        lo, hi = max(0, j - radius), min(known, j + radius + 1)  # box j: median of tight boxes j ± radius
+        box = person_boxes(tight[lo:hi], frame.shape[1], frame.shape[0], margin=margin, radius=radius)[j - lo]
+        return j, crop_and_resize(frame, box, size), box
+
+    decoded = 0
+    try:
+        for i, frame in iter_frames(info.path):
+            if i >= info.frames:
+                break
+            if backgrounds is not None:
+                found = foreground_box(frame, backgrounds(i), threshold=threshold)
+                tight[i] = np.nan if found is None else found
+            pending.append((i, frame))
+            decoded = i + 1
+            while pending[0][0] + radius <= i:
+                yield finish(*pending.popleft(), known=info.frames)
+        if decoded == 0:
+            raise VideoError(f"{info.path}: no frame could be decoded")
+        while pending:
+            yield finish(*pending.popleft(), known=decoded)
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+@torch.no_grad()
+def encode_crops(model: PoseSynthModel, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model's root-relative pose and crop-camera joints of a batch of crops.
+
+    Args:
+        crops: (B, S, S, 3) uint8 RGB.
+    Returns:
+        pose_camera (B, 17, 3) root-relative, and joints_camera (B, 17, 3) incl. the root, both
+        crop-camera frame, metres, float64.
+    """
+    device = next(model.parameters()).device
+    images = rearrange(torch.from_numpy(crops).to(device), "b h w c -> b c h w").float() / 255
+    out = model.encode_pose(images)
+    return out["pose_camera"].double().cpu().numpy(), out["joints_camera"].double().cpu().numpy()
+
+
+def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Config, *, batch_size: int = 32,
+                  smooth: float = 0.0, focal: float | None = None, progress: bool = True) -> dict[str, np.ndarray]:
+    """3D and 2D joints of every frame of a video (pass 1 of the module docstring).
+
+    Args:
+        model: a trained :class:`PoseSynthModel`, eval mode, any device.
+        video: the video file.
+        config: the run's config (its data section gives the crop settings).
+        batch_size: crops encoded at once.
+        smooth: Gaussian sigma over time in frames for joints3d (0: off); joints2d are then the
+            smoothed root-relative pose placed at each frame's own root and projected.
+        focal: the video camera's focal length in pixels (principal point at the frame centre);
+            when given, joints3d are rotated from the crop camera's frame into the video camera's.
+    Returns:
+        ``joints3d`` (F, 17, 3), ``joints2d`` (F, 17, 2), ``boxes`` (F, 4), ``fps`` — see :data:`FIELDS`.
+    Raises:
+        VideoError when the video cannot be read; SidecarError / BackgroundPlateError for bad side files.
+    """
+    info = probe_video(video)
+    size, d = model.image_size, config.data
+    poses, roots, boxes = [], [], []
+    crops: list[np.ndarray] = []
+
+    def flush() -> None:
+        pose, joints = encode_crops(model, np.stack(crops))
+        poses.append(pose)
+        roots.append(joints[:, :1] - pose[:, :1])  # the root in the crop camera, (B, 1, 3)
+        crops.clear()
+
+    stream = iter_person_crops(info, size, margin=d.margin, box_source=d.box_source,
+                               background_window=d.background_window)
+    for _, crop, box in tqdm(stream, total=info.frames, desc="predict", unit="frame", disable=not progress):
+        crops.append(crop)
+        boxes.append(box)
+        if len(crops) == batch_size:
+            flush()
+    if crops:
+        flush()
+    pose_camera, root = smooth_poses(np.concatenate(poses), smooth).astype(np.float64), np.concatenate(roots)
+    boxes_array = np.stack(boxes).astype(np.int64)
+    crop_joints = project(torch.from_numpy(pose_camera + root), model.K.double().cpu()).numpy()
+    joints2d = np.stack([crop_to_frame(p, b, size) for p, b in zip(crop_joints, boxes_array)])
+    joints3d = pose_camera
+    if focal is not None:
+        K = intrinsics(float(focal), (info.width - 1) / 2, (info.height - 1) / 2, dtype=torch.float64)
+        centres = torch.from_numpy((boxes_array[:, :2] + boxes_array[:, 2:]) / 2 - 0.5)
+        rotation = crop_camera_rotation(K, centres).numpy()  # X_crop = R · X_video
+        joints3d = joints3d @ rotation                      # X_video = Rᵀ · X_crop, row vectors
+    return {"joints3d": joints3d.astype(np.float32), "joints2d": joints2d.astype(np.float32),
+            "boxes": boxes_array, "fps": np.float64(info.fps)}
+
+
+def write_overlays(video: str | os.PathLike, result: dict[str, np.ndarray], out: str | os.PathLike, *,
+                   side_by_side: bool = False, progress: bool = True) -> list[Path]:
+    """Draw the projected skeletons on the video (pass 2 of the module docstring).
+
+    Writes ``out/overlay.mp4`` (same size and frame count as the input; H.264 needs even sizes,
+    so an odd height or width gets one replicated row or column) and, with ``side_by_side``,
+    ``out/side_by_side.mp4``: the overlay plus side and top views of the 3D pose.
+
+    Returns:
+        The written paths.
+    """
+    out = Path(out)
+    frames, fps = len(result["joints2d"]), float(result["fps"])
+    paths = [out / "overlay.mp4"] + ([out / "side_by_side.mp4"] if side_by_side else [])
+    writers = [VideoWriter(p, fps, preset="veryfast", pad_odd=True) for p in paths]
+    written = 0
+    try:
+        for i, frame in tqdm(iter_frames(video), total=frames, desc="overlay", unit="frame", disable=not progress):
+            if i >= frames:
+                break
+            thickness = max(2.0, min(frame.shape[:2]) / 250)
+            drawn = draw_skeleton(frame, result["joints2d"][i], thickness)
+            writers[0].write(drawn)
+            if side_by_side:  # side view over top view, each half the frame's height
+                half = frame.shape[0] // 2
+                panel = np.concatenate([skeleton_view(result["joints3d"][i], v, half) for v in ("side", "top")])
+                panel = np.pad(panel, ((0, frame.shape[0] - 2 * half), (0, 0), (0, 0)), constant_values=255)
+                writers[1].write(np.concatenate([drawn, panel], axis=1))
+            written += 1
+    finally:
+        for writer in writers:
+            writer.close()
+    if written != frames:
+        raise VideoError(f"{video}: decoded {written} frames on the second pass but {frames} on the first")
+    return paths
+
+
+def save_poses(result: dict[str, np.ndarray], out: str | os.PathLike, video: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``out/poses.npz`` and ``out/poses.json`` (the same arrays as lists, plus field docs)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {"joint_names": np.asarray(skeleton.JOINT_NAMES), "parents": np.asarray(skeleton.PARENTS, np.int64)}
+    np.savez(out / "poses.npz", **result, **extra)
+    document = {"video": str(video), "frames": int(len(result["joints3d"])), "fields": FIELDS,
+                **{k: (v.tolist() if isinstance(v, np.ndarray) else float(v)) for k, v in {**result, **extra}.items()}}
+    tmp = out / "poses.json.tmp"
+    tmp.write_text(json.dumps(document), encoding="utf-8")
+    os.replace(tmp, out / "poses.json")
+    return out / "poses.npz", out / "poses.json"
+
+
+def predict(run: str | os.PathLike, video: str | os.PathLike, out: str | os.PathLike, *, smooth: float = 0.0,
+            side_by_side: bool = False, focal: float | None = None, batch_size: int = 32, device: str = "cpu",
+            progress: bool = True) -> dict[str, np.ndarray]:
+    """The whole command: predict, save poses.npz/json, write the overlay video(s). Returns the arrays."""
+    model = load_model(run, map_location=device)
+    result = predict_video(model, video, run_config(run), batch_size=batch_size, smooth=smooth, focal=focal,
+                           progress=progress)
+    save_poses(result, out, video)
+    write_overlays(video, result, out, side_by_side=side_by_side, progress=progress)
+    return result
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", type=Path, help="run directory (or its model.pt)")
+    parser.add_argument("video", type=Path, help="the video file")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (poses.npz, poses.json, overlay.mp4)")
+    parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                        help="Gaussian smoothing of joints3d over time, sigma in frames (default 0: off)")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="also write side_by_side.mp4: the overlay next to side and top views of the 3D pose")
+    parser.add_argument("--focal", type=float, default=None, metavar="PX",
+                        help="video camera focal length in pixels: joints3d in its frame instead of the crop camera's")
+    parser.add_argument("--batch-size", type=int, default=32, help="crops per forward pass (default 32)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="torch device (default: cuda if available, else cpu)")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        result = predict(args.run, args.video, args.out, smooth=args.smooth, side_by_side=args.side_by_side,
+                         focal=args.focal, batch_size=args.batch_size, device=args.device)
+    except (VideoError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(result['joints3d'])} frames at {float(result['fps']):g} fps in {time.perf_counter() - started:.1f} s: "
+          f"{args.out / 'poses.npz'}, poses.json, overlay.mp4" + (", side_by_side.mp4" if args.side_by_side else ""))
+    return 0
+
+
+__all__ = ["FIELDS", "run_config", "crop_to_frame", "smooth_poses", "iter_person_crops", "encode_crops",
+           "predict_video", "write_overlays", "save_poses", "predict", "add_predict_arguments", "run_predict"]
