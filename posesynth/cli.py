@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import yaml
 
@@ -93,9 +93,17 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub: argparse._SubParsersAction, name: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+             run: Callable[[argparse.Namespace], int], help: str, description: str) -> None:
+    """One subcommand whose arguments and entry point live in the module that runs it."""
+    parser = sub.add_parser(name, help=help, description=description)
+    add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``posesynth`` argument parser."""
-    from posesynth import demo
+    from posesynth import demo, evaluate, h36m_labels, predict, visualize
     from posesynth.data import cache, synthetic
 
     parser = argparse.ArgumentParser(prog="posesynth", description="Learn 3D human pose from unlabeled video.")
@@ -104,43 +112,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    synth_parser = sub.add_parser("synth", help="render synthetic puppet-world videos with known 3D pose",
-                                  description="Render videos of a textured 3D body with 3D/2D labels.")
-    synthetic.add_synth_arguments(synth_parser)
-    synth_parser.set_defaults(run=synthetic.run_synth)
-
-    prepare_parser = sub.add_parser("prepare", help="decode videos once into a cropped frame cache",
-                                    description="Decode each video once, crop around the person, store uint8 "
-                                                "frames, backgrounds and boxes, and write report.json.")
-    cache.add_prepare_arguments(prepare_parser)
-    prepare_parser.set_defaults(run=cache.run_prepare)
-
-    demo_parser = sub.add_parser("demo", help="train on the bundled synthetic clips (CPU, minutes) and evaluate",
-                                 description="Train on assets/demo/train with configs/demo.yaml, then report "
-                                             "PA-MPJPE and N-MPJPE of the model and of the mean-pose baseline "
-                                             "on the held-out clips.")
-    demo.add_demo_arguments(demo_parser)
-    demo_parser.set_defaults(run=demo.run_demo)
-
+    _command(sub, "synth", synthetic.add_synth_arguments, synthetic.run_synth,
+             "render synthetic puppet-world videos with known 3D pose",
+             "Render videos of a textured 3D body with 3D/2D labels.")
+    _command(sub, "prepare", cache.add_prepare_arguments, cache.run_prepare,
+             "decode videos once into a cropped frame cache",
+             "Decode each video once, crop around the person, store uint8 frames, backgrounds and boxes, "
+             "and write report.json.")
+    _command(sub, "demo", demo.add_demo_arguments, demo.run_demo,
+             "train on the bundled synthetic clips (CPU, minutes) and evaluate",
+             "Train on assets/demo/train with configs/demo.yaml, then report PA-MPJPE and N-MPJPE of the model "
+             "and of the mean-pose baseline on the held-out clips.")
     _add_train(sub)
-    from posesynth import predict, visualize
-    visualize_parser = sub.add_parser("visualize", help="PNG figures and an HTML page of what a model learned",
-                                      description="Part maps, appearance x pose swap grid, novel views, 3D "
-                                                  "skeletons, SSIM/PSNR and training curves for VIDEO_OR_FOLDER.")
-    visualize.add_visualize_arguments(visualize_parser)
-    visualize_parser.set_defaults(run=visualize.run_visualize)
-    predict_parser = sub.add_parser("predict", help="3D joints (poses.npz/json) and an overlay video for a video",
-                                    description="Stream VIDEO through a trained encoder; write DIR/poses.npz, "
-                                                "poses.json and overlay.mp4.")
-    predict.add_predict_arguments(predict_parser)
-    predict_parser.set_defaults(run=predict.run_predict)
-    from posesynth import h36m_labels
-    labels_parser = sub.add_parser("h36m-labels", help="write Human3.6M 3D poses as per-video label files (data.labels3d)",
-                                   description="Read Human3.6M (original, VideoPose3D or mmpose layout) and write "
-                                               "OUT/<subject>/Videos/<sequence>.<camera>.npz label files "
-                                               "(joints3d metres, camera frame; K) for semi-supervised training.")
-    h36m_labels.add_h36m_labels_arguments(labels_parser)
-    labels_parser.set_defaults(run=h36m_labels.run_h36m_labels)
+    _command(sub, "eval", evaluate.add_eval_arguments, evaluate.run_eval,
+             "score 3D poses: Human3.6M protocols, synthetic sets, MPI-INF-3DHP",
+             "Per-action MPJPE / PA-MPJPE / N-MPJPE on Human3.6M (default S9, S11, 4 cameras) for a trained run "
+             "or a predictions file, per-motion on synthetic sets, PCK/AUC on MPI-INF-3DHP.")
+    _command(sub, "visualize", visualize.add_visualize_arguments, visualize.run_visualize,
+             "PNG figures and an HTML page of what a model learned",
+             "Part maps, appearance x pose swap grid, novel views, 3D skeletons, SSIM/PSNR and training curves "
+             "for VIDEO_OR_FOLDER.")
+    _command(sub, "predict", predict.add_predict_arguments, predict.run_predict,
+             "3D joints (poses.npz/json) and an overlay video for a video",
+             "Stream VIDEO through a trained encoder; write DIR/poses.npz, poses.json and overlay.mp4.")
+    _command(sub, "h36m-labels", h36m_labels.add_h36m_labels_arguments, h36m_labels.run_h36m_labels,
+             "write Human3.6M 3D poses as per-video label files (data.labels3d)",
+             "Read Human3.6M (original, VideoPose3D or mmpose layout) and write "
+             "OUT/<subject>/Videos/<sequence>.<camera>.npz label files (joints3d metres, camera frame; K) for "
+             "semi-supervised training.")
     _add_index(sub)
     _add_config(sub)
     return parser

@@ -10,6 +10,12 @@ import pytest
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
+# config overrides of a tiny model and run that trains in a second or two on a CPU
+TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
+        "model.appearance_width=8", "model.decoder_width=8", "model.discriminator_hidden=32",
+        "data.min_gap=2", "data.max_gap=8", "data.num_workers=0", "train.batch_size=2", "train.warmup_steps=2",
+        "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100"]
+
 
 def write_test_video(path: str | Path, frames: int = 24, width: int = 64, height: int = 48, *,
                      codec: str = "libx264", pix_fmt: str = "yuv420p", fps: int = 25,

@@ -15,11 +15,9 @@ from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.losses.multiview import multiview_losses, stack_views
 from posesynth.models.model import PoseSynthModel
 from posesynth.train import train
+from conftest import TINY as TINY_RUN
 
-TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
-        "model.appearance_width=8", "model.decoder_width=8", "model.discriminator_hidden=32",
-        "data.min_gap=2", "data.max_gap=8", "data.num_workers=0", "train.batch_size=4", "train.warmup_steps=2",
-        "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100"]
+TINY = [*TINY_RUN, "train.batch_size=4"]
 TERMS = ("loss/multiview_consistency", "loss/transform_reprojection", "loss/cross_view")
 
 

@@ -14,11 +14,9 @@ import posesynth.train as train_module
 from posesynth.config import load_config
 from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.train import NonFiniteLossError, latest_checkpoint, load_model, lr_factor, mean_pose, train
+from conftest import TINY as TINY_RUN
 
-TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
-        "model.appearance_width=8", "model.decoder_width=8", "model.discriminator_hidden=32",
-        "data.min_gap=2", "data.max_gap=8", "data.num_workers=0", "train.batch_size=2", "train.warmup_steps=2",
-        "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2"]
+TINY = [*TINY_RUN, "train.sample_every=2", "train.checkpoint_every=2"]
 
 
 @pytest.fixture(scope="module")

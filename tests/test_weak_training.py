@@ -12,11 +12,9 @@ from posesynth.data.crops import crop_matrix
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.train import train
+from conftest import TINY as TINY_RUN
 
-TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
-        "model.appearance_width=8", "model.decoder_width=8", "model.discriminator_hidden=32",
-        "data.min_gap=2", "data.max_gap=8", "data.num_workers=0", "train.batch_size=2", "train.warmup_steps=2",
-        "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100"]
+TINY = TINY_RUN
 
 
 @pytest.fixture(scope="module")
