@@ -225,8 +225,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                         max_gap=data.max_gap, background_window=data.background_window, margin=data.margin,
                         box_source=data.box_source, seed=t.seed, labels3d=data.labels3d,
                         labels_fraction=data.labels_fraction,
-                        keypoints2d=(data.keypoints2d or True) if losses.reprojection or losses.relative_depth
-                        else False, relative_depth=bool(losses.relative_depth))
+                        # keypoints: wherever the config names them, or beside the videos when a term needs them
+                        keypoints2d=data.keypoints2d or bool(losses.reprojection or losses.relative_depth),
+                        relative_depth=bool(losses.relative_depth))
     multiview = data.calibration is not None
     if multiview:  # view pairs of one instant: half a batch of instants gives a batch of crops
         dataset = MultiViewDataset(**pair_options, calibration=data.calibration, subject=data.calibration_subject,

@@ -42,8 +42,11 @@ def variants(root: Path) -> dict[str, list[str]]:
         "selfsup": [],
         "reprojection": [keypoints, "loss.reprojection=1.0"],
         "relative_depth": [keypoints, "loss.relative_depth=0.1"],
-        "multiview": [f"data.calibration={root / 'train' / 'scenes.json'}", "loss.multiview_consistency=1.0",
+        # Li et al. re-project onto 2D detections; without them (each view's own 2D) see multiview_self2d
+        "multiview": [f"data.calibration={root / 'train' / 'scenes.json'}", keypoints, "loss.multiview_consistency=1.0",
                       "loss.transform_reprojection=1.0"],
+        "multiview_self2d": [f"data.calibration={root / 'train' / 'scenes.json'}", "loss.multiview_consistency=1.0",
+                             "loss.transform_reprojection=1.0"],
         "bone_ratio": ["model.bone_scaling=true", "loss.bone_ratio=1.0"],
         "labels5": [f"data.labels3d={root / 'train' / 'labels'}", "data.labels_fraction=0.05", "loss.pose3d=1.0"],
     }

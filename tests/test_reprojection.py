@@ -119,3 +119,18 @@ def test_shapes_broadcast_single_camera(scene):
                                         torch.zeros(2, 17, 2, dtype=D))
     assert value.shape == () and torch.isfinite(value)
     assert solve_root_translation(pose_i, torch.zeros(2, 17, 2, dtype=D), scene["K"]).shape == (2, 3)
+
+
+def test_reprojection_cap_bounds_each_joint():
+    import torch
+
+    from posesynth.losses.reprojection import reprojection_loss
+
+    K = torch.tensor([[100.0, 0, 32], [0, 100.0, 32], [0, 0, 1]], dtype=torch.float64)
+    points = torch.tensor([[[0.0, 0.0, 2.0], [0.01, 0.0, 1e-7]]], dtype=torch.float64, requires_grad=True)
+    keypoints = torch.tensor([[[32.0, 32.0], [32.0, 40.0]]], dtype=torch.float64)  # joint 1 sits at the camera
+    capped = reprojection_loss(points, K, keypoints, normalizer=64.0, cap=1.0)
+    assert float(capped) == pytest.approx(0.5, rel=1e-9)    # (0 + min(huge, 1)) / 2
+    assert float(reprojection_loss(points, K, keypoints, normalizer=64.0)) > 1e6
+    capped.backward()
+    assert torch.isfinite(points.grad).all()

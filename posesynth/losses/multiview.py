@@ -26,6 +26,7 @@ from posesynth.losses.reprojection import (multiview_consistency_loss, solve_roo
 from posesynth.render.puppet import foreground_mask
 
 MULTIVIEW_TERMS = ("multiview_consistency", "transform_reprojection", "cross_view")
+MIN_ROOT_DEPTH_M, MAX_ROOT_DEPTH_M = 0.5, 50.0  # where a person in a crop can physically be
 
 
 def stack_views(batch: dict) -> dict:
@@ -79,14 +80,18 @@ def multiview_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Te
         keypoints, confidence = batch["target_keypoints"], batch["target_keypoint_scores"]
     else:  # no detector: each view's own 2D is the other's target (Li et al.'s self-supervised case)
         keypoints, confidence = outputs["joints2d"].detach(), None
-    # the root branch: where each view's pose must sit in its own camera to explain its 2D
+    # the root branch: where each view's pose must sit in its own camera to explain its 2D. An
+    # early, wrong pose can fit its 2D only at an absurd depth (at or behind the camera, which
+    # projects to millions of pixels), so the depth is kept in a physical range and each joint's
+    # re-projection error is capped at one crop side.
     root = solve_root_translation(pose, keypoints, K, confidence)
+    root = torch.cat([root[:, :2], root[:, 2:].clamp(MIN_ROOT_DEPTH_M, MAX_ROOT_DEPTH_M)], dim=-1)
     if weights.get("transform_reprojection", 0):
         conf_i, conf_j = (None, None) if confidence is None else (confidence[:half], confidence[half:])
         forward = transform_reprojection_loss(pose[:half], root[:half], R_ij, t_ij, K[half:], keypoints[half:],
-                                              conf_j, normalizer=S)
+                                              conf_j, normalizer=S, cap=1.0)
         backward = transform_reprojection_loss(pose[half:], root[half:], R_ji, t_ji, K[:half], keypoints[:half],
-                                               conf_i, normalizer=S)
+                                               conf_i, normalizer=S, cap=1.0)
         terms["transform_reprojection"] = 0.5 * (forward + backward)
     if weights.get("cross_view", 0):
         if model is None:

@@ -36,7 +36,8 @@ def _weighted_mean(squared: torch.Tensor, weights: torch.Tensor, eps: float = 1e
 
 
 def reprojection_loss(points: torch.Tensor, K: torch.Tensor, keypoints: torch.Tensor,
-                      confidence: torch.Tensor | None = None, normalizer: float = 1.0) -> torch.Tensor:
+                      confidence: torch.Tensor | None = None, normalizer: float = 1.0,
+                      cap: float | None = None) -> torch.Tensor:
     """Confidence-weighted squared distance between projected 3D joints and 2D keypoints (L_reproj).
 
     Args:
@@ -46,16 +47,23 @@ def reprojection_loss(points: torch.Tensor, K: torch.Tensor, keypoints: torch.Te
         confidence: (B, J) per-joint weights ≥ 0 (a detector's scores), or None for equal weights.
         normalizer: pixels per unit of residual (e.g. the crop side S, so the loss is in crop
             fractions squared and independent of resolution).
+        cap: optional ceiling on each joint's squared normalised residual. A pose placed behind
+            or at the camera projects to huge pixels; capped, such a joint stops dominating the
+            batch (and stops pulling: the ceiling has zero gradient).
     Returns:
         scalar: mean over the batch of Σ_k w_k ‖(ρ(X_k) − x_k)/normalizer‖² / Σ_k w_k.
     """
     residual = (project(points, K) - keypoints) / normalizer
-    return _weighted_mean(residual.square().sum(-1), _weights(confidence, points))
+    squared = residual.square().sum(-1)
+    if cap is not None:
+        squared = squared.clamp(max=cap)
+    return _weighted_mean(squared, _weights(confidence, points))
 
 
 def transform_reprojection_loss(pose_i: torch.Tensor, root_i: torch.Tensor, R_ij: torch.Tensor,
                                 t_ij: torch.Tensor, K_j: torch.Tensor, keypoints_j: torch.Tensor,
-                                confidence_j: torch.Tensor | None = None, normalizer: float = 1.0) -> torch.Tensor:
+                                confidence_j: torch.Tensor | None = None, normalizer: float = 1.0,
+                                cap: float | None = None) -> torch.Tensor:
     """View i's pose placed in camera i, moved into camera j and projected, against view j's 2D (L_t-reproj).
 
     τ_ij(Y) = R_ij·Y + t_ij (:func:`posesynth.geometry.relative_transform`; Li et al. print the
@@ -70,13 +78,13 @@ def transform_reprojection_loss(pose_i: torch.Tensor, root_i: torch.Tensor, R_ij
         R_ij: (B, 3, 3) or (3, 3), t_ij: (B, 3) or (3,) metres: X_j = R_ij·X_i + t_ij.
         K_j: (B, 3, 3) or (3, 3) intrinsics of view j's image, pixels.
         keypoints_j: (B, J, 2) view j's 2D joints, pixels. confidence_j: (B, J) or None.
-        normalizer: as :func:`reprojection_loss`.
+        normalizer, cap: as :func:`reprojection_loss`.
     Returns:
         scalar, as :func:`reprojection_loss`.
     """
     R_ij, t_ij = R_ij.expand(pose_i.shape[0], 3, 3), t_ij.expand(pose_i.shape[0], 3)
     in_j = world_to_camera(pose_i + root_i[:, None], R_ij, t_ij)  # camera i plays the "world" of camera j
-    return reprojection_loss(in_j, K_j, keypoints_j, confidence_j, normalizer)
+    return reprojection_loss(in_j, K_j, keypoints_j, confidence_j, normalizer, cap)
 
 
 def multiview_consistency_loss(pose_i: torch.Tensor, pose_j: torch.Tensor, R_ij: torch.Tensor,
