@@ -130,7 +130,7 @@ def test_reprojection_cap_bounds_each_joint():
     points = torch.tensor([[[0.0, 0.0, 2.0], [0.01, 0.0, 1e-7]]], dtype=torch.float64, requires_grad=True)
     keypoints = torch.tensor([[[32.0, 32.0], [32.0, 40.0]]], dtype=torch.float64)  # joint 1 sits at the camera
     capped = reprojection_loss(points, K, keypoints, normalizer=64.0, cap=1.0)
-    assert float(capped) == pytest.approx(0.5, rel=1e-9)    # (0 + min(huge, 1)) / 2
+    assert float(capped.detach()) == pytest.approx(0.5, rel=1e-9)    # (0 + min(huge, 1)) / 2
     assert float(reprojection_loss(points, K, keypoints, normalizer=64.0)) > 1e6
     capped.backward()
     assert torch.isfinite(points.grad).all()
