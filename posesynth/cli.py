@@ -103,7 +103,7 @@ def _command(sub: argparse._SubParsersAction, name: str, add_arguments: Callable
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``posesynth`` argument parser."""
-    from posesynth import demo, evaluate, h36m_labels, predict, visualize
+    from posesynth import demo, depth_labels, evaluate, h36m_labels, predict, pretrain_depth, visualize
     from posesynth.data import cache, synthetic
 
     parser = argparse.ArgumentParser(prog="posesynth", description="Learn 3D human pose from unlabeled video.")
@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "predict", predict.add_predict_arguments, predict.run_predict,
              "3D joints (poses.npz/json) and an overlay video for a video",
              "Stream VIDEO through a trained encoder; write DIR/poses.npz, poses.json and overlay.mp4.")
+    _command(sub, "depth-labels", depth_labels.add_depth_labels_arguments, depth_labels.run_depth_labels,
+             "relative-depth labels (closer / farther / equal) from 2D keypoint annotations",
+             "Make WSP-style depth-order labels with confidences for every joint pair of every person of a "
+             "COCO-style 2D keypoint file, from perspective cues alone.")
+    _command(sub, "pretrain-depth", pretrain_depth.add_pretrain_arguments, pretrain_depth.run_pretrain,
+             "pre-train the pose encoder on 2D keypoints + relative-depth labels",
+             "Train the pose branch on person crops with 2D keypoints and depth-order labels (WSP's "
+             "pre-training); fine-tune afterwards with `posesynth train --init RUN`.")
     _command(sub, "h36m-labels", h36m_labels.add_h36m_labels_arguments, h36m_labels.run_h36m_labels,
              "write Human3.6M 3D poses as per-video label files (data.labels3d)",
              "Read Human3.6M (original, VideoPose3D or mmpose layout) and write "

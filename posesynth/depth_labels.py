@@ -61,8 +61,8 @@ FORWARD_PRIOR: dict[int, float] = {1: 0.8, 4: 0.8,      # thighs: hip flexion (~
                                    8: 0.9, 9: 0.3,      # nose in front of the thorax, head top behind it
                                    11: 0.6, 14: 0.6,    # upper arms: flexion (180°) > extension (60°), but arms swing
                                    12: 0.85, 15: 0.85}  # forearms: the elbow bends forward
-# girdles: (left joint, right joint, parent, left bone, right bone, span metres)
-_GIRDLES = ((11, 14, 8, 10, 13, 0.3016), (4, 1, 0, 3, 0, 0.2674))
+# girdles: (left joint, right joint, left bone, right bone, left-right span in metres)
+_GIRDLES = ((11, 14, 10, 13, 0.3016), (4, 1, 3, 0, 0.2674))
 KEYPOINT_NOISE_M = 0.025  # 2D keypoint error, in metres at the person (≈ 1.5 % of body height)
 # spreads of the cues besides keypoint noise: facing (cos yaw), nose offset (m), bone length
 # (relative: proportions differ between people), ground-plane depth (m)
@@ -91,6 +91,14 @@ def _phi(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
 
 
+def usable_joints(scores: torch.Tensor, derived: torch.Tensor | None, min_score: float) -> torch.Tensor:
+    """(N, 17) bool: scored at least ``min_score`` and not one of COCO's face stand-ins."""
+    ok = scores >= min_score
+    if derived is not None:
+        ok[:, [j for j in FACE_STAND_INS if bool(derived[j])]] = False
+    return ok
+
+
 def person_scale(keypoints: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
     """Pixels per metre of each person: the second-largest image/canonical length ratio of the
     long bones, torso and girdles (the largest when only one is known).
@@ -109,10 +117,13 @@ def person_scale(keypoints: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
 
 
 def _body_axes(keypoints: torch.Tensor, ok: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Image directions of the torso's up and of the subject-facing-camera's left: (N, 2) each.
+    """Unit image directions (N, 2) of the body's up and, perpendicular to it, its "right"
+    ((1, 0) for an upright person: where a camera-facing subject's left side lies).
 
-    Up is pelvis → thorax, pulled toward the image's up when the torso is short in the image."""
-    torso = torch.where((ok[:, 0] & ok[:, 8])[:, None], keypoints[:, 8] - keypoints[:, 0], torch.zeros_like(keypoints[:, 0]))
+    Up is pelvis → thorax, pulled toward the image's up when the torso is short in the image,
+    so the cues below work for leaning (not only upright) people."""
+    known = (ok[:, 0] & ok[:, 8])[:, None]
+    torso = torch.where(known, keypoints[:, 8] - keypoints[:, 0], torch.zeros_like(keypoints[:, 0]))
     up = torso + torch.stack([torch.zeros_like(scale), -0.05 * scale], dim=-1)
     up = up / up.norm(dim=-1, keepdim=True).clamp(min=1e-9)
     return up, torch.stack([-up[:, 1], up[:, 0]], dim=-1)
@@ -137,10 +148,8 @@ def bone_depths(keypoints: torch.Tensor, scores: torch.Tensor, derived: torch.Te
         mean (N, 14) and variance (N, 14) of the parts, metres / metres², and design (17, 14):
         z_j − z_pelvis = design[j] · parts.
     """
-    keypoints, scores = keypoints.double(), scores.double()
-    ok = scores >= min_score
-    if derived is not None:
-        ok[:, [j for j in FACE_STAND_INS if bool(derived[j])]] = False
+    keypoints = keypoints.double()
+    ok = usable_joints(scores, derived, min_score)
     scale = person_scale(keypoints, ok)
     up, right = _body_axes(keypoints, ok, scale)
     parents, children = (list(x) for x in zip(*skeleton.BONES))
@@ -148,7 +157,7 @@ def bone_depths(keypoints: torch.Tensor, scores: torch.Tensor, derived: torch.Te
 
     # facing: cos yaw from the left-minus-right spans across the torso axis (both girdles)
     cosines = torch.stack([((keypoints[:, l] - keypoints[:, r]) * right).sum(-1) / (scale * span)
-                           for l, r, _, _, _, span in _GIRDLES], dim=1)
+                           for l, r, _, _, span in _GIRDLES], dim=1)
     known = torch.stack([ok[:, l] & ok[:, r] for l, r, *_ in _GIRDLES], dim=1) & scale.isfinite()[:, None]
     cos_yaw = (torch.where(known, cosines, 0.0).sum(1) / known.sum(1).clamp(min=1)).clamp(-1, 1)
     facing_sigma = math.hypot(_FACING_SIGMA, math.sqrt(2) * noise_m / 0.28)  # 0.28 m: mean girdle span
@@ -176,7 +185,7 @@ def bone_depths(keypoints: torch.Tensor, scores: torch.Tensor, derived: torch.Te
     nose_sigma = math.hypot(_NOSE_SIGMA_M, math.sqrt(2) * noise_m)
     trust_nose = torch.where(ok[:, 9] & ok[:, 8], 2 * _phi(nose.abs() / nose_sigma) - 1, 0.0)
     girdle_mean, girdle_var = [], []
-    for weight, (l, r, _, _, _, span) in zip((1.0, 0.8), _GIRDLES):  # the hips twist away from the shoulders
+    for weight, (l, r, _, _, span) in zip((1.0, 0.8), _GIRDLES):  # the hips twist away from the shoulders
         rho_g = (keypoints[:, l] - keypoints[:, r]).norm(dim=-1) / (scale * span)
         d = _LENGTH_SIGMA + math.sqrt(2) * noise_m / span
         lo, hi = (span * (1 - (rho_g + sign * d).clamp(0, 1).pow(2)).sqrt() for sign in (1, -1))
@@ -186,10 +195,10 @@ def bone_depths(keypoints: torch.Tensor, scores: torch.Tensor, derived: torch.Te
         girdle_mean.append(torch.where(good, mu, 0.0))
         girdle_var.append(torch.where(good, m.pow(2) + sd.pow(2) - mu.pow(2), span ** 2 / 3))
 
-    lateral = [b for *_, lb, rb, _ in _GIRDLES for b in (lb, rb)]
+    lateral = [b for _, _, lb, rb, _ in _GIRDLES for b in (lb, rb)]
     free = [b for b in range(skeleton.NUM_BONES) if b not in lateral]
     A = ancestor_matrix(torch.float64)
-    design = torch.cat([A[:, free]] + [0.5 * (A[:, lb] - A[:, rb])[:, None] for *_, lb, rb, _ in _GIRDLES], dim=1)
+    design = torch.cat([A[:, free]] + [0.5 * (A[:, lb] - A[:, rb])[:, None] for _, _, lb, rb, _ in _GIRDLES], dim=1)
     parts_mean = torch.cat([mean[:, free], torch.stack(girdle_mean, 1)], dim=1)
     parts_var = torch.cat([variance[:, free], torch.stack(girdle_var, 1)], dim=1).clamp(min=0)
     return parts_mean, parts_var, design
@@ -256,9 +265,7 @@ def depth_labels(keypoints: np.ndarray | torch.Tensor, scores: np.ndarray | torc
     relation = torch.where(equal, 0, relation)
     confidence = torch.where(equal, p_equal, confidence)
 
-    ok = scores >= min_score
-    if derived_t is not None:
-        ok[:, [j for j in FACE_STAND_INS if bool(derived_t[j])]] = False
+    ok = usable_joints(scores, derived_t, min_score)
     ok &= person_scale(keypoints, ok).isfinite()[:, None]
     keep = ok[:, :, None] & ok[:, None, :] & (confidence >= min_confidence) & ~torch.eye(17, dtype=torch.bool)
     return DepthLabels(relation=torch.where(keep, relation, 0).to(torch.int8).numpy(),
@@ -323,7 +330,8 @@ def add_depth_labels_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output .npz")
     parser.add_argument("--layout", choices=("coco17", "h36m17"), default=None,
                         help="keypoint order (default: from the file's category names, else coco17)")
-    parser.add_argument("--min-score", type=float, default=0.3, help="joints scored below this get no labels (default 0.3)")
+    parser.add_argument("--min-score", type=float, default=0.3,
+                        help="joints scored below this get no labels (default 0.3)")
     parser.add_argument("--min-confidence", type=float, default=0.6,
                         help="drop labels less probable than this (default 0.6)")
     parser.add_argument("--equal-depth", type=float, default=EQUAL_DEPTH_M,

@@ -15,7 +15,8 @@ Conventions
 
 Sidecars next to ``clip.mp4`` (docs/data.md): ``clip.boxes.json`` (a list with one
 ``[x0, y0, x1, y1]`` or ``null`` per frame), ``clip.boxes.npy`` ((F, 4) float, NaN rows missing),
-``clip.keypoints.npz`` (``keypoints`` (F, J, 2) pixels, optional ``scores`` (F, J)).
+``clip.keypoints.npz`` / ``clip.keypoints.json`` (any joint count; read by
+:func:`posesynth.data.keypoints2d.read_keypoint_arrays`, formats documented there).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from einops import rearrange
 from skimage.measure import label
 from skimage.morphology import disk, opening
 
+from posesynth.data.keypoints2d import KeypointsError, read_keypoint_arrays
 from posesynth.data.videos import file_beside
 
-SIDECAR_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy", ".keypoints.npz")
+SIDECAR_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy", ".keypoints.npz", ".keypoints.json")
 BOX_SOURCES: tuple[str, ...] = ("auto", "foreground", "sidecar", "center")
 
 
@@ -93,7 +95,7 @@ def read_sidecar_boxes(path: str | Path, frames: int, *, min_score: float = 0.3,
     """Tight person boxes from a sidecar file (format by suffix, see module docstring).
 
     Args:
-        path: a ``.boxes.json``, ``.boxes.npy`` or ``.keypoints.npz`` file.
+        path: a ``.boxes.json``, ``.boxes.npy``, ``.keypoints.npz`` or ``.keypoints.json`` file.
         frames: the video's frame count; the sidecar must hold exactly one entry per frame.
         min_score, pad: keypoint sidecars only, see :func:`keypoint_boxes`.
     Returns:
@@ -111,7 +113,7 @@ def read_sidecar_boxes(path: str | Path, frames: int, *, min_score: float = 0.3,
             if boxes.ndim != 2 or boxes.shape[1] != 4:
                 raise SidecarError(f"{path}: expected an (F, 4) array of x0, y0, x1, y1 per frame, "
                                    f"got shape {boxes.shape}")
-        elif name.endswith(".keypoints.npz"):
+        elif name.endswith((".keypoints.npz", ".keypoints.json")):
             boxes = _boxes_from_keypoints_file(path, min_score, pad)
         else:
             raise SidecarError(f"{path}: unknown sidecar type; expected one of {', '.join(SIDECAR_SUFFIXES)}")
@@ -150,18 +152,11 @@ def _boxes_from_json(path: Path) -> np.ndarray:
 
 
 def _boxes_from_keypoints_file(path: Path, min_score: float, pad: float) -> np.ndarray:
-    """(F, 4) boxes from a ``.keypoints.npz`` with ``keypoints`` (F, J, 2) and optional ``scores``."""
-    with np.load(path, allow_pickle=False) as data:
-        if "keypoints" not in data:
-            raise SidecarError(f"{path}: no 'keypoints' array; expected keypoints (F, J, 2) pixels and "
-                               f"optionally scores (F, J), found {sorted(data.files)}")
-        keypoints = np.asarray(data["keypoints"], np.float64)
-        scores = np.asarray(data["scores"], np.float64) if "scores" in data else None
-    if keypoints.ndim != 3 or keypoints.shape[2] != 2:
-        raise SidecarError(f"{path}: keypoints must be (F, J, 2) pixels, got shape {keypoints.shape}")
-    if scores is not None and scores.shape != keypoints.shape[:2]:
-        raise SidecarError(f"{path}: scores must be (F, J) = {keypoints.shape[:2]} to match keypoints, "
-                           f"got shape {scores.shape}")
+    """(F, 4) boxes from a keypoint sidecar (any joint count, no skeleton mapping needed)."""
+    try:
+        keypoints, scores, _ = read_keypoint_arrays(path)
+    except KeypointsError as error:
+        raise SidecarError(str(error)) from error
     return keypoint_boxes(keypoints, scores, min_score=min_score, pad=pad)
 
 

@@ -230,7 +230,8 @@ def _read_json(path: Path) -> tuple[np.ndarray, np.ndarray, str | None]:
     people = [_frame_points(path, i, entry) for i, entry in enumerate(data)]
     joints = {len(p) for p in people if p is not None}
     if len(joints) > 1:
-        raise KeypointsError(f"{path}: frames have different joint counts {sorted(joints)}; expected the same J in every frame")
+        raise KeypointsError(f"{path}: frames have different joint counts {sorted(joints)}; "
+                             f"expected the same J in every frame")
     count = joints.pop() if joints else skeleton.NUM_JOINTS
     table = np.full((len(people), count, 3), np.nan)
     for i, person in enumerate(people):

@@ -1,0 +1,55 @@
+"""Bone-length ratio loss (Zhou et al. ICCV 2017) and per-bone scaling."""
+
+import pytest
+import torch
+
+from posesynth import skeleton
+from posesynth.losses.geometric import bone_lengths, bone_ratio_loss, scale_bones
+from posesynth.models.kinematics import forward_kinematics, pose_to_directions
+
+
+def _pose(batch: int = 2, seed: int = 0) -> torch.Tensor:
+    directions = torch.randn(batch, skeleton.NUM_BONES, 3, generator=torch.Generator().manual_seed(seed),
+                             dtype=torch.float64)
+    return forward_kinematics(directions)
+
+
+def test_bone_lengths_of_the_canonical_pose():
+    lengths = bone_lengths(skeleton.canonical_tpose(torch.float64)[None])
+    assert lengths.shape == (1, 16)
+    torch.testing.assert_close(lengths[0], skeleton.bone_lengths_tensor(torch.float64))
+
+
+def test_zero_for_canonical_ratios_at_any_size():
+    pose = _pose()
+    assert bone_ratio_loss(pose).item() == pytest.approx(0.0, abs=1e-12)
+    assert bone_ratio_loss(1.3 * pose).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_closed_form_value_of_one_longer_thigh():
+    scales = torch.ones(2, 16, dtype=torch.float64)
+    scales[0, 1] = 1.1  # the right thigh of the first pose: legs ratios (1.1, 1, 1, 1)
+    pose = scale_bones(_pose(), scales)
+    variance = (0.075 ** 2 + 3 * 0.025 ** 2) / 4      # mean 1.025
+    assert bone_ratio_loss(pose).item() == pytest.approx(variance / 2, rel=1e-9)   # batch mean
+    only_arms = bone_ratio_loss(pose, groups={"arms": skeleton.BONE_GROUPS["arms"]})
+    assert only_arms.item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_gradcheck():
+    pose = (_pose(2, seed=1) + 0.01 * torch.randn(2, 17, 3, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(bone_ratio_loss, (pose,))
+
+
+def test_scale_bones_keeps_directions_and_scales_lengths():
+    pose = _pose(3)
+    scales = torch.rand(3, 16, dtype=torch.float64) + 0.5
+    scaled = scale_bones(pose, scales)
+    old_dirs, old_lengths = pose_to_directions(pose)
+    new_dirs, new_lengths = pose_to_directions(scaled)
+    torch.testing.assert_close(new_lengths, old_lengths * scales)
+    torch.testing.assert_close(new_dirs, old_dirs)
+    assert torch.equal(scaled[:, 0], torch.zeros(3, 3, dtype=torch.float64))
+    # per-sample scales plug into forward kinematics as bone lengths
+    lengths = skeleton.bone_lengths_tensor(torch.float64) * scales
+    torch.testing.assert_close(scaled, forward_kinematics(old_dirs, lengths))
