@@ -131,6 +131,6 @@ def test_reprojection_cap_bounds_each_joint():
     keypoints = torch.tensor([[[32.0, 32.0], [32.0, 40.0]]], dtype=torch.float64)  # joint 1 sits at the camera
     capped = reprojection_loss(points, K, keypoints, normalizer=64.0, cap=1.0)
     assert float(capped.detach()) == pytest.approx(0.5, rel=1e-9)    # (0 + min(huge, 1)) / 2
-    assert float(reprojection_loss(points, K, keypoints, normalizer=64.0)) > 1e6
+    assert float(reprojection_loss(points, K, keypoints, normalizer=64.0).detach()) > 1e6
     capped.backward()
     assert torch.isfinite(points.grad).all()

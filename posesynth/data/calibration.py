@@ -328,12 +328,16 @@ def h36m_cameras_from_tree(tree: Mapping, source: str = "") -> dict[str, dict[st
     """
     out: dict[str, dict[str, Camera]] = {}
     for subject_key in tree:
+        if not str(subject_key).startswith("subject"):  # e.g. motionet's "3dtest" array beside the cameras
+            continue
         subject = "S" + str(subject_key).removeprefix("subject")
         for camera_key in tree[subject_key]:
             group, where = tree[subject_key][camera_key], f"{source}: {subject_key}/{camera_key}"
             values = {key: np.asarray(_field(group, key, where)[()]) for key in ("R", "T", "f", "c", "k", "p")}
             raw = np.asarray(group["Name"][()]) if "Name" in group else np.asarray(str(camera_key))
-            name = "".join(map(chr, raw.ravel().tolist())) if raw.dtype.kind in "iu" else str(raw.astype(str))  # codes
+            # the name is stored as character codes (integers, or floats in 3d-pose-baseline's file)
+            name = ("".join(chr(int(v)) for v in raw.ravel().tolist()) if raw.dtype.kind in "iuf"
+                    else str(raw.astype(str)))
             out.setdefault(subject, {})[name] = h36m_camera(name, **values, source=source)
     return out
 
