@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=96)
     parser.add_argument("--keypoint-noise", type=float, default=2.0, help="2D keypoint noise, pixels of a 128 px frame")
     parser.add_argument("--only", default=None, help="comma-separated variants to run (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="train.seed; results of seeds > 0 are named variant@seed")
     args = parser.parse_args()
 
     root = args.out
@@ -95,6 +96,8 @@ def main() -> None:
     results_path = root / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for name, overrides in chosen.items():
+        if args.seed:
+            name, overrides = f"{name}@{args.seed}", [*overrides, f"train.seed={args.seed}"]
         config = load_config(CONFIG, [f"data.cache={cache}", f"data.poses3d={root / 'poses3d.npy'}", f"train.steps={args.steps}",
                                       "train.checkpoint_every=100000", "train.sample_every=100000", *overrides])
         start = time.perf_counter()
