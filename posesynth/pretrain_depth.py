@@ -47,7 +47,7 @@ from posesynth.losses.keypoints import keypoint_loss
 from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel
-from posesynth.train import (_check_finite, _log, _tensorboard, canonical_poses, latest_checkpoint, lr_factor,
+from posesynth.train import (check_finite, log_scalars, open_tensorboard, canonical_poses, latest_checkpoint, lr_factor,
                              mean_pose, model_kwargs, resolve_mixed_precision, save_checkpoint)
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     if accelerator.is_main_process:
         run.mkdir(parents=True, exist_ok=True)
         write_resolved_config(config, run)
-    writer = _tensorboard(run) if accelerator.is_main_process else None
+    writer = open_tensorboard(run) if accelerator.is_main_process else None
     last_good = latest_checkpoint(run)
     size = float(m.image_size)
 
@@ -247,7 +247,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
                      "articulation": articulation_loss(outputs["pose_body"].float())}
             weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation}
             terms["total"] = sum(weights[name] * value for name, value in terms.items())
-            _check_finite(accelerator, terms, step, last_good)
+            check_finite(accelerator, terms, step, last_good)
             accelerator.backward(terms["total"])
             if accelerator.sync_gradients and t.grad_clip > 0:
                 accelerator.clip_grad_norm_(model.pose_encoder.parameters(), t.grad_clip)
@@ -265,7 +265,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
             values.update(lr=scheduler.get_last_lr()[0], crops_per_s=seen / max(now - tick, 1e-9))
             tick, seen = now, 0
             if accelerator.is_main_process:
-                _log(run, writer, step, values)
+                log_scalars(run, writer, step, values)
                 bar.set_postfix(loss=f"{values['loss/total']:.4f}")
         if step % t.checkpoint_every == 0 or step == t.steps:
             last_good = save_checkpoint(accelerator, model, run, step, config, t.keep_checkpoints)

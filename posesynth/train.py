@@ -279,7 +279,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     if accelerator.is_main_process:
         run.mkdir(parents=True, exist_ok=True)
         write_resolved_config(config, run)
-    writer = _tensorboard(run) if accelerator.is_main_process else None
+    writer = open_tensorboard(run) if accelerator.is_main_process else None
     last_good = latest_checkpoint(run)
     heldout = None  # (crops, joints) of data.eval_synthetic, loaded at the first evaluation
     end = t.steps if stop_after is None else min(t.steps, stop_after)
@@ -299,7 +299,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
             terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
                                    foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
                                    model=accelerator.unwrap_model(model))
-            _check_finite(accelerator, terms, step, last_good)
+            check_finite(accelerator, terms, step, last_good)
             accelerator.backward(terms["total"])
             if accelerator.sync_gradients and t.grad_clip > 0:
                 accelerator.clip_grad_norm_(model.parameters(), t.grad_clip)
@@ -339,7 +339,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                                for metric, value in scores[who].items()})
             accelerator.wait_for_everyone()
         if values and accelerator.is_main_process:
-            _log(run, writer, step, values)
+            log_scalars(run, writer, step, values)
             if "loss/total" in values:
                 bar.set_postfix(loss=f"{values['loss/total']:.4f}")
         if accelerator.is_main_process and (step % t.sample_every == 0 or step == end):
@@ -353,7 +353,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     return run
 
 
-def _check_finite(accelerator: Accelerator, terms: dict[str, torch.Tensor], step: int, last_good: Path | None) -> None:
+def check_finite(accelerator: Accelerator, terms: dict[str, torch.Tensor], step: int, last_good: Path | None) -> None:
     """Stop every process together when any process sees a non-finite term."""
     bad = torch.tensor([0.0 if torch.isfinite(v).all() else 1.0 for v in terms.values()], device=accelerator.device)
     bad = accelerator.reduce(bad, "sum")
@@ -365,13 +365,13 @@ def _check_finite(accelerator: Accelerator, terms: dict[str, torch.Tensor], step
             f"Lower train.lr, raise train.grad_clip, or check the input data; resume with --resume.")
 
 
-def _tensorboard(run: Path):
+def open_tensorboard(run: Path):
     from torch.utils.tensorboard import SummaryWriter  # imported late: it is slow to import
 
     return SummaryWriter(log_dir=str(run / "tb"))
 
 
-def _log(run: Path, writer, step: int, values: dict[str, float]) -> None:
+def log_scalars(run: Path, writer, step: int, values: dict[str, float]) -> None:
     """One JSON line per logged step in ``RUN/log.jsonl``, and the same scalars in TensorBoard."""
     with open(run / "log.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps({"step": step, **values}) + "\n")
