@@ -21,7 +21,6 @@ Lens distortion is kept (OpenCV order k1, k2, p1, p2[, k3]) but never applied (p
 from __future__ import annotations
 
 import json
-import pickle
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -355,21 +354,18 @@ def _h36m_h5(path: Path) -> dict[str, dict[str, Camera]]:
 
 
 def _h36m_pkl(path: Path) -> dict[str, dict[str, Camera]]:
-    """mmpose's ``cameras.pkl``: ``{(subject, id): {R, T (m), f, c, k, p, w, h}}``. Pickle: trusted files only."""
+    """mmpose's ``cameras.pkl``, read by the Human3.6M readers' own loader (one parser of the file)."""
+    from posesynth.data.h36m_cameras import H36MError, read_camera_pickle
+
     try:
-        with open(path, "rb") as handle:
-            data = pickle.load(handle)
-    except Exception as error:  # pickle raises many types on a bad file
-        raise CalibrationError(f"{path}: not a readable pickle of Human3.6M cameras ({error})") from None
-    if not isinstance(data, dict) or not all(isinstance(key, tuple) and len(key) == 2 for key in data):
-        raise CalibrationError(f"{path}: expected mmpose's cameras.pkl, a dict keyed (subject, camera id)")
+        table = read_camera_pickle(path)
+    except H36MError as error:
+        raise CalibrationError(f"not a readable pickle of Human3.6M cameras: {error}") from None
     out: dict[str, dict[str, Camera]] = {}
-    for (subject, name), entry in data.items():
-        where = f"{path}: {(subject, name)}"
-        values = {key: _field(entry, key, where) for key in ("R", "T", "f", "c", "k", "p")}
-        size = (int(np.ravel(entry["w"])[0]), int(np.ravel(entry["h"])[0])) if "w" in entry and "h" in entry else None
-        out.setdefault(str(subject), {})[str(name)] = h36m_camera(str(name), **values, size=size, millimetres=False,
-                                                                  source=str(path))
+    for (subject, name), cam in table.items():
+        (k1, k2, k3), (p1, p2) = cam.k, cam.p
+        out.setdefault(subject, {})[name] = Camera(name, cam.K(), cam.R, np.asarray(cam.t) / 1000.0,
+                                                   [k1, k2, p1, p2, k3], (cam.width, cam.height), str(path))
     return out
 
 
