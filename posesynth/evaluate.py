@@ -295,15 +295,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_and_margin(args: argparse.Namespace) -> tuple[torch.nn.Module, float]:
-    from posesynth.config import load_config
-    from posesynth.train import load_model
+    from posesynth.train import load_model, run_config
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(args.model, map_location=device).to(device)
     margin = args.margin
-    if margin is None:
-        config = args.model / "config.yaml" if args.model.is_dir() else args.model.parent / "config.yaml"
-        margin = load_config(config).data.margin if config.is_file() else 1.25
+    if margin is None:  # the run's own crop margin (the default 1.25 for a bare model.pt)
+        margin = run_config(args.model).data.margin
     return model, margin
 
 

@@ -39,14 +39,14 @@ from scipy.ndimage import gaussian_filter1d
 from tqdm.auto import tqdm
 
 from posesynth import skeleton
-from posesynth.config import Config, load_config
+from posesynth.config import Config
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.crops import crop_and_resize, foreground_box, initial_boxes, person_boxes
 from posesynth.data.videos import VideoError, VideoInfo, iter_frames, open_video, probe_video
 from posesynth.data.writer import VideoWriter
 from posesynth.geometry import crop_camera_rotation, intrinsics, project
 from posesynth.models.model import PoseSynthModel
-from posesynth.train import load_model
+from posesynth.train import load_model, run_config
 from posesynth.viz.draw import draw_skeleton, skeleton_view
 
 log = logging.getLogger(__name__)
@@ -62,17 +62,6 @@ FIELDS: dict[str, str] = {
 }
 BACKGROUND_SAMPLES = 20  # frames per median background, as in training (FramePairDataset's default)
 SMOOTH_RADIUS = 2        # box smoothing radius in frames, as in training
-
-
-def run_config(run: str | os.PathLike) -> Config:
-    """The resolved config of a run (``RUN/config.yaml``, or the one beside a ``model.pt``); defaults if none."""
-    path = Path(run)
-    folder = path if path.is_dir() else path.parent
-    file = folder / "config.yaml"
-    if not file.is_file():
-        log.warning("%s has no config.yaml: using the default crop settings", folder)
-        return load_config(None)
-    return load_config(file)
 
 
 def crop_to_frame(points: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
@@ -310,5 +299,5 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["FIELDS", "run_config", "crop_to_frame", "smooth_poses", "iter_person_crops", "encode_crops",
+__all__ = ["FIELDS", "crop_to_frame", "smooth_poses", "iter_person_crops", "encode_crops",
            "predict_video", "write_overlays", "save_poses", "predict", "add_predict_arguments", "run_predict"]

@@ -25,7 +25,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, SequentialSampler
 from tqdm.auto import tqdm
 
-from posesynth.config import Config, write_resolved_config
+from posesynth.config import Config, load_config, write_resolved_config
 from posesynth.data.multiview import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.poses3d import load_poses3d
@@ -189,6 +189,17 @@ def init_weights(model: torch.nn.Module, source: str | os.PathLike) -> None:
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     log.info("initialised from %s (%d tensors)%s", file, len(state) - len(set(state) - set(own)),
              f"; kept fresh: {', '.join(missing)}" if missing else "")
+
+
+def run_config(run: str | os.PathLike) -> Config:
+    """The resolved config of a run (``RUN/config.yaml``, or the one beside a ``model.pt``); defaults if none."""
+    path = Path(run)
+    folder = path if path.is_dir() else path.parent
+    file = folder / "config.yaml"
+    if not file.is_file():
+        log.warning("%s has no config.yaml: using the default crop settings", folder)
+        return load_config(None)
+    return load_config(file)
 
 
 # --- the loop -------------------------------------------------------------------------------

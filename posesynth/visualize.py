@@ -38,9 +38,8 @@ from posesynth.data.pairs import FramePairDataset
 from posesynth.data.videos import NoUsableVideosError, VideoError
 from posesynth.geometry import euler_to_matrix, project
 from posesynth.models.model import PoseSynthModel
-from posesynth.predict import run_config
 from posesynth.render.puppet import colorize_part_maps, foreground_mask
-from posesynth.train import load_model
+from posesynth.train import load_model, run_config
 from posesynth.viz import html as report
 from posesynth.viz.draw import overlay_part_maps, skeleton_views, upscale, upscale_points, with_skeletons
 from posesynth.viz.grid import make_grid, save_png, to_uint8
