@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.data.crops import crop_and_resize, square_boxes
+from posesynth.data.crops import crop_and_resize, crop_matrix, square_boxes, to_crop_frame
 from posesynth.data.synthetic import load_labels
 from posesynth.data.videos import iter_frames
 from posesynth.metrics import n_mpjpe, pa_mpjpe
@@ -94,8 +94,8 @@ def load_labelled_set(root: str | os.PathLike, size: int, margin: float = 1.25, 
         root: a ``posesynth synth`` output folder (``videos/`` and ``labels/``).
         size, margin, stride: see :func:`labelled_crops`.
     Returns:
-        crops (N, S, S, 3) uint8, root-relative joints3d (N, 17, 3) camera frame metres, and the
-        number of videos.
+        crops (N, S, S, 3) uint8, root-relative joints3d (N, 17, 3) in each crop's camera frame
+        (:func:`crop_frame_truth`), metres, and the number of videos.
     Raises:
         FileNotFoundError when ``root`` has no labelled videos.
     """
@@ -105,10 +105,68 @@ def load_labelled_set(root: str | os.PathLike, size: int, margin: float = 1.25, 
         raise FileNotFoundError(f"{root}/labels has no .npz labels: pass a folder written by `posesynth synth`")
     crops, truths = [], []
     for path in label_files:
-        c, gt = labelled_crops(root / "videos" / f"{path.stem}.mp4", load_labels(path), size, margin, stride)
+        labels = load_labels(path)
+        c, gt = labelled_crops(root / "videos" / f"{path.stem}.mp4", labels, size, margin, stride)
         crops.append(c)
-        truths.append(gt - gt[:, :1])
+        truths.append(crop_frame_truth(gt, labels, margin, stride))
     return np.concatenate(crops), np.concatenate(truths), len(label_files)
+
+
+def crop_frame_truth(joints3d: np.ndarray, labels: dict[str, np.ndarray], margin: float, stride: int) -> np.ndarray:
+    """Root-relative truth in each crop's camera frame, the frame the model predicts in.
+
+    The model sees a crop through a camera turned towards the crop centre (as the trainer's 3D
+    labels do, :mod:`posesynth.data.pairs`), so comparing its pose with the camera-frame label
+    would charge it the crop's viewing angle (about 10 mm N-MPJPE on the synthetic held-out set).
+
+    Args:
+        joints3d: (N, 17, 3) camera frame, metres, the first N kept frames (``labelled_crops``).
+        labels: the video's labels (``K``, ``boxes``). margin, stride: as for the crops.
+    Returns:
+        (N, 17, 3) metres, pelvis at the origin.
+    """
+    boxes = square_boxes(labels["boxes"], margin)[::stride][:len(joints3d)]
+    return to_crop_frame(joints3d - joints3d[:, :1], labels["K"], boxes)
+
+
+def labelled_views(root: str | os.PathLike, size: int, margin: float = 1.25, stride: int = 1
+                   ) -> dict[str, np.ndarray]:
+    """Everything a diagnostic needs about a synthetic set's crops, in crop coordinates.
+
+    Args:
+        root: a ``posesynth synth`` output folder (``videos/`` and ``labels/``).
+        size, margin, stride: see :func:`labelled_crops`.
+    Returns:
+        over all kept frames of all videos: ``crops`` and ``backgrounds`` (N, S, S, 3) uint8 (the
+        background plate cropped like the frame); ``pose3d`` (N, 17, 3) camera frame, metres (not
+        root-relative); ``truth`` (N, 17, 3) root-relative in the crop's frame
+        (:func:`crop_frame_truth`), metres; ``joints2d`` (N, 17, 2) crop pixels; ``focal`` (N,) the crop's true focal
+        length, pixels (projecting ``pose3d`` with it about the crop's principal point gives
+        ``joints2d``); ``video`` (N,) the video's index in sorted label order.
+    Raises:
+        FileNotFoundError when ``root`` has no labelled videos.
+    """
+    root = Path(root)
+    label_files = sorted((root / "labels").glob("*.npz"))
+    if not label_files:
+        raise FileNotFoundError(f"{root}/labels has no .npz labels: pass a folder written by `posesynth synth`")
+    parts: dict[str, list] = {k: [] for k in ("crops", "backgrounds", "pose3d", "truth", "joints2d", "focal", "video")}
+    for v, path in enumerate(label_files):
+        labels = load_labels(path)
+        crops, pose3d = labelled_crops(root / "videos" / f"{path.stem}.mp4", labels, size, margin, stride)
+        for k, box in enumerate(square_boxes(labels["boxes"], margin)[::stride][:len(crops)]):
+            A = crop_matrix(box, size)                      # full-frame pixels → crop pixels
+            parts["joints2d"].append(labels["joints2d"][k * stride] @ A[:2, :2].T + A[:2, 2])
+            parts["focal"].append(A[0, 0] * labels["K"][0, 0])
+            parts["backgrounds"].append(crop_and_resize(labels["background"], box, size))
+            parts["video"].append(v)
+        parts["crops"].append(crops)
+        parts["pose3d"].append(pose3d)
+        parts["truth"].append(crop_frame_truth(pose3d, labels, margin, stride))
+    return {"crops": np.concatenate(parts["crops"]), "pose3d": np.concatenate(parts["pose3d"]),
+            "truth": np.concatenate(parts["truth"]),
+            "backgrounds": np.stack(parts["backgrounds"]), "joints2d": np.stack(parts["joints2d"]),
+            "focal": np.asarray(parts["focal"]), "video": np.asarray(parts["video"])}
 
 
 def score_poses(model: torch.nn.Module, crops: np.ndarray, truths: np.ndarray,

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from posesynth.data.crops import center_box, crop_and_resize
+from posesynth.data.crops import center_box, crop_and_resize, crop_rotations
 from posesynth.data.h36m import H36MSequence, person_boxes, read_frames
 from posesynth.data.synthetic import load_labels
 from posesynth.eval_synthetic import labelled_crops, predict_poses
 from posesynth.evaluate import SequenceScores, check_frame_step, frame_selection, pose_errors, sequence_scores
-from posesynth.geometry import crop_camera_rotation
 from posesynth.skeleton import NUM_JOINTS
 
 
@@ -69,15 +68,11 @@ def to_camera_frame(pose: np.ndarray, K: np.ndarray, boxes: np.ndarray) -> np.nd
 
     Args:
         pose: (N, 17, 3) crop-camera frame, any unit. K: (3, 3) full-frame intrinsics, pixels.
-        boxes: (N, 4) square crop boxes x0, y0, x1, y1 in pixels (NaN rows: the centred crop, no turn).
+        boxes: (N, 4) see :func:`~posesynth.data.crops.crop_rotations`.
     Returns:
         (N, 17, 3) camera frame, same unit.
     """
-    centre = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2 - 0.5, (boxes[:, 1] + boxes[:, 3]) / 2 - 0.5], -1)
-    centre = np.where(np.isfinite(centre), centre, K[:2, 2])
-    R = crop_camera_rotation(torch.as_tensor(K, dtype=torch.float64).expand(len(pose), 3, 3),
-                             torch.as_tensor(centre, dtype=torch.float64)).numpy()
-    return np.einsum("nji,nkj->nki", R, pose)
+    return np.einsum("nji,nkj->nki", crop_rotations(K, boxes), pose)
 
 
 def evaluate_model(model: torch.nn.Module, sequences: Sequence[H36MSequence], *, frame_step: int = 1,

@@ -21,7 +21,7 @@ from einops import rearrange
 
 from posesynth.config import load_config
 from posesynth.data.synthetic import load_labels
-from posesynth.eval_synthetic import evaluate_synthetic, labelled_crops
+from posesynth.eval_synthetic import crop_frame_truth, evaluate_synthetic, labelled_crops
 from posesynth.models.model import PoseSynthModel
 from posesynth.synth.poses import sample_poses
 from posesynth.train import mean_pose, model_kwargs
@@ -41,10 +41,10 @@ def main() -> None:
     size = config.model.image_size
     crops, poses = [], []
     for path in sorted((args.data / "train" / "labels").glob("*.npz")):
-        c, g = labelled_crops(args.data / "train" / "videos" / f"{path.stem}.mp4", load_labels(path), size,
-                              config.data.margin)
+        labels = load_labels(path)
+        c, g = labelled_crops(args.data / "train" / "videos" / f"{path.stem}.mp4", labels, size, config.data.margin)
         crops.append(c)
-        poses.append(g - g[:, :1])
+        poses.append(crop_frame_truth(g, labels, config.data.margin, 1))
     images = rearrange(torch.from_numpy(np.concatenate(crops)), "n h w c -> n c h w")
     targets = torch.from_numpy(np.concatenate(poses)).float()
 

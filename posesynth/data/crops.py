@@ -35,6 +35,7 @@ from skimage.morphology import disk, opening
 
 from posesynth.data.keypoints2d import KeypointsError, read_keypoint_arrays
 from posesynth.data.videos import file_beside
+from posesynth.geometry import crop_camera_rotation
 
 SIDECAR_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy", ".keypoints.npz", ".keypoints.json")
 BOX_SOURCES: tuple[str, ...] = ("auto", "foreground", "sidecar", "center")
@@ -333,7 +334,27 @@ def crop_intrinsics(K: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     return crop_matrix(box, size) @ np.asarray(K, np.float64)
 
 
+def crop_rotations(K: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Each crop's X_crop = R·X_cam rotation (:func:`posesynth.geometry.crop_camera_rotation`).
+
+    Args:
+        K: (3, 3) full-frame intrinsics, pixels.
+        boxes: (N, 4) square crop boxes x0, y0, x1, y1 in pixels (NaN rows: the centred crop, no turn).
+    Returns:
+        (N, 3, 3) float64.
+    """
+    centre = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2 - 0.5, (boxes[:, 1] + boxes[:, 3]) / 2 - 0.5], -1)
+    centre = np.where(np.isfinite(centre), centre, K[:2, 2])
+    return crop_camera_rotation(torch.as_tensor(K, dtype=torch.float64).expand(len(boxes), 3, 3),
+                                torch.as_tensor(centre, dtype=torch.float64)).numpy()
+
+
+def to_crop_frame(pose: np.ndarray, K: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`posesynth.evaluate_model.to_camera_frame`: camera-frame poses (N, 17, 3) → each crop's frame, X_crop = R·X_cam."""
+    return np.einsum("nij,nkj->nki", crop_rotations(K, boxes), pose)
+
+
 __all__ = ["SIDECAR_SUFFIXES", "BOX_SOURCES", "SidecarError", "foreground_box", "find_sidecar", "read_sidecar_boxes",
            "initial_boxes",
            "keypoint_boxes", "smooth_boxes", "square_boxes", "center_box", "person_boxes", "crop_and_resize",
-           "crop_matrix", "crop_intrinsics"]
+           "crop_matrix", "crop_intrinsics", "crop_rotations", "to_crop_frame"]

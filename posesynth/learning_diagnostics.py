@@ -1,0 +1,206 @@
+"""Why a run does not learn: one number per suspect, on labelled synthetic data.
+
+The model/trainer issue asks, when held-out error does not beat the mean pose, whether the cause
+is the renderer's gradient, a collapse, left/right or front/back flips, or depth ambiguity.
+Each function here measures one of those from a trained model's predictions and the labels of
+a ``posesynth synth`` set (:func:`~posesynth.eval_synthetic.labelled_views`);
+:func:`diagnose` runs them all (``scripts/diagnose_learning.py`` is its command line).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from einops import rearrange
+
+from posesynth.losses.reconstruction import foreground_weight, l1_loss, ssim_loss
+from posesynth.metrics import pa_mpjpe
+from posesynth.models.discriminator import body_frame
+from posesynth.models.model import PoseSynthModel
+from posesynth.render.puppet import foreground_mask
+from posesynth.skeleton import BONES, flip_pose
+
+
+def yaw_degrees(pose: torch.Tensor) -> torch.Tensor:
+    """Heading of the body's forward axis about the camera's vertical (y) axis.
+
+    Args:
+        pose: (N, 17, 3) camera frame (x right, y down, z forward), any units.
+    Returns:
+        (N,) degrees in (−180, 180]; 0 when the person faces the camera (forward = −z).
+    """
+    forward = -body_frame(pose)[:, 2]          # the body frame's z points out of the back
+    return torch.rad2deg(torch.atan2(forward[:, 0], -forward[:, 2]))
+
+
+def yaw_error_degrees(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Signed heading error, wrapped.  (N, 17, 3) twice, camera frame → (N,) degrees in [−180, 180)."""
+    return (yaw_degrees(prediction) - yaw_degrees(truth) + 180.0) % 360.0 - 180.0
+
+
+def depth_sign_agreement(prediction: torch.Tensor, truth: torch.Tensor, min_difference: float = 0.05) -> float:
+    """How often the predicted pose gets each bone's depth direction right (chance: 0.5).
+
+    Only bones whose two ends differ in true depth by more than ``min_difference`` count: the
+    others have no well-defined direction.
+
+    Args:
+        prediction, truth: (N, 17, 3) camera frame, metres (z = depth).
+        min_difference: metres.
+    Returns:
+        the fraction of counted bones with sign(Δz_pred) = sign(Δz_true); NaN when none counts.
+    """
+    parent, child = (list(x) for x in zip(*BONES))
+    true_dz = truth[:, child, 2] - truth[:, parent, 2]
+    pred_dz = prediction[:, child, 2] - prediction[:, parent, 2]
+    counted = true_dz.abs() > min_difference
+    if not counted.any():
+        return float("nan")
+    return float(((true_dz * pred_dz) > 0)[counted].float().mean())
+
+
+def spread_ratio(prediction: torch.Tensor, truth: torch.Tensor) -> float:
+    """Variety of the predicted articulation relative to the truth's (0: collapsed to one pose).
+
+    Both sets are rotated into their own body frames first, so orientation does not count.
+
+    Args:
+        prediction, truth: (N, 17, 3) root-relative, any rigid frame, metres.
+    Returns:
+        mean over joints of the per-joint standard deviation (norm over x, y, z) of the
+        prediction, divided by the same for the truth.
+    """
+    def spread(pose: torch.Tensor) -> torch.Tensor:
+        body = pose @ body_frame(pose).transpose(-1, -2)
+        return body.std(0).norm(dim=-1).mean()
+
+    return float(spread(prediction) / spread(truth))
+
+
+def mirror_better_fraction(prediction_mm: np.ndarray, truth_mm: np.ndarray) -> float:
+    """Fraction of frames whose left↔right mirrored prediction has the lower PA-MPJPE.
+
+    About 0 when left and right are assigned right, about 0.5 when they are assigned at random,
+    about 1 when they are systematically swapped.
+
+    Args:
+        prediction_mm, truth_mm: (N, 17, 3) root-relative, camera frame, mm.
+    """
+    mirrored = flip_pose(torch.as_tensor(prediction_mm)).numpy()
+    return float(np.mean(np.asarray(pa_mpjpe(mirrored, truth_mm) < pa_mpjpe(prediction_mm, truth_mm))))
+
+
+def true_puppet_depth(pose3d: torch.Tensor, true_focal: torch.Tensor, model_focal: float) -> torch.Tensor:
+    """Depths at which the model's puppet draws the true limbs at their true pixel widths.
+
+    The puppet takes the 2D joints as given (here the true ones) and uses depth only for the
+    occlusion order and for limb widths, radius·f/z with the model's fixed focal f_model. The
+    crop's real focal length f_true differs per crop; scaling depth by f_model / f_true makes
+    radius·f_model/z' = radius·f_true/z, the width the person really has in the crop, and keeps
+    the depth order.
+
+    Args:
+        pose3d: (N, 17, 3) camera frame, metres. true_focal: (N,) pixels.
+    Returns:
+        (N, 17) depths in the model's units.
+    """
+    return pose3d[..., 2] * (model_focal / true_focal)[:, None]
+
+
+def puppet_reconstruction(model: PoseSynthModel, source: torch.Tensor, target: torch.Tensor,
+                          background: torch.Tensor, joints2d: torch.Tensor, depth: torch.Tensor,
+                          source_maps: torch.Tensor) -> torch.Tensor:
+    """Per-sample training reconstruction loss with the target puppet drawn from given joints.
+
+    Args:
+        model: a trained :class:`PoseSynthModel` (its appearance encoder and decoder are used).
+        source, target, background: (B, 3, S, S) in [0, 1].
+        joints2d: (B, 17, 2) crop pixels and depth (B, 17) model units: the target puppet.
+        source_maps: (B, P + 1, S, S) the source puppet the appearance is pooled in.
+    Returns:
+        (B,) foreground-weighted L1 + SSIM loss (the training terms at weight 1).
+    """
+    maps = model.render(joints2d, depth)
+    appearance = model.appearance_encoder(source, source_maps[:, :-1])
+    image = model.decoder(maps, appearance, background, coverage=foreground_mask(maps))["image"]
+    weight = foreground_weight(target, background)
+    return torch.stack([l1_loss(image[i:i + 1], target[i:i + 1], weight[i:i + 1])
+                        + ssim_loss(image[i:i + 1], target[i:i + 1], weight=weight[i:i + 1])
+                        for i in range(len(image))])
+
+
+def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.ndarray], *, gap: int = 8,
+             pairs: int = 48, seed: int = 0) -> dict[str, float]:
+    """All the numbers, for one trained model on one labelled set.
+
+    Args:
+        model: the trained model (evaluated in eval mode, not changed).
+        start: the same architecture where training started (``start_from_pose`` of the mean
+            unpaired pose), for the "did it move at all" reference.
+        views: :func:`~posesynth.eval_synthetic.labelled_views` of the set.
+        gap: source → target distance for the reconstruction pairs, in kept frames.
+        pairs: how many (source, target) pairs of one video to test the renderer on.
+        seed: the shuffle of the truths and the choice of pairs.
+    Returns:
+        name → value; see ``docs/learning.md`` for how to read each.
+    """
+    model.eval()
+    images = rearrange(torch.from_numpy(views["crops"]), "n h w c -> n c h w").float() / 255
+    backgrounds = rearrange(torch.from_numpy(views["backgrounds"]), "n h w c -> n c h w").float() / 255
+    pose3d = torch.from_numpy(views["pose3d"]).float()
+    truth = torch.from_numpy(views["truth"]).float()     # the frame the model predicts in
+    truth2d = torch.from_numpy(views["joints2d"]).float()
+    with torch.no_grad():
+        outputs = [model.encode_pose(chunk) for chunk in images.split(64)]
+        pred = {k: torch.cat([o[k] for o in outputs]) for k in ("pose_camera", "joints2d", "depth")}
+        initial2d = torch.cat([start.eval().encode_pose(chunk)["joints2d"] for chunk in images.split(64)])
+    rng = np.random.default_rng(seed)
+    pred_mm, truth_mm = pred["pose_camera"].double().numpy() * 1000, truth.double().numpy() * 1000
+    yaw = yaw_error_degrees(pred["pose_camera"], truth).abs()
+    report = {
+        "frames": float(len(truth)),
+        # 2D alignment: the best constant 2D pose (the mean of the true crops' joints) is the bar
+        "joints2d_error_px": float((pred["joints2d"] - truth2d).norm(dim=-1).mean()),
+        "joints2d_error_initial_px": float((initial2d - truth2d).norm(dim=-1).mean()),
+        "joints2d_error_constant_px": float((truth2d.mean(0, keepdim=True) - truth2d).norm(dim=-1).mean()),
+        "depth_sign_agreement": depth_sign_agreement(pred["pose_camera"], truth),
+        "spread_ratio": spread_ratio(pred["pose_camera"], truth),
+        "pa_mpjpe": float(pa_mpjpe(pred_mm, truth_mm).mean()),
+        "pa_mpjpe_shuffled_truth": float(pa_mpjpe(pred_mm, truth_mm[rng.permutation(len(truth_mm))]).mean()),
+        "yaw_error_median_deg": float(yaw.median()),
+        "yaw_within_45deg": float((yaw < 45).float().mean()),
+        "yaw_beyond_135deg": float((yaw > 135).float().mean()),
+        "mirror_better_fraction": mirror_better_fraction(pred_mm, truth_mm),
+    }
+
+    # the renderer: same-video pairs; only the target puppet changes between the three losses
+    video = views["video"]
+    candidates = [i for i in range(len(video) - gap) if video[i] == video[i + gap]]
+    if not candidates:
+        return report
+    src = torch.as_tensor(rng.permutation(candidates)[:pairs])
+    tgt = src + gap
+    depth_true = true_puppet_depth(pose3d, torch.from_numpy(views["focal"]).float(), model.focal)
+    with torch.no_grad():
+        source_maps = model.render(pred["joints2d"][src], pred["depth"][src])
+    args = (model, images[src], images[tgt], backgrounds[tgt])
+    joints = pred["joints2d"][tgt].clone().requires_grad_(True)
+    loss_pred = puppet_reconstruction(*args, joints, pred["depth"][tgt], source_maps)
+    (gradient,) = torch.autograd.grad(loss_pred.sum(), joints)
+    with torch.no_grad():
+        loss_true = puppet_reconstruction(*args, truth2d[tgt], depth_true[tgt], source_maps)
+        loss_initial = puppet_reconstruction(*args, initial2d[tgt], pred["depth"][tgt], source_maps)
+        correction = truth2d[tgt] - pred["joints2d"][tgt]
+        cosine = torch.nn.functional.cosine_similarity(-gradient.flatten(1), correction.flatten(1), dim=1)
+    report.update(
+        recon_loss_predicted_pose=float(loss_pred.detach().mean()),
+        recon_loss_true_pose=float(loss_true.mean()),
+        recon_loss_initial_pose=float(loss_initial.mean()),
+        recon_true_better_fraction=float((loss_true < loss_pred.detach()).float().mean()),
+        gradient_cosine_to_truth=float(cosine.mean()),
+    )
+    return report
+
+
+__all__ = ["yaw_degrees", "yaw_error_degrees", "depth_sign_agreement", "spread_ratio", "mirror_better_fraction",
+           "true_puppet_depth", "puppet_reconstruction", "diagnose"]

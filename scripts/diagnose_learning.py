@@ -1,0 +1,53 @@
+"""Why does a trained run not beat the mean pose? One number per suspect (posesynth.learning_diagnostics).
+
+Needs a training run and a labelled ``posesynth synth`` folder (e.g. bench_learning's
+``data/heldout``). Prints, and with ``--json`` writes: the 2D joint error of the projected
+puppet against the truth, the start and the best constant 2D pose; bone depth-sign agreement;
+the spread of predicted articulation; PA-MPJPE against the matched and a shuffled truth; yaw
+errors; how often the mirrored prediction scores better; and, on same-video pairs, the trained
+decoder's reconstruction loss with the predicted, true and initial target puppets plus the
+cosine between the loss's descent direction and the true 2D correction. ``docs/learning.md``
+says how to read them.
+
+    python scripts/diagnose_learning.py --run runs/learning/run --data runs/learning/data/heldout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from posesynth.data.poses3d import load_poses3d
+from posesynth.eval_synthetic import labelled_views
+from posesynth.learning_diagnostics import diagnose
+from posesynth.models.model import PoseSynthModel
+from posesynth.train import canonical_poses, load_model, mean_pose, model_kwargs, run_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="a training run folder")
+    parser.add_argument("--data", type=Path, required=True, help="a labelled synthetic folder (videos/, labels/)")
+    parser.add_argument("--stride", type=int, default=4, help="use every k-th frame")
+    parser.add_argument("--gap", type=int, default=8, help="source → target gap, in kept frames")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    config = run_config(args.run)
+    model = load_model(args.run)
+    start = PoseSynthModel(**model_kwargs(config))
+    start.start_from_pose(mean_pose(canonical_poses(torch.as_tensor(load_poses3d(config.data.poses3d)).float())))
+    views = labelled_views(args.data, model.image_size, config.data.margin, args.stride)
+    report = diagnose(model, start, views, gap=args.gap)
+    for key, value in report.items():
+        print(f"{key:28s} {value:9.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

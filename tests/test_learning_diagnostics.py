@@ -1,0 +1,113 @@
+"""The learning diagnostics: closed-form values per measure, and one run on a tiny labelled set."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.eval_synthetic import labelled_views
+from posesynth.learning_diagnostics import (
+    depth_sign_agreement, diagnose, mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees,
+    yaw_error_degrees,
+)
+from posesynth.models.model import PoseSynthModel
+from posesynth.skeleton import canonical_tpose, flip_pose
+from posesynth.synth.poses import sample_poses
+from posesynth.train import canonical_poses
+
+
+def _yaw(pose: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Rotate (N, 17, 3) poses about the camera's vertical (y) axis."""
+    a = math.radians(degrees)
+    R = torch.tensor([[math.cos(a), 0.0, math.sin(a)], [0.0, 1.0, 0.0], [-math.sin(a), 0.0, math.cos(a)]])
+    return pose @ R.T
+
+
+@pytest.fixture(scope="module")
+def poses() -> torch.Tensor:
+    """(N, 17, 3) varied, articulated, root-relative poses facing the camera, metres."""
+    return canonical_poses(torch.as_tensor(sample_poses(clips=4, seed=1)[::7], dtype=torch.float32))
+
+
+def test_yaw_is_zero_facing_the_camera_and_follows_a_turn():
+    pose = canonical_tpose()[None]
+    assert yaw_degrees(pose).item() == pytest.approx(0.0, abs=1e-4)
+    turned = _yaw(pose, 90.0)
+    assert abs(yaw_degrees(turned).item()) == pytest.approx(90.0, abs=1e-3)
+    # wrapping: a half turn is ±180, a −170 vs +170 pair is 20 apart, not 340
+    assert abs(yaw_error_degrees(_yaw(pose, 180.0), pose).item()) == pytest.approx(180.0, abs=1e-3)
+    assert abs(yaw_error_degrees(_yaw(pose, 170.0), _yaw(pose, -170.0)).item()) == pytest.approx(20.0, abs=1e-3)
+
+
+def test_depth_sign_agreement(poses):
+    assert depth_sign_agreement(poses, poses) == 1.0
+    mirrored_in_depth = poses * torch.tensor([1.0, 1.0, -1.0])
+    assert depth_sign_agreement(mirrored_in_depth, poses) == 0.0
+    flat = poses * torch.tensor([1.0, 1.0, 0.0])
+    assert math.isnan(depth_sign_agreement(poses, flat))
+
+
+def test_spread_ratio(poses):
+    assert spread_ratio(poses, poses) == pytest.approx(1.0)
+    assert spread_ratio(2 * poses, poses) == pytest.approx(2.0, rel=1e-5)
+    collapsed = poses[:1].expand_as(poses)
+    assert spread_ratio(collapsed, poses) == pytest.approx(0.0, abs=1e-6)
+    # orientation does not count as variety
+    assert spread_ratio(_yaw(poses, 60.0), poses) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_mirror_better_fraction(poses):
+    mm = poses.double().numpy() * 1000
+    assert mirror_better_fraction(mm, mm) == 0.0
+    assert mirror_better_fraction(flip_pose(poses).double().numpy() * 1000, mm) == 1.0
+
+
+def test_true_puppet_depth_keeps_the_projection():
+    pose = torch.tensor([[[0.3, -0.2, 4.0], [0.1, 0.5, 5.0]]])
+    true_focal, model_focal = torch.tensor([150.0]), 128.0
+    depth = true_puppet_depth(pose, true_focal, model_focal)
+    # a limb of radius r is drawn r·f_model/z' pixels wide: the true r·f_true/z
+    radius = 0.07
+    assert torch.allclose(radius * model_focal / depth, radius * true_focal / pose[..., 2])
+    assert torch.allclose(depth, pose[..., 2] * 128.0 / 150.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("diag")
+    generate_dataset(root, videos=2, frames=12, size=64, seed=5, progress=False)
+    return root
+
+
+def test_labelled_views_are_consistent_crop_projections(tiny_set):
+    views = labelled_views(tiny_set, 32, 1.25, stride=3)
+    n = len(views["crops"])
+    assert n == 8 and views["crops"].shape == views["backgrounds"].shape == (n, 32, 32, 3)
+    assert views["pose3d"].shape == (n, 17, 3) and views["joints2d"].shape == (n, 17, 2)
+    assert views["video"].tolist() == [0] * 4 + [1] * 4
+    # the crop's 2D = f·X/Z + principal point, one principal point per frame: the focal is right
+    pose, uv = views["pose3d"], views["joints2d"]
+    principal = uv - views["focal"][:, None, None] * pose[..., :2] / pose[..., 2:]
+    assert np.abs(principal - principal.mean(1, keepdims=True)).max() < 0.05
+    # and the joints land inside the crop, around its centre
+    assert (uv > -2).all() and (uv < 34).all()
+    labels = load_labels(sorted((tiny_set / "labels").glob("*.npz"))[0])
+    assert np.allclose(views["pose3d"][:4], labels["joints3d"][::3][:4])
+
+
+def test_diagnose_runs_and_is_self_consistent(tiny_set):
+    torch.manual_seed(0)
+    views = labelled_views(tiny_set, 32, 1.25, stride=2)
+    model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8)
+    model.start_from_pose(canonical_tpose())
+    report = diagnose(model, model, views, gap=2, pairs=4)
+    assert all(np.isfinite(v) for v in report.values())
+    # the start is the model itself: same 2D error; an untrained model predicts one pose
+    assert report["joints2d_error_px"] == pytest.approx(report["joints2d_error_initial_px"])
+    assert report["spread_ratio"] < 0.05
+    assert report["recon_loss_predicted_pose"] == pytest.approx(report["recon_loss_initial_pose"], rel=1e-5)
+    assert -1.0 <= report["gradient_cosine_to_truth"] <= 1.0
+    assert 0.0 <= report["recon_true_better_fraction"] <= 1.0
