@@ -66,6 +66,7 @@ class ModelConfig:
     focal_ratio: float = 2.0           # crop focal length / crop side (a fixed perspective camera)
     discriminator_hidden: int = 256    # pose discriminator MLP width
     bone_scaling: bool = False         # per-sample bone lengths (±25 %) instead of fixed canonical ratios
+    spatial_head: bool = False         # pose heads see a 4×4 feature grid, not the global average
 
 
 @dataclass

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.losses.reconstruction import foreground_weight, l1_loss, ssim_loss
+from posesynth.losses.reconstruction import (
+    foreground_weight, l1_loss, observed_foreground, silhouette_loss, ssim_loss,
+)
 from posesynth.metrics import pa_mpjpe
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
@@ -36,6 +38,17 @@ def yaw_degrees(pose: torch.Tensor) -> torch.Tensor:
 def yaw_error_degrees(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Signed heading error, wrapped.  (N, 17, 3) twice, camera frame → (N,) degrees in [−180, 180)."""
     return (yaw_degrees(prediction) - yaw_degrees(truth) + 180.0) % 360.0 - 180.0
+
+
+def circular_spread_degrees(angles_deg: torch.Tensor) -> float:
+    """Circular standard deviation sqrt(−2 ln R), R the mean resultant length.  (N,) degrees → degrees.
+
+    0 when every angle is the same; about 76° for angles uniform over ±120°; it grows without
+    bound as the angles cover the whole circle evenly (R → 0).
+    """
+    radians = torch.deg2rad(angles_deg.double())
+    resultant = torch.stack([radians.cos().mean(), radians.sin().mean()]).norm().clamp(min=1e-12)
+    return float(torch.rad2deg(torch.sqrt(-2 * torch.log(resultant))))
 
 
 def depth_sign_agreement(prediction: torch.Tensor, truth: torch.Tensor, min_difference: float = 0.05) -> float:
@@ -167,6 +180,9 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "spread_ratio": spread_ratio(pred["pose_camera"], truth),
         "pa_mpjpe": float(pa_mpjpe(pred_mm, truth_mm).mean()),
         "pa_mpjpe_shuffled_truth": float(pa_mpjpe(pred_mm, truth_mm[rng.permutation(len(truth_mm))]).mean()),
+        # a heading that never changes gives ~0 spread whatever the truth's spread is
+        "yaw_spread_deg": circular_spread_degrees(yaw_degrees(pred["pose_camera"])),
+        "yaw_spread_truth_deg": circular_spread_degrees(yaw_degrees(truth)),
         "yaw_error_median_deg": float(yaw.median()),
         "yaw_within_45deg": float((yaw < 45).float().mean()),
         "yaw_beyond_135deg": float((yaw > 135).float().mean()),
@@ -187,20 +203,27 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
     joints = pred["joints2d"][tgt].clone().requires_grad_(True)
     loss_pred = puppet_reconstruction(*args, joints, pred["depth"][tgt], source_maps)
     (gradient,) = torch.autograd.grad(loss_pred.sum(), joints)
+    # the decoder-free reference: the silhouette term's descent direction at the same puppet
+    joints_sil = pred["joints2d"][tgt].clone().requires_grad_(True)
+    coverage = foreground_mask(model.render(joints_sil, pred["depth"][tgt]))
+    (gradient_sil,) = torch.autograd.grad(
+        silhouette_loss(coverage, observed_foreground(images[tgt], backgrounds[tgt])), joints_sil)
     with torch.no_grad():
         loss_true = puppet_reconstruction(*args, truth2d[tgt], depth_true[tgt], source_maps)
         loss_initial = puppet_reconstruction(*args, initial2d[tgt], pred["depth"][tgt], source_maps)
         correction = truth2d[tgt] - pred["joints2d"][tgt]
         cosine = torch.nn.functional.cosine_similarity(-gradient.flatten(1), correction.flatten(1), dim=1)
+        cosine_sil = torch.nn.functional.cosine_similarity(-gradient_sil.flatten(1), correction.flatten(1), dim=1)
     report.update(
         recon_loss_predicted_pose=float(loss_pred.detach().mean()),
         recon_loss_true_pose=float(loss_true.mean()),
         recon_loss_initial_pose=float(loss_initial.mean()),
         recon_true_better_fraction=float((loss_true < loss_pred.detach()).float().mean()),
         gradient_cosine_to_truth=float(cosine.mean()),
+        silhouette_gradient_cosine_to_truth=float(cosine_sil.mean()),
     )
     return report
 
 
-__all__ = ["yaw_degrees", "yaw_error_degrees", "depth_sign_agreement", "spread_ratio", "mirror_better_fraction",
+__all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio", "mirror_better_fraction",
            "true_puppet_depth", "puppet_reconstruction", "diagnose"]

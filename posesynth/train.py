@@ -57,7 +57,7 @@ def model_kwargs(config: Config) -> dict:
     return dict(image_size=m.image_size, encoder_width=m.encoder_width, encoder_stages=m.encoder_stages,
                 appearance_channels=m.appearance_channels, appearance_width=m.appearance_width,
                 decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
-                bone_scaling=m.bone_scaling)
+                bone_scaling=m.bone_scaling, spatial_head=m.spatial_head)
 
 
 def canonical_poses(poses: torch.Tensor) -> torch.Tensor:

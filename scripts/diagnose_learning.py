@@ -6,7 +6,8 @@ puppet against the truth, the start and the best constant 2D pose; bone depth-si
 the spread of predicted articulation; PA-MPJPE against the matched and a shuffled truth; yaw
 errors; how often the mirrored prediction scores better; and, on same-video pairs, the trained
 decoder's reconstruction loss with the predicted, true and initial target puppets plus the
-cosine between the loss's descent direction and the true 2D correction. ``docs/learning.md``
+cosine between the loss's descent direction and the true 2D correction (and the same cosine for
+the decoder-free silhouette term). ``docs/learning.md``
 says how to read them.
 
     python scripts/diagnose_learning.py --run runs/learning/run --data runs/learning/data/heldout
@@ -44,7 +45,7 @@ def main() -> None:
     views = labelled_views(args.data, model.image_size, config.data.margin, args.stride)
     report = diagnose(model, start, views, gap=args.gap)
     for key, value in report.items():
-        print(f"{key:28s} {value:9.3f}")
+        print(f"{key:36s} {value:9.3f}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

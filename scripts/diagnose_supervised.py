@@ -20,6 +20,7 @@ import torch
 from einops import rearrange
 
 from posesynth.config import load_config
+from posesynth.data.augment import colour_jitter, flip_images, flip_poses, jitter_parameters
 from posesynth.data.synthetic import load_labels
 from posesynth.eval_synthetic import crop_frame_truth, evaluate_synthetic, labelled_crops
 from posesynth.models.model import PoseSynthModel
@@ -35,9 +36,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=900)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
+    parser.add_argument("--augment", action="store_true", help="colour jitter and mirroring (posesynth.data.augment)")
+    parser.add_argument("--evals", type=int, default=6, help="held-out evaluations over the run")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.spatial_head=true")
     args = parser.parse_args()
 
-    config = load_config(CONFIG)
+    config = load_config(CONFIG, args.overrides)
     size = config.model.image_size
     crops, poses = [], []
     for path in sorted((args.data / "train" / "labels").glob("*.npz")):
@@ -48,21 +53,26 @@ def main() -> None:
     images = rearrange(torch.from_numpy(np.concatenate(crops)), "n h w c -> n c h w")
     targets = torch.from_numpy(np.concatenate(poses)).float()
 
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     model = PoseSynthModel(**model_kwargs(config))
     reference = mean_pose(torch.as_tensor(sample_poses(clips=64, seed=7)))
     model.start_from_pose(reference)
     optimizer = torch.optim.AdamW(model.pose_encoder.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(args.seed)
     started = time.perf_counter()
     for step in range(1, args.steps + 1):
         idx = torch.randint(len(images), (args.batch,), generator=generator)
-        out = model.encode_pose(images[idx].float() / 255)
-        loss = (out["pose_camera"] - targets[idx]).norm(dim=-1).mean()
+        batch, target = images[idx].float() / 255, targets[idx]
+        if args.augment:
+            flip = torch.rand(args.batch, generator=generator) < 0.5
+            batch = colour_jitter(flip_images(batch, flip), jitter_parameters(args.batch, 1.0, generator))
+            target = flip_poses(target, flip)
+        out = model.encode_pose(batch)
+        loss = (out["pose_camera"] - target).norm(dim=-1).mean()
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if step % max(1, args.steps // 6) == 0 or step == args.steps:
+        if step % max(1, args.steps // args.evals) == 0 or step == args.steps:
             scores = evaluate_synthetic(model, args.data / "heldout", mean_pose=reference, margin=config.data.margin)
             print(f"step {step:5d}  train MPJPE {loss.item() * 1000:6.1f} mm  held-out PA-MPJPE "
                   f"{scores['model']['pa_mpjpe']:6.1f} (baseline {scores['baseline']['pa_mpjpe']:.1f})  "

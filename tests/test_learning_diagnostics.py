@@ -9,7 +9,7 @@ import torch
 from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.eval_synthetic import labelled_views
 from posesynth.learning_diagnostics import (
-    depth_sign_agreement, diagnose, mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees,
+    circular_spread_degrees, depth_sign_agreement, diagnose, mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees,
     yaw_error_degrees,
 )
 from posesynth.models.model import PoseSynthModel
@@ -39,6 +39,13 @@ def test_yaw_is_zero_facing_the_camera_and_follows_a_turn():
     # wrapping: a half turn is ±180, a −170 vs +170 pair is 20 apart, not 340
     assert abs(yaw_error_degrees(_yaw(pose, 180.0), pose).item()) == pytest.approx(180.0, abs=1e-3)
     assert abs(yaw_error_degrees(_yaw(pose, 170.0), _yaw(pose, -170.0)).item()) == pytest.approx(20.0, abs=1e-3)
+
+
+def test_circular_spread():
+    assert circular_spread_degrees(torch.full((5,), 170.0)) == pytest.approx(0.0, abs=1e-3)
+    # two angles 10° apart: R = cos 5°, sqrt(−2 ln cos 5°) ≈ 5° — and wrapping at ±180 changes nothing
+    assert circular_spread_degrees(torch.tensor([10.0, 20.0])) == pytest.approx(5.003, abs=1e-3)
+    assert circular_spread_degrees(torch.tensor([175.0, -175.0])) == pytest.approx(5.003, abs=1e-3)
 
 
 def test_depth_sign_agreement(poses):
@@ -110,4 +117,5 @@ def test_diagnose_runs_and_is_self_consistent(tiny_set):
     assert report["spread_ratio"] < 0.05
     assert report["recon_loss_predicted_pose"] == pytest.approx(report["recon_loss_initial_pose"], rel=1e-5)
     assert -1.0 <= report["gradient_cosine_to_truth"] <= 1.0
+    assert -1.0 <= report["silhouette_gradient_cosine_to_truth"] <= 1.0
     assert 0.0 <= report["recon_true_better_fraction"] <= 1.0

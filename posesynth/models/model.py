@@ -45,18 +45,22 @@ class PoseSynthModel(nn.Module):
         focal_ratio: crop focal length / S.
         bone_scaling: per-sample bone lengths (canonical × a predicted factor per bone) instead
             of the fixed canonical ratios.
+        spatial_head: the pose encoder's heads see a 4×4 feature grid instead of the global
+            average (:class:`~posesynth.models.pose_encoder.PoseEncoder`).
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
-                 decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False):
+                 decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False,
+                 spatial_head: bool = False):
         super().__init__()
         if image_size % (2 ** decoder_levels):
             raise ValueError(f"model.image_size={image_size} must be divisible by 2**decoder_levels={2 ** decoder_levels}")
         self.image_size = image_size
         self.focal = focal_ratio * image_size
         self.nominal_depth = nominal_fill_depth(self.focal, image_size)
-        self.pose_encoder = PoseEncoder(encoder_width, encoder_stages, bone_scaling=bone_scaling)
+        self.pose_encoder = PoseEncoder(encoder_width, encoder_stages, bone_scaling=bone_scaling,
+                                        spatial_head=spatial_head)
         self.appearance_encoder = AppearanceEncoder(appearance_channels, appearance_width)
         self.decoder = Decoder(NUM_PARTS, appearance_channels, decoder_width, decoder_levels)
         centre = (image_size - 1) / 2

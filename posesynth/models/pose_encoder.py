@@ -18,6 +18,8 @@ from posesynth.models.blocks import ResBlock, norm
 from posesynth.skeleton import NUM_BONES
 
 IDENTITY_6D = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+SPATIAL_GRID = 4        # the spatial head's feature grid side (cells), whatever the crop size
+SPATIAL_CHANNELS = 32   # channels per cell after the 1×1 squeeze
 
 
 class PoseEncoder(nn.Module):
@@ -30,9 +32,16 @@ class PoseEncoder(nn.Module):
         num_bones: bones predicted (16 for the Human3.6M 17-joint skeleton).
         bone_scaling: also predict a per-sample length factor per bone (relaxes the fixed ratios;
             pair it with the bone-ratio loss of Zhou et al. 2017).
+        spatial_head: feed the heads a 4×4 grid of features (pooled to 4×4, squeezed to
+            ``SPATIAL_CHANNELS`` by a 1×1 conv, flattened) instead of their global average. The
+            average keeps *what* is in the crop but discards *where*, and joint positions are
+            mostly "where"; with the grid the supervised diagnostic reaches in 1,000 steps the
+            held-out error the pooled head needs 3,000 for (BENCHMARKS.md, "Does it learn?").
+            Off by default: in the self-supervised benchmark it did not help (BENCHMARKS.md).
     """
 
-    def __init__(self, width: int = 32, stages: int = 4, num_bones: int = NUM_BONES, bone_scaling: bool = False):
+    def __init__(self, width: int = 32, stages: int = 4, num_bones: int = NUM_BONES, bone_scaling: bool = False,
+                 spatial_head: bool = False):
         super().__init__()
         self.num_bones = num_bones
         self.stem = nn.Sequential(nn.Conv2d(3, width, 5, 1, 2, bias=False), norm(width), nn.SiLU())
@@ -42,11 +51,14 @@ class PoseEncoder(nn.Module):
             c *= 2
         self.body = nn.Sequential(*blocks)
         self.features = c
-        self.pose_head = nn.Sequential(nn.Linear(c, c), nn.SiLU(), nn.Linear(c, num_bones * 3))
+        self.grid = (nn.Sequential(nn.AdaptiveAvgPool2d(SPATIAL_GRID), nn.Conv2d(c, SPATIAL_CHANNELS, 1), nn.SiLU())
+                     if spatial_head else None)
+        head_in = SPATIAL_CHANNELS * SPATIAL_GRID ** 2 if spatial_head else c
+        self.pose_head = nn.Sequential(nn.Linear(head_in, c), nn.SiLU(), nn.Linear(c, num_bones * 3))
         # camera: 6D rotation (Zhou et al. 2019: continuous, unlike Euler angles), log-depth
         # factor, and a 2D offset of the root in units of the crop half-size
-        self.camera_head = nn.Sequential(nn.Linear(c, c // 2), nn.SiLU(), nn.Linear(c // 2, 6 + 1 + 2))
-        self.bone_head = nn.Linear(c, num_bones) if bone_scaling else None
+        self.camera_head = nn.Sequential(nn.Linear(head_in, c // 2), nn.SiLU(), nn.Linear(c // 2, 6 + 1 + 2))
+        self.bone_head = nn.Linear(head_in, num_bones) if bone_scaling else None
         self.reset_heads()
 
     def reset_heads(self, local_directions: torch.Tensor | None = None) -> None:
@@ -82,7 +94,7 @@ class PoseEncoder(nn.Module):
             bone scaling ``bone_scale`` (B, num_bones) length factors in [e^-0.25, e^0.25].
         """
         h = self.body(self.stem(image * 2 - 1))
-        h = h.mean(dim=(2, 3))
+        h = rearrange(self.grid(h), "b c y x -> b (c y x)") if self.grid is not None else h.mean(dim=(2, 3))
         raw = rearrange(self.pose_head(h), "b (j c) -> b j c", c=3)
         cam = self.camera_head(h)
         out = {
