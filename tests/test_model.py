@@ -1,15 +1,16 @@
 """The whole model: shapes, and every pose and camera parameter gets a gradient through the renderer."""
 
+import pytest
 import torch
 
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose
 
 
-def _tiny_model() -> PoseSynthModel:
+def _tiny_model(**kwargs) -> PoseSynthModel:
     torch.manual_seed(0)
     return PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                          appearance_width=8, decoder_width=8, decoder_levels=3)
+                          appearance_width=8, decoder_width=8, decoder_levels=3, **kwargs)
 
 
 def test_forward_shapes_and_projection_consistency():
@@ -36,8 +37,9 @@ def test_start_from_pose_puts_the_person_in_the_crop():
     assert torch.all((height > 0.5 * 32) & (height < 0.9 * 32))
 
 
-def test_every_pose_and_camera_parameter_gets_a_finite_gradient_through_the_renderer():
-    model = _tiny_model()
+@pytest.mark.parametrize("spatial_head", [False, True])
+def test_every_pose_and_camera_parameter_gets_a_finite_gradient_through_the_renderer(spatial_head):
+    model = _tiny_model(spatial_head=spatial_head)
     model.start_from_pose(canonical_tpose())
     source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
     out = model(source, target, background)
@@ -52,3 +54,18 @@ def test_every_pose_and_camera_parameter_gets_a_finite_gradient_through_the_rend
         assert grad.abs().sum() > 0, f"{name}: zero gradient through the renderer"
     for module in (model.appearance_encoder, model.decoder):
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in module.parameters())
+
+
+def test_spatial_head_sees_where_things_are_at_any_crop_size():
+    from posesynth.models.pose_encoder import PoseEncoder
+
+    torch.manual_seed(0)
+    encoder = PoseEncoder(width=8, stages=3, spatial_head=True)
+    for size in (32, 64):                            # 4×4 and 8×8 feature maps → the same 4×4 grid
+        out = encoder(torch.rand(2, 3, size, size))
+        assert out["local_directions"].shape == (2, 16, 3) and out["rotation"].shape == (2, 3, 3)
+    # the grid keeps which side of the crop a blob is on (a global average would mostly lose it)
+    left, right = torch.zeros(2, 3, 32, 32), torch.zeros(2, 3, 32, 32)
+    left[0, :, 12:20, 2:10], right[0, :, 12:20, 22:30] = 1.0, 1.0
+    features = lambda e, x: e.grid(e.body(e.stem(x * 2 - 1))).flatten(1)  # noqa: E731
+    assert not torch.allclose(features(encoder, left)[0], features(encoder, right)[0], atol=1e-4)

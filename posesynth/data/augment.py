@@ -1,8 +1,9 @@
 """Photometric and mirror augmentation of person crops, with their labels kept consistent.
 
-The learning diagnostics found the pose encoder fitting the training subjects' look rather
-than their pose (training error falls while held-out error does not; BENCHMARKS.md, "Does it
-learn?"). Two standard remedies, both cheap on a batch of crops:
+With 3D labels the pose encoder fits its training subjects long before it generalises to new
+ones (BENCHMARKS.md, "Does it learn?"). Two standard remedies, both cheap on a batch of crops
+(``scripts/diagnose_supervised.py --augment``; within 3,000 CPU steps they slowed fitting more
+than they helped generalisation, so the trainer does not use them yet):
 
 - **colour jitter** (kornia.enhance): brightness, contrast, saturation and hue drawn per
   sample, the same draw applied to every image of a sample (source, target and background of a

@@ -35,9 +35,9 @@ class PoseEncoder(nn.Module):
         spatial_head: feed the heads a 4×4 grid of features (pooled to 4×4, squeezed to
             ``SPATIAL_CHANNELS`` by a 1×1 conv, flattened) instead of their global average. The
             average keeps *what* is in the crop but discards *where*, and joint positions are
-            mostly "where"; with the grid the supervised diagnostic reaches in 1,000 steps the
-            held-out error the pooled head needs 3,000 for (BENCHMARKS.md, "Does it learn?").
-            Off by default: in the self-supervised benchmark it did not help (BENCHMARKS.md).
+            mostly "where". Measured (BENCHMARKS.md, "Does it learn?"): with 3D labels it fits
+            the training subjects much faster but did not generalise better to new ones within
+            3,000 steps, and it did not help the self-supervised run; so it is off by default.
     """
 
     def __init__(self, width: int = 32, stages: int = 4, num_bones: int = NUM_BONES, bone_scaling: bool = False,
