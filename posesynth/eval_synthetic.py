@@ -100,9 +100,7 @@ def load_labelled_set(root: str | os.PathLike, size: int, margin: float = 1.25, 
         FileNotFoundError when ``root`` has no labelled videos.
     """
     root = Path(root)
-    label_files = sorted((root / "labels").glob("*.npz"))
-    if not label_files:
-        raise FileNotFoundError(f"{root}/labels has no .npz labels: pass a folder written by `posesynth synth`")
+    label_files = _label_files(root)
     crops, truths = [], []
     for path in label_files:
         labels = load_labels(path)
@@ -140,16 +138,14 @@ def labelled_views(root: str | os.PathLike, size: int, margin: float = 1.25, str
         over all kept frames of all videos: ``crops`` and ``backgrounds`` (N, S, S, 3) uint8 (the
         background plate cropped like the frame); ``pose3d`` (N, 17, 3) camera frame, metres (not
         root-relative); ``truth`` (N, 17, 3) root-relative in the crop's frame
-        (:func:`crop_frame_truth`), metres; ``joints2d`` (N, 17, 2) crop pixels; ``focal`` (N,) the crop's true focal
-        length, pixels (projecting ``pose3d`` with it about the crop's principal point gives
-        ``joints2d``); ``video`` (N,) the video's index in sorted label order.
+        (:func:`crop_frame_truth`), metres; ``joints2d`` (N, 17, 2) crop pixels; ``focal`` (N,)
+        the crop's true focal length, pixels (projecting ``pose3d`` with it about the crop's
+        principal point gives ``joints2d``); ``video`` (N,) the video's index in sorted label order.
     Raises:
         FileNotFoundError when ``root`` has no labelled videos.
     """
     root = Path(root)
-    label_files = sorted((root / "labels").glob("*.npz"))
-    if not label_files:
-        raise FileNotFoundError(f"{root}/labels has no .npz labels: pass a folder written by `posesynth synth`")
+    label_files = _label_files(root)
     parts: dict[str, list] = {k: [] for k in ("crops", "backgrounds", "pose3d", "truth", "joints2d", "focal", "video")}
     for v, path in enumerate(label_files):
         labels = load_labels(path)
@@ -167,6 +163,14 @@ def labelled_views(root: str | os.PathLike, size: int, margin: float = 1.25, str
             "truth": np.concatenate(parts["truth"]),
             "backgrounds": np.stack(parts["backgrounds"]), "joints2d": np.stack(parts["joints2d"]),
             "focal": np.asarray(parts["focal"]), "video": np.asarray(parts["video"])}
+
+
+def _label_files(root: Path) -> list[Path]:
+    """The sorted label files of a synthetic set; an error that says what to pass when there are none."""
+    label_files = sorted((root / "labels").glob("*.npz"))
+    if not label_files:
+        raise FileNotFoundError(f"{root}/labels has no .npz labels: pass a folder written by `posesynth synth`")
+    return label_files
 
 
 def score_poses(model: torch.nn.Module, crops: np.ndarray, truths: np.ndarray,

@@ -17,10 +17,9 @@ Protocol, as the dataset's MATLAB evaluation (``mpii_test_predictions.m`` /
   pelvis, spine and head, 14–16, are left out) — or on all 17 (``pck_joints=17``);
 - **MPJPE** over all 17 joints (the official per-sequence table), plus PA-MPJPE.
 
-One convention differs: :mod:`posesynth.metrics` counts a joint as correct when
-``error <= t``, the official code when ``error < t``. The two differ only on exact ties, i.e.
-at t = 0 for a perfect joint: a perfect prediction scores AUC 100 here and 30/31 = 96.8 there.
-With 17 joints the pelvis (error 0 after root alignment) adds 1/17 · 1/31 ≈ 0.19 AUC points here.
+A joint is correct when ``error < t``, strictly, as in the official code
+(``mpii_compute_3d_pck.m``), so the numbers compare with published ones: nothing is within
+t = 0, and a perfect prediction scores AUC 30/31 = 96.8.
 
 The mmpose npz carries no activity labels, so results are per sequence (``TS1``…) and over all
 frames (the official "All" row pools frames, it does not average sequences). The visibility
@@ -139,7 +138,7 @@ def evaluate_3dhp(pred_mm: np.ndarray, gt: MPIInf3DHPSet, *, pck_joints: int = 1
     protocol = {"dataset": "MPI-INF-3DHP", "pck_joints": [JOINT_NAMES[j] for j in (PCK_JOINTS_14 if pck_joints == 14
                                                                                    else range(17))],
                 "mpjpe_joints": list(JOINT_NAMES), "root": JOINT_NAMES[ROOT], "pck_threshold_mm": PCK_THRESHOLD_MM,
-                "auc_thresholds_mm": list(AUC_THRESHOLDS_MM), "correct": "error <= threshold", "units": "mm, %"}
+                "auc_thresholds_mm": list(AUC_THRESHOLDS_MM), "correct": "error < threshold", "units": "mm, %"}
     metrics = {"per_sequence": group_means(gt.sequences, errors),
                "all": {m: float(np.mean(v)) for m, v in errors.items()}, "frames": int(len(pred_mm)),
                "missing": [], "protocol": protocol}

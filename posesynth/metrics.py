@@ -181,8 +181,9 @@ def pck(pred: ArrayLike, gt: ArrayLike, threshold: float = 150.0, root: int | No
         joints: Sequence[int] | None = None) -> torch.Tensor:
     """3D-PCK: fraction of joints within ``threshold`` of the ground truth, after root alignment.
 
-    "Within" is ``error <= threshold`` so a perfect prediction scores 1 at every threshold,
-    including 0 (a ``<`` test differs only on exact ties).
+    "Within" is ``error < threshold``, as in the official MPI-INF-3DHP evaluation
+    (``mpii_compute_3d_pck.m``): published PCK and AUC numbers use it. So nothing is within a
+    0 mm threshold, and a perfect prediction's AUC over 0, 5, …, 150 mm is 30/31, not 1.
 
     Args:
         pred, gt: (..., J, 3) poses; the default threshold assumes millimetres.
@@ -192,7 +193,7 @@ def pck(pred: ArrayLike, gt: ArrayLike, threshold: float = 150.0, root: int | No
     Returns:
         (...,) float64 per-pose fraction in [0, 1]; ``100 * .mean()`` is the reported PCK.
     """
-    return (joint_errors(pred, gt, root, joints) <= threshold).to(torch.float64).mean(-1)
+    return (joint_errors(pred, gt, root, joints) < threshold).to(torch.float64).mean(-1)
 
 
 def auc(pred: ArrayLike, gt: ArrayLike, thresholds: Sequence[float] = AUC_THRESHOLDS_MM,
@@ -211,8 +212,8 @@ def auc(pred: ArrayLike, gt: ArrayLike, thresholds: Sequence[float] = AUC_THRESH
         raise ValueError("auc needs at least one threshold")
     errors = joint_errors(pred, gt, root, joints)  # (..., J')
     limits = torch.as_tensor(sorted(thresholds), dtype=torch.float64, device=errors.device)
-    # For each joint, the number of thresholds t with error <= t is K minus the number of
-    # thresholds below the error: one binary search instead of K comparisons and an (..., J', K)
-    # temporary. The mean over joints and thresholds of those indicators is the AUC.
-    below = torch.searchsorted(limits, errors.contiguous(), side="left")
-    return (len(limits) - below).to(torch.float64).mean(-1) / len(limits)
+    # For each joint, the number of thresholds t with error < t (the official strict test, see
+    # pck) is K minus the number of thresholds at or below the error: one binary search instead
+    # of K comparisons and an (..., J', K) temporary. The mean of those indicators is the AUC.
+    at_or_below = torch.searchsorted(limits, errors.contiguous(), side="right")
+    return (len(limits) - at_or_below).to(torch.float64).mean(-1) / len(limits)

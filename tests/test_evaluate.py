@@ -197,22 +197,24 @@ def test_3dhp_ground_truth_and_a_perturbed_copy(realdata):
     assert gt.sequences.tolist() == ["TS1", "TS2"] and gt.joints3d.shape == (2, 17, 3)
     assert 1000 < np.abs(gt.joints3d[..., 2]).min()               # metres became millimetres
     metrics, _ = evaluate_3dhp(gt.joints3d, gt)
-    assert metrics["all"]["pck"] == 100 and metrics["all"]["auc"] == 100 and metrics["all"]["mpjpe"] == 0
-    # shifted: round-off (~1e-13 mm) can miss the t = 0 threshold only, i.e. at most 1/31 of the AUC
+    # the official strict test (error < t): nothing is within t = 0, so a perfect AUC is 30/31
+    assert metrics["all"]["pck"] == 100 and metrics["all"]["mpjpe"] == 0
+    assert metrics["all"]["auc"] == pytest.approx(100 * 30 / 31)
     metrics, _ = evaluate_3dhp(gt.joints3d + [10.0, -20.0, 30.0], gt)
-    assert metrics["all"]["pck"] == 100 and metrics["all"]["auc"] >= 100 * 30 / 31 and metrics["all"]["mpjpe"] < 1e-9
+    assert metrics["all"]["pck"] == 100 and metrics["all"]["auc"] == pytest.approx(100 * 30 / 31)
+    assert metrics["all"]["mpjpe"] < 1e-9
 
     pred = gt.joints3d.copy()
     pred[0, 0, 0] += 72.5              # head top of frame 0 off by 72.5 mm: within t = 75, 80, …, 150 (16 of 31)
     pred[1, 3, 1] -= 200.0             # right elbow of frame 1 off by 200 mm: never within 150
     metrics, per_frame = evaluate_3dhp(pred, gt)
     np.testing.assert_allclose(per_frame["pck"], [100, 100 * 13 / 14])
-    np.testing.assert_allclose(per_frame["auc"], [100 * (13 * 31 + 16) / (14 * 31), 100 * 13 / 14])
+    np.testing.assert_allclose(per_frame["auc"], [100 * (13 * 30 + 16) / (14 * 31), 100 * 13 * 30 / (14 * 31)])
     np.testing.assert_allclose(per_frame["mpjpe"], [72.5 / 17, 200 / 17])
     assert metrics["per_sequence"]["TS2"]["pck"] == pytest.approx(100 * 13 / 14)
     assert metrics["all"]["pck"] == pytest.approx(100 * 27 / 28)
     _, per_frame17 = evaluate_3dhp(pred, gt, pck_joints=17)
-    np.testing.assert_allclose(per_frame17["auc"], [100 * (16 * 31 + 16) / (17 * 31), 100 * 16 / 17])
+    np.testing.assert_allclose(per_frame17["auc"], [100 * (16 * 30 + 16) / (17 * 31), 100 * 16 * 30 / (17 * 31)])
     assert len(PCK_JOINTS_14) == 14 and 14 not in PCK_JOINTS_14    # the pelvis is not in the 14
     with pytest.raises(MPIInf3DHPError, match=r"pred.npy: shape \(1, 17, 3\)"):
         evaluate_3dhp(pred[:1], gt, source="pred.npy")
@@ -224,7 +226,8 @@ def test_3dhp_cli(realdata, tmp_path):
     out = tmp_path / "eval3dhp"
     assert run_eval(_args("--predictions", tmp_path / "pred.npy", "--3dhp", truth, "--out", out)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics["per_sequence"]) == ["S4_Seq2_Cam0", "S8_Seq1_Cam8"] and metrics["all"]["auc"] == 100
+    assert list(metrics["per_sequence"]) == ["S4_Seq2_Cam0", "S8_Seq1_Cam8"]
+    assert metrics["all"]["auc"] == pytest.approx(100 * 30 / 31)
     assert len(metrics["protocol"]["pck_joints"]) == 14 and (out / "per_frame.csv").read_text().count("\n") == 3
     assert (out / "metrics.md").read_text().startswith("| | S4_Seq2_Cam0 | S8_Seq1_Cam8 | All |")
 

@@ -124,13 +124,21 @@ def test_inputs_are_not_modified():
 def test_pck_and_auc_closed_form():
     gt = poses(3)
     torch.testing.assert_close(M.pck(gt, gt), torch.ones(3, dtype=torch.float64))
-    torch.testing.assert_close(M.auc(gt, gt), torch.ones(3, dtype=torch.float64))
+    # the official strict test: a 0 mm error is not within the 0 mm threshold
+    torch.testing.assert_close(M.auc(gt, gt), torch.full((3,), 30 / 31, dtype=torch.float64))
+    torch.testing.assert_close(M.pck(gt, gt, threshold=0.0), torch.zeros(3, dtype=torch.float64))
     # every non-root joint 200 mm off (root stays put, so exclude it from the evaluated joints)
     far = gt.clone()
     far[:, 1:, 0] += 200.0
     rest = list(range(1, 17))
     torch.testing.assert_close(M.pck(far, gt, joints=rest), torch.zeros(3, dtype=torch.float64))
     torch.testing.assert_close(M.auc(far, gt, joints=rest), torch.zeros(3, dtype=torch.float64))
+    # exactly on a threshold is outside it: 100 mm errors are within 105..150 only (10 of 31)
+    origin = torch.zeros(3, 17, 3, dtype=torch.float64)
+    edge = origin.clone()
+    edge[:, 1:, 1] = 100.0                            # errors of exactly 100 mm, no round-off
+    torch.testing.assert_close(M.auc(edge, origin, joints=rest), torch.full((3,), 10 / 31, dtype=torch.float64))
+    torch.testing.assert_close(M.pck(edge, origin, threshold=100.0, joints=rest), torch.zeros(3, dtype=torch.float64))
     # 102.5 mm errors: inside 150, and inside the 10 thresholds 105..150 of the 31
     mid = gt.clone()
     mid[:, 1:, 1] += 102.5
