@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from posesynth.data.calibration import (
-    CalibrationError, Camera, h36m_camera_from_quaternion, h36m_cameras_from_tree, load_calibration,
+    CalibrationError, Camera, camera_from_h36m, h36m_cameras_from_tree, load_calibration,
     relative_extrinsics, write_calibration,
 )
+from posesynth.data.h36m_cameras import published_camera
 from posesynth.data.synthetic import generate_dataset, load_labels
 
 
@@ -95,18 +96,15 @@ def test_pose2sim_toml_with_several_cameras(tmp_path):
 
 # --- Human3.6M --------------------------------------------------------------------------------------
 
-# VideoPose3D's published numbers for S1, camera 54138969 (common/h36m_dataset.py)
-S1_54138969 = dict(orientation=[0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088],
-                   translation=[1841.1070556640625, 4955.28466796875, 1563.4454345703125],
-                   center=[512.54150390625, 515.4514770507812], focal_length=[1145.0494384765625, 1143.7811279296875],
-                   radial_distortion=[-0.20709891617298126, 0.24777518212795258, -0.0030751503072679043],
-                   tangential_distortion=[-0.0009756988729350269, -0.00142447161488235], res_w=1000, res_h=1002)
+def _published(name: str = "54138969", subject: str = "S1"):
+    """The published calibration (VideoPose3D's table, posesynth.data.h36m_cameras) as a Camera."""
+    return camera_from_h36m(published_camera(subject, name))
 
 
 def test_h36m_mmpose_cameras_match_the_published_numbers_and_the_mocap(realdata):
     cameras = load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", subject="S1")
     assert sorted(cameras) == ["54138969", "55011271", "58860488", "60457274"]
-    published = h36m_camera_from_quaternion("54138969", **S1_54138969)
+    published = _published()
     cam = cameras["54138969"]
     np.testing.assert_allclose(cam.R, published.R, atol=1e-6)
     np.testing.assert_allclose(cam.t, published.t, atol=1e-5)
@@ -148,7 +146,7 @@ def test_h36m_cameras_h5(realdata):
             load_calibration(path, subject="S1")
         pytest.skip("h5py not installed: checked the error message only")
     cameras = load_calibration(path, subject="S1")
-    published = h36m_camera_from_quaternion("54138969", **S1_54138969)
+    published = _published()
     np.testing.assert_allclose(cameras["54138969"].R, published.R, atol=1e-6)
     np.testing.assert_allclose(cameras["54138969"].t, published.t, atol=1e-5)
     _round_trip(cameras)

@@ -13,7 +13,8 @@ centre of the top-left pixel. ``load_calibration(path)`` reads, by extension and
   the video window, R = diag(1, −1, −1)·[r_ij] (world→camera, turned by π about the camera's x
   axis), t = −R·(x, y, z)/1000 (the position is the camera centre in mm);
 - Human3.6M: 3d-pose-baseline's ``cameras.h5`` (needs h5py) and mmpose's ``cameras.pkl`` with
-  ``subject=``; :func:`h36m_camera` / :func:`h36m_camera_from_quaternion` take published numbers;
+  ``subject=``; :func:`h36m_camera` takes published numbers, :func:`camera_from_h36m` the
+  Human3.6M readers' cameras (``published_camera`` for the published table);
 
 Lens distortion is kept (OpenCV order k1, k2, p1, p2[, k3]) but never applied (pinhole model).
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posesynth.geometry import (axis_angle_to_matrix, project, quaternion_to_matrix, relative_transform,
+from posesynth.geometry import (axis_angle_to_matrix, project, relative_transform,
                                 world_to_camera)
 
 # Human3.6M frame sizes (width, height) by camera id (REFERENCE.md, "The original release")
@@ -305,19 +306,15 @@ def h36m_camera(name: str, R: np.ndarray, T: np.ndarray, f: np.ndarray, c: np.nd
                   size or H36M_IMAGE_SIZES.get(name), source)
 
 
-def h36m_camera_from_quaternion(name: str, orientation: np.ndarray, translation: np.ndarray, center: np.ndarray,
-                                focal_length: np.ndarray, radial_distortion: np.ndarray,
-                                tangential_distortion: np.ndarray, res_w: int, res_h: int) -> Camera:
-    """A Human3.6M camera from the numbers VideoPose3D publishes (``common/h36m_dataset.py``).
+def camera_from_h36m(cam, source: str = "") -> Camera:
+    """A :class:`Camera` from the Human3.6M readers' ``H36MCamera`` (R world→camera, t in mm).
 
-    Args:
-        orientation: (4,) quaternion w, x, y, z of the camera→world rotation. translation: (3,) camera
-            centre, world, millimetres. center, focal_length: (2,) pixels. radial_distortion: (3,).
-            tangential_distortion: (2,). res_w, res_h: image size, pixels.
+    ``posesynth.data.h36m_cameras.published_camera(subject, camera)`` gives the published
+    calibration that way, ``read_camera_pickle`` mmpose's file: one conversion for both.
     """
-    R_cw = quaternion_to_matrix(torch.as_tensor(orientation, dtype=torch.float64)).numpy()
-    return h36m_camera(name, R_cw, translation, focal_length, center, radial_distortion, tangential_distortion,
-                       (res_w, res_h))
+    (k1, k2, k3), (p1, p2) = cam.k, cam.p
+    return Camera(cam.id, cam.K(), cam.R, np.asarray(cam.t) / 1000.0, [k1, k2, p1, p2, k3],
+                  (cam.width, cam.height), source)
 
 
 def h36m_cameras_from_tree(tree: Mapping, source: str = "") -> dict[str, dict[str, Camera]]:
@@ -363,9 +360,7 @@ def _h36m_pkl(path: Path) -> dict[str, dict[str, Camera]]:
         raise CalibrationError(f"not a readable pickle of Human3.6M cameras: {error}") from None
     out: dict[str, dict[str, Camera]] = {}
     for (subject, name), cam in table.items():
-        (k1, k2, k3), (p1, p2) = cam.k, cam.p
-        out.setdefault(subject, {})[name] = Camera(name, cam.K(), cam.R, np.asarray(cam.t) / 1000.0,
-                                                   [k1, k2, p1, p2, k3], (cam.width, cam.height), str(path))
+        out.setdefault(subject, {})[name] = camera_from_h36m(cam, str(path))
     return out
 
 
@@ -379,4 +374,4 @@ def _pick_subject(cameras: dict[str, dict[str, Camera]], subject: str | None, pa
 
 
 __all__ = ["Camera", "CalibrationError", "load_calibration", "write_calibration", "relative_extrinsics",
-           "h36m_camera", "h36m_camera_from_quaternion", "h36m_cameras_from_tree", "H36M_IMAGE_SIZES"]
+           "h36m_camera", "camera_from_h36m", "h36m_cameras_from_tree", "H36M_IMAGE_SIZES"]
