@@ -48,7 +48,7 @@ from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel
 from posesynth.train import (check_finite, log_scalars, open_tensorboard, canonical_poses, latest_checkpoint, lr_factor,
-                             mean_pose, model_kwargs, resolve_mixed_precision, save_checkpoint)
+                             mean_pose, model_kwargs, resolve_mixed_precision, resume_state, save_checkpoint)
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,8 @@ class _PoseBranch(nn.Module):
 
 
 def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, depth_weight: float = 0.1,
-             keypoint_weight: float = 100.0, depth_scale: float = 0.1, progress: bool = True) -> Path:
+             keypoint_weight: float = 100.0, depth_scale: float = 0.1, progress: bool = True,
+             resume: bool = False, stop_after: int | None = None) -> Path:
     """Pre-train the pose encoder; returns the run directory (config.yaml, log.jsonl, tb/,
     checkpoints/, model.pt).
 
@@ -194,6 +195,9 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
             with a weak 2D term the encoder exaggerates depth by turning bones toward the camera
             (measured in docs/weak_signals.md: a 1 : 1 weighting doubles the 3D error).
         depth_scale: metres per unit depth difference in :func:`relative_depth_loss`.
+        resume: continue from ``out``'s latest checkpoint (encoder, optimiser, schedule, step,
+            RNG, data position), exactly as ``posesynth train --resume``.
+        stop_after: stop (with a checkpoint) after this many steps in total, to test resuming.
     """
     run, m, t = Path(out), config.model, config.train
     if dataset.size != m.image_size:
@@ -227,16 +231,20 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
         run.mkdir(parents=True, exist_ok=True)
         write_resolved_config(config, run)
     writer = open_tensorboard(run) if accelerator.is_main_process else None
+    step = 0
+    if resume:
+        step, loader = resume_state(accelerator, run, loader, t.grad_accum)
     last_good = latest_checkpoint(run)
     size = float(m.image_size)
+    end = t.steps if stop_after is None else min(t.steps, stop_after)
 
     # --- loop
-    step, seen, tick = 0, 0, time.perf_counter()
-    bar = tqdm(total=t.steps, desc="pretrain-depth", unit="step",
+    seen, tick = 0, time.perf_counter()
+    bar = tqdm(total=end, initial=step, desc="pretrain-depth", unit="step",
                disable=not (progress and accelerator.is_main_process))
     branch.train()
     for batch in loader:
-        if step >= t.steps:
+        if step >= end:
             break
         with accelerator.accumulate(branch):
             outputs = branch(batch["image"])
@@ -259,7 +267,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
         scheduler.step()
         step += 1
         bar.update(1)
-        if step % t.log_every == 0 or step == t.steps:
+        if step % t.log_every == 0 or step == end:
             values = {f"loss/{k}": float(accelerator.reduce(v.detach().float(), "mean")) for k, v in terms.items()}
             now = time.perf_counter()
             values.update(lr=scheduler.get_last_lr()[0], crops_per_s=seen / max(now - tick, 1e-9))
@@ -267,7 +275,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
             if accelerator.is_main_process:
                 log_scalars(run, writer, step, values)
                 bar.set_postfix(loss=f"{values['loss/total']:.4f}")
-        if step % t.checkpoint_every == 0 or step == t.steps:
+        if step % t.checkpoint_every == 0 or step == end:
             last_good = save_checkpoint(accelerator, model, run, step, config, t.keep_checkpoints)
     bar.close()
     if writer is not None:
@@ -283,7 +291,9 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=Path, default=None, help="the image folder of a COCO-style JSON")
     parser.add_argument("--out", type=Path, required=True, help="run directory (model.pt, config.yaml, log.jsonl, ...)")
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps (overrides train.steps)")
-    parser.add_argument("-c", "--config", type=Path, default=None, help="YAML config (model.*, train.* are used)")
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help="YAML config (model.*, train.* are used); with --resume, default OUT/config.yaml")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT's latest checkpoint")
     parser.add_argument("--labels", type=Path, default=None,
                         help="depth labels from `posesynth depth-labels` (default: made from the annotations)")
     parser.add_argument("--keypoints", type=Path, default=None, help="folder of <video name>.keypoints.{npz,json}")
@@ -300,7 +310,10 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
 def run_pretrain(args: argparse.Namespace) -> int:
     """Run ``posesynth pretrain-depth``; returns the exit status."""
     overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
-    config = load_config(args.config, overrides)
+    config_path = args.config
+    if config_path is None and args.resume and (args.out / "config.yaml").is_file():
+        config_path = args.out / "config.yaml"
+    config = load_config(config_path, overrides)
     size, margin = config.model.image_size, config.data.margin
     try:
         if args.annotations.is_file() and args.annotations.suffix.lower() == ".json":
@@ -316,6 +329,11 @@ def run_pretrain(args: argparse.Namespace) -> int:
         print(f"posesynth pretrain-depth: error: {args.annotations} has no person with 2 or more keypoints",
               file=sys.stderr)
         return 2
-    run = pretrain(config, dataset, args.out, depth_weight=args.depth_weight, keypoint_weight=args.keypoint_weight)
+    try:
+        run = pretrain(config, dataset, args.out, depth_weight=args.depth_weight,
+                       keypoint_weight=args.keypoint_weight, resume=args.resume)
+    except FileNotFoundError as error:           # --resume without a checkpoint
+        print(f"posesynth pretrain-depth: error: {error}", file=sys.stderr)
+        return 2
     print(f"pre-trained on {len(dataset)} crops: {run / 'model.pt'} (posesynth.train.load_model reads it)")
     return 0

@@ -153,6 +153,27 @@ def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path,
     return final
 
 
+def resume_state(accelerator: Accelerator, run: Path, loader, grad_accum: int):
+    """Load RUN's latest checkpoint into the prepared objects; every process must call it.
+
+    Restores what :func:`save_checkpoint` wrote through Accelerate (models, optimisers, registered
+    schedulers, every process's RNG) and advances ``loader`` past the batches already consumed,
+    so the continued run sees exactly the batches the uninterrupted one would have.
+
+    Returns:
+        (step, loader): the step reached and the advanced loader.
+    Raises:
+        FileNotFoundError when RUN has no checkpoint.
+    """
+    checkpoint = latest_checkpoint(run)
+    if checkpoint is None:
+        raise FileNotFoundError(f"--resume: {run} has no checkpoint (checkpoints/latest is missing)")
+    accelerator.load_state(str(checkpoint))
+    step = json.loads((checkpoint / "trainer_state.json").read_text())["step"]
+    log.info("resumed %s at step %d", checkpoint, step)
+    return step, accelerator.skip_first_batches(loader, step * grad_accum)
+
+
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> PoseSynthModel:
     """A trained model from ``RUN`` (its ``model.pt``) or a ``model.pt`` file, in eval mode."""
     path = Path(path)
@@ -280,13 +301,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     prior = accelerator.unwrap_model(discriminator)  # the generator's view: no DDP hooks, no D gradients
     step = 0
     if resume:
-        checkpoint = latest_checkpoint(run)
-        if checkpoint is None:
-            raise FileNotFoundError(f"--resume: {run} has no checkpoint (checkpoints/latest is missing)")
-        accelerator.load_state(str(checkpoint))
-        step = json.loads((checkpoint / "trainer_state.json").read_text())["step"]
-        loader = accelerator.skip_first_batches(loader, step * t.grad_accum)
-        log.info("resumed %s at step %d", checkpoint, step)
+        step, loader = resume_state(accelerator, run, loader, t.grad_accum)
     if accelerator.is_main_process:
         run.mkdir(parents=True, exist_ok=True)
         write_resolved_config(config, run)

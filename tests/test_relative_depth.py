@@ -1,6 +1,7 @@
 """Relative-depth labels from 2D, the ordinal depth loss, `posesynth depth-labels` and depth pre-training."""
 
 import argparse
+import json
 import math
 
 import numpy as np
@@ -13,7 +14,8 @@ from posesynth.depth_labels import (GROUND, add_depth_labels_arguments, depth_la
                                     run_depth_labels, true_relations)
 from posesynth.geometry import intrinsics, project
 from posesynth.losses.relative_depth import relative_depth_loss
-from posesynth.pretrain_depth import add_pretrain_arguments, run_pretrain
+from posesynth.config import load_config
+from posesynth.pretrain_depth import add_pretrain_arguments, pretrain, run_pretrain, video_crops
 from posesynth.train import load_model
 
 TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
@@ -204,7 +206,31 @@ def test_pretrain_on_videos_with_keypoint_sidecars(tmp_path, capsys):
     assert _pretrain(str(videos), "--out", str(run), "--steps", "2", "--frame-step", "2") == 0
     before = torch.load(run / "model.pt", weights_only=True)["state_dict"]
     assert load_model(run).image_size == 32 and any(k.startswith("decoder.") for k in before)
+    # resuming a finished run continues from its checkpoint and config; no checkpoint is an error
+    assert _pretrain(str(videos), "--out", str(run), "--steps", "3", "--frame-step", "2", "--resume") == 0
+    assert [json.loads(r)["step"] for r in (run / "log.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert _pretrain(str(videos), "--out", str(tmp_path / "none"), "--steps", "1", "--resume") == 2
+    assert "has no checkpoint" in capsys.readouterr().err
     # a sidecar of the wrong length is an error naming it
     np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=joints2d[:4], layout="h36m17")
     assert _pretrain(str(videos), "--out", str(tmp_path / "bad"), "--steps", "1") == 2
     assert f"{labels[0].stem}.keypoints.npz" in capsys.readouterr().err
+
+
+def test_pretrain_resume_is_exact(tmp_path):
+    labels = generate_dataset(tmp_path / "synth", videos=1, frames=8, size=64, progress=False)
+    videos = tmp_path / "synth" / "videos"
+    np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=load_labels(labels[0])["joints2d"], layout="h36m17")
+    config = load_config(None, [*TINY, "train.steps=4", "train.log_every=1", "train.warmup_steps=2",
+                                "train.checkpoint_every=100", "data.num_workers=0"])
+    dataset = video_crops(videos, 32)
+    straight = pretrain(config, dataset, tmp_path / "straight", progress=False)
+    halves = tmp_path / "halves"
+    pretrain(config, dataset, halves, progress=False, stop_after=2)
+    pretrain(config, dataset, halves, progress=False, resume=True)
+
+    def losses(run):
+        return {r["step"]: r["loss/total"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
+
+    assert sorted(losses(halves)) == [1, 2, 3, 4]
+    assert losses(halves) == pytest.approx(losses(straight), rel=1e-6, abs=0)
