@@ -67,6 +67,30 @@ def test_multiview_training_logs_the_pair_terms(views, tmp_path):
               tmp_path / "bad", progress=False)
 
 
+def test_two_process_multiview_run_with_accelerate_launch(views, tmp_path):
+    """DDP over gloo with the pair terms: the cross-view synthesis runs the unwrapped model outside
+    DDP's forward; the gradient reducer must accept that (no unused-parameter or ready-twice
+    error), and both processes finish and checkpoint."""
+    import os
+    import subprocess
+    import sys
+
+    from posesynth.train import latest_checkpoint
+
+    run = tmp_path / "mv_ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="true")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "posesynth", "train",
+               "--out", str(run), f"data.videos={views / 'videos'}", f"data.poses3d={views / 'poses.npy'}",
+               f"data.calibration={views / 'scenes.json'}", "loss.multiview_consistency=1",
+               "loss.transform_reprojection=1", "loss.cross_view=1", *TINY, "train.steps=2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _rows(run)
+    assert [row["step"] for row in rows] == [1, 2] and all(row["loss/cross_view"] > 0 for row in rows)
+    assert len(list((latest_checkpoint(run)).glob("random_states_*.pkl"))) == 2
+
+
 def test_every_pose_and_camera_parameter_gets_a_gradient_from_the_cross_view_term(views):
     dataset = MultiViewDataset(videos=views / "videos", calibration=views / "scenes.json", size=32, min_gap=2,
                                max_gap=8, seed=0)
