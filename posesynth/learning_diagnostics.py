@@ -225,5 +225,5 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
     return report
 
 
-__all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio", "mirror_better_fraction",
-           "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+__all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
+           "mirror_better_fraction", "true_puppet_depth", "puppet_reconstruction", "diagnose"]
