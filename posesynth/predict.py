@@ -15,7 +15,8 @@ Two sequential passes over the video, so memory does not grow with its length be
 Outputs (``DIR/poses.npz`` and the same in ``DIR/poses.json``, see :data:`FIELDS`): joints3d are
 root-relative metres in the frame of the crop camera — the virtual camera through the crop
 centre that the model sees (docs/architecture.md) — or, with ``--focal`` (the video camera's
-focal length in pixels), rotated back into the video camera's frame (:func:`crop_camera_rotation`).
+focal length in pixels), rotated back into the video camera's frame
+(:func:`~posesynth.data.crops.crop_rotations`).
 joints2d are the model's 3D joints projected with the crop camera and mapped back through the
 crop box into the video's pixels.
 """
@@ -41,10 +42,10 @@ from tqdm.auto import tqdm
 from posesynth import skeleton
 from posesynth.config import Config
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
-from posesynth.data.crops import crop_and_resize, foreground_box, initial_boxes, person_boxes
+from posesynth.data.crops import crop_and_resize, crop_rotations, foreground_box, initial_boxes, person_boxes
 from posesynth.data.videos import VideoError, VideoInfo, iter_frames, open_video, probe_video
 from posesynth.data.writer import VideoWriter
-from posesynth.geometry import crop_camera_rotation, intrinsics, project
+from posesynth.geometry import intrinsics, project
 from posesynth.models.model import PoseSynthModel
 from posesynth.train import load_model, run_config
 from posesynth.viz.draw import draw_skeleton, skeleton_view
@@ -201,8 +202,7 @@ def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Confi
     joints3d = pose_camera
     if focal is not None:
         K = intrinsics(float(focal), (info.width - 1) / 2, (info.height - 1) / 2, dtype=torch.float64)
-        centres = torch.from_numpy((boxes_array[:, :2] + boxes_array[:, 2:]) / 2 - 0.5)
-        rotation = crop_camera_rotation(K, centres).numpy()  # X_crop = R · X_video
+        rotation = crop_rotations(K.numpy(), boxes_array.astype(np.float64))  # X_crop = R · X_video
         joints3d = joints3d @ rotation                      # X_video = Rᵀ · X_crop, row vectors
     return {"joints3d": joints3d.astype(np.float32), "joints2d": joints2d.astype(np.float32),
             "boxes": boxes_array, "fps": np.float64(info.fps)}

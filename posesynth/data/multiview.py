@@ -39,9 +39,8 @@ import torch
 from torch.utils.data import Dataset
 
 from posesynth.data.calibration import CalibrationError, Camera, load_calibration, relative_extrinsics
-from posesynth.data.crops import crop_matrix
+from posesynth.data.crops import crop_matrix, crop_rotations
 from posesynth.data.pairs import FramePairDataset, pair_counts, sample_pair
-from posesynth.geometry import crop_camera_rotation
 
 SEPARATORS = "._- "
 CALIBRATION_PATTERNS = ("*.qca.txt", "*.toml", "calibration*.json", "cameras*.json")
@@ -177,9 +176,7 @@ def crop_camera(K: np.ndarray, box: np.ndarray, size: int, rotate: bool = True) 
     A = crop_matrix(box, size)
     if not rotate:
         return A @ K, np.eye(3)
-    x0, y0, x1, y1 = (float(v) for v in box)
-    centre = torch.tensor([(x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5], dtype=torch.float64)  # box edges at x − ½
-    R_crop = crop_camera_rotation(torch.as_tensor(K, dtype=torch.float64), centre).numpy()
+    R_crop = crop_rotations(np.asarray(K, np.float64), np.asarray(box, np.float64)[None])[0]
     # focal lengths: the crop's magnification at its centre along x and y, i.e. the diagonal of
     # the Jacobian of crop pixels w.r.t. the virtual camera's normalised coordinates (x, y):
     # J = s · ∂π/∂p · K · R_cropᵀ[:, :2] at the centre ray p = K · R_cropᵀ · e_z. Its off-diagonal

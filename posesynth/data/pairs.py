@@ -23,12 +23,11 @@ from torch.utils.data import Dataset
 
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import FrameCache, crop_settings
-from posesynth.data.crops import crop_and_resize, crop_matrix, foreground_box, initial_boxes, person_boxes
+from posesynth.data.crops import crop_and_resize, crop_matrix, crop_rotations, foreground_box, initial_boxes, person_boxes
 from posesynth.data.keypoints2d import find_keypoints, read_keypoints
 from posesynth.depth_labels import depth_labels
 from posesynth.data.labels3d import find_labels, label_index, labelled_subset, read_labels3d
 from posesynth.data.videos import FrameReader, NoUsableVideosError, index_videos, open_video
-from posesynth.geometry import crop_camera_rotation
 
 log = logging.getLogger(__name__)
 
@@ -221,9 +220,7 @@ class FramePairDataset(Dataset):
             return torch.zeros(17, 3), torch.tensor(0.0)
         pose = pose - pose[:1]
         if K is not None:  # the model sees the person through a camera turned towards the crop centre
-            x0, y0, x1, y1 = (float(v) for v in box)
-            centre = torch.tensor([(x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5], dtype=torch.float64)
-            pose = pose @ crop_camera_rotation(torch.from_numpy(K), centre).T
+            pose = pose @ torch.from_numpy(crop_rotations(K, np.asarray(box, np.float64)[None])[0]).T
         return pose.float(), torch.tensor(1.0)
 
     def _check_cache_settings(self) -> None:
