@@ -41,8 +41,9 @@ from posesynth.viz.grid import save_png
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "pose3d", "reprojection",
-              "relative_depth", "bone_ratio", "multiview_consistency", "transform_reprojection", "cross_view")
+LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "heading_search", "pose3d",
+              "reprojection", "relative_depth", "bone_ratio", "multiview_consistency", "transform_reprojection",
+              "cross_view")
 
 
 class NonFiniteLossError(RuntimeError):

@@ -50,6 +50,11 @@ def test_three_steps_write_everything(tiny_data, tmp_path):
     assert model.encode_pose(torch.rand(1, 3, 32, 32))["pose_camera"].shape == (1, 17, 3)
 
 
+def test_heading_search_term_trains(tiny_data, tmp_path):
+    rows = _losses(train(_config(tiny_data, "train.steps=2", "loss.heading_search=1"), tmp_path / "h", progress=False))
+    assert all(np.isfinite(row["loss/heading_search"]) and row["loss/heading_search"] >= 0 for row in rows.values())
+
+
 def test_periodic_heldout_evaluation_is_logged(tiny_data, tmp_path):
     config = _config(tiny_data, "train.steps=2", "train.eval_every=2", f"data.eval_synthetic={tiny_data}")
     rows = _losses(train(config, tmp_path / "eval", progress=False))

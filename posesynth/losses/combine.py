@@ -12,6 +12,7 @@ from torch import nn
 
 from posesynth.losses.priors import articulation_loss, generator_loss
 from posesynth.losses.geometric import bone_ratio_loss
+from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.keypoints import keypoint_loss
 from posesynth.losses.multiview import MULTIVIEW_TERMS, multiview_losses
 from posesynth.losses.relative_depth import relative_depth_loss
@@ -32,13 +33,13 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         outputs: :meth:`PoseSynthModel.forward` outputs.
         batch: ``target`` and ``background`` (B, 3, S, S) in [0, 1].
         weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
-            silhouette, pose3d (needs ``*_pose3d`` labels in the batch), reprojection (needs
+            silhouette, heading_search (needs ``model``), pose3d (needs ``*_pose3d`` labels in the batch), reprojection (needs
             ``*_keypoints``), relative_depth (needs ``*_depth_relation``), bone_ratio, and on
             stacked view pairs (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview`.
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
-        model: the unwrapped model, for the cross-view synthesis term.
+        model: the unwrapped model, for the cross-view synthesis and heading-search terms.
     Returns:
         name → scalar tensor for every term with a non-zero weight, plus ``total``.
     """
@@ -65,6 +66,12 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         # the puppet should cover exactly where the target differs from its background
         terms["silhouette"] = silhouette_loss(foreground_mask(outputs["target_maps"]),
                                               observed_foreground(target, batch["background"]))
+
+    if weights.get("heading_search", 0) and model is not None:
+        # a search over turned puppets, scored by silhouette: the heading has no gradient at the start
+        terms["heading_search"] = heading_search_loss(outputs["rotation"], outputs["pose_camera"],
+                                                      outputs["joints_camera"][:, 0], model.K, target,
+                                                      batch["background"])
 
     def both(key: str) -> torch.Tensor:  # target and source frames, in the order the outputs use
         return torch.cat([batch[f"target_{key}"], batch[f"source_{key}"]])
