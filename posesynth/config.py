@@ -84,7 +84,7 @@ class LossConfig:
     articulation: float = 1.0          # knee/elbow hinge direction and joint-angle limits
     mask: float = 0.1                  # decoder mask ≈ rendered part-map foreground
     silhouette: float = 0.0            # puppet foreground ≈ where the target differs from its background
-    heading_search: float = 0.0        # pull the heading towards the best-fitting of 8 turned puppets (losses/heading.py)
+    heading_search: float = 0.0        # pull the heading to the best of 8 turned puppets; unstable from scratch
     pose3d: float = 0.0                # MPJPE to 3D labels where data.labels3d has them
     reprojection: float = 0.0          # confidence-weighted 2D keypoint reprojection (needs keypoints)
     relative_depth: float = 0.0        # ranking loss on depth-order labels made from 2D keypoints

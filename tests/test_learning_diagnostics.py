@@ -9,8 +9,8 @@ import torch
 from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.eval_synthetic import labelled_views
 from posesynth.learning_diagnostics import (
-    circular_spread_degrees, depth_sign_agreement, diagnose, mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees,
-    yaw_error_degrees,
+    circular_spread_degrees, depth_sign_agreement, diagnose, mirror_better_fraction, spread_ratio, true_puppet_depth,
+    yaw_degrees, yaw_error_degrees,
 )
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose, flip_pose

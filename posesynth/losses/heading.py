@@ -14,6 +14,11 @@ per sample). Where the best turn fits clearly better than the prediction,
 pulls the camera rotation R_b (body → camera) towards it: a target for the 6D rotation head,
 not a change to the forward pass. A silhouette cannot tell front from back (θ and θ + π draw
 almost the same), so the margin keeps such near-ties from flipping the pose at random.
+
+Measured (BENCHMARKS.md, "Does it learn?"): from scratch it does not work. While the
+articulation is wrong, the best turn changes from step to step, and two of three runs collapsed
+(the puppet left the crop). It is off by default, meant for fine-tuning a run whose 2D joints
+already fit.
 """
 
 from __future__ import annotations
