@@ -34,8 +34,9 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         batch: ``target`` and ``background`` (B, 3, S, S) in [0, 1].
         weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
             silhouette, heading_search (needs ``model``), pose3d (needs ``*_pose3d`` labels in the
-            batch), reprojection (needs ``*_keypoints``), relative_depth (needs ``*_depth_relation``), bone_ratio, and on
-            stacked view pairs (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview`.
+            batch), reprojection (needs ``*_keypoints``), relative_depth (needs
+            ``*_depth_relation``), bone_ratio, and on stacked view pairs (``R_ij`` in the batch)
+            the terms of :mod:`posesynth.losses.multiview`.
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
