@@ -17,6 +17,14 @@ TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3"
         "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100"]
 
 
+def save_unpaired_poses(root: Path, labels: list[Path]) -> Path:
+    """Write the labels' 3D joints as ``root/poses.npy`` (the unpaired poses of a tiny training run)."""
+    from posesynth.data.synthetic import load_labels
+
+    np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
+    return root / "poses.npy"
+
+
 def write_test_video(path: str | Path, frames: int = 24, width: int = 64, height: int = 48, *,
                      codec: str = "libx264", pix_fmt: str = "yuv420p", fps: int = 25,
                      audio: bool = False, gray: bool = False, box_size: tuple[int, int] | None = None,

@@ -15,7 +15,7 @@ from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.geometry import crop_camera_rotation, intrinsics
 from posesynth.losses.supervised import pose3d_loss
 from posesynth.train import load_model, train
-from conftest import TINY as TINY_RUN
+from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = TINY_RUN
 
@@ -24,7 +24,7 @@ TINY = TINY_RUN
 def labelled(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("labelled")
     labels = generate_dataset(root, videos=2, frames=12, size=64, seed=5, progress=False)
-    np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
+    save_unpaired_poses(root, labels)
     return root
 
 

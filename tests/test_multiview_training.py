@@ -11,11 +11,11 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.multiview import MultiViewDataset
-from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.data.synthetic import generate_dataset
 from posesynth.losses.multiview import multiview_losses, stack_views
 from posesynth.models.model import PoseSynthModel
 from posesynth.train import train
-from conftest import TINY as TINY_RUN
+from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = [*TINY_RUN, "train.batch_size=4"]
 TERMS = ("loss/multiview_consistency", "loss/transform_reprojection", "loss/cross_view")
@@ -25,7 +25,7 @@ TERMS = ("loss/multiview_consistency", "loss/transform_reprojection", "loss/cros
 def views(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("views")
     labels = generate_dataset(root, videos=2, views=2, frames=12, size=64, seed=11, progress=False)
-    np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
+    save_unpaired_poses(root, labels)
     return root
 
 

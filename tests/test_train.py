@@ -12,9 +12,9 @@ import torch
 
 import posesynth.train as train_module
 from posesynth.config import load_config
-from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.data.synthetic import generate_dataset
 from posesynth.train import NonFiniteLossError, latest_checkpoint, load_model, lr_factor, mean_pose, train
-from conftest import TINY as TINY_RUN
+from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = [*TINY_RUN, "train.sample_every=2", "train.checkpoint_every=2"]
 
@@ -23,7 +23,7 @@ TINY = [*TINY_RUN, "train.sample_every=2", "train.checkpoint_every=2"]
 def tiny_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
     labels = generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False)
-    np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
+    save_unpaired_poses(root, labels)
     return root
 
 

@@ -12,7 +12,7 @@ from posesynth.data.crops import crop_matrix
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.train import train
-from conftest import TINY as TINY_RUN
+from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = TINY_RUN
 
@@ -28,7 +28,7 @@ def with_keypoints(tmp_path_factory) -> Path:
         scores[:, 10] = 0.0  # a joint the "detector" missed
         np.savez(root / "keypoints" / f"{path.stem}.keypoints.npz", keypoints=joints2d, scores=scores,
                  layout="h36m17")
-    np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
+    save_unpaired_poses(root, labels)
     return root
 
 
