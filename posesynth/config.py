@@ -67,6 +67,7 @@ class ModelConfig:
     discriminator_hidden: int = 256    # pose discriminator MLP width
     bone_scaling: bool = False         # per-sample bone lengths (±25 %) instead of fixed canonical ratios
     spatial_head: bool = False         # pose heads see a 4×4 feature grid, not the global average
+    encoder: Literal["kinematic", "heatmap"] = "kinematic"  # heatmap: 2.5D heatmaps + depth maps (integral)
 
 
 @dataclass
@@ -92,6 +93,10 @@ class LossConfig:
     multiview_consistency: float = 0.0  # view i's pose moved into view j agrees with view j's (multi-view)
     transform_reprojection: float = 0.0  # view i's pose moved into view j and projected matches view j's 2D
     cross_view: float = 0.0            # synthesise view j's frame from view i's transformed pose
+    proportions: float = 0.0           # all bone-length ratios ≈ canonical (for model.encoder=heatmap's free bones)
+    imitation: float = 0.0             # recover a sampled unpaired pose from the decoder's rendering of it
+    imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
+
 
 
 @dataclass

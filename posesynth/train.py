@@ -30,6 +30,7 @@ from posesynth.data.multiview import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.poses3d import load_poses3d
 from posesynth.eval_synthetic import load_labelled_set, score_poses
+from posesynth.imitation import sample_views
 from posesynth.losses.combine import compute_losses
 from posesynth.losses.multiview import stack_views
 from posesynth.losses.priors import discriminator_loss
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "heading_search", "pose3d",
               "reprojection", "relative_depth", "bone_ratio", "multiview_consistency", "transform_reprojection",
-              "cross_view")
+              "cross_view", "imitation", "proportions")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -58,7 +59,7 @@ def model_kwargs(config: Config) -> dict:
     return dict(image_size=m.image_size, encoder_width=m.encoder_width, encoder_stages=m.encoder_stages,
                 appearance_channels=m.appearance_channels, appearance_width=m.appearance_width,
                 decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
-                bone_scaling=m.bone_scaling, spatial_head=m.spatial_head)
+                bone_scaling=m.bone_scaling, spatial_head=m.spatial_head, encoder=m.encoder)
 
 
 def canonical_poses(poses: torch.Tensor) -> torch.Tensor:
@@ -107,6 +108,18 @@ def sample_real_poses(poses: torch.Tensor, count: int, seed: int, step: int, mic
     """``count`` unpaired poses for one discriminator step; a pure function of (seed, step, micro)."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro)
     return poses[torch.randint(len(poses), (count,), generator=generator)]
+
+
+def imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro: int, image_size: int,
+                    focal: float) -> torch.Tensor:
+    """``count`` unpaired poses placed in the crop camera for one imitation step; pure in (seed, step, micro).
+
+    Returns:
+        (count, 17, 3) crop camera frame, metres (:func:`posesynth.imitation.sample_views`).
+    """
+    chosen = sample_real_poses(poses, count, seed + 7919, step, micro)
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 104_729)
+    return sample_views(chosen, image_size=image_size, focal=focal, generator=generator)
 
 
 # --- checkpoints ----------------------------------------------------------------------------
@@ -271,8 +284,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     if not multiview and (losses.multiview_consistency or losses.transform_reprojection or losses.cross_view):
         raise ValueError("loss.multiview_consistency / transform_reprojection / cross_view need synchronised views: "
                          "set data.calibration (a calibration file, or a synthetic set's scenes.json)")
-    if losses.bone_ratio and not m.bone_scaling:
-        raise ValueError("loss.bone_ratio > 0 needs model.bone_scaling=true: with the fixed canonical bone ratios "
+    if losses.bone_ratio and not m.bone_scaling and m.encoder == "kinematic":
+        raise ValueError("loss.bone_ratio > 0 needs model.bone_scaling=true or model.encoder=heatmap: with the "
+                         "kinematic encoder's fixed canonical bone ratios "
                          "the term is constant")
     if losses.pose3d and data.labels3d is None:
         raise ValueError("loss.pose3d > 0 needs 3D labels: set data.labels3d to a folder of <video stem>.npz "
@@ -322,7 +336,11 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         if multiview:
             batch = stack_views(batch)
         with accelerator.accumulate(model, discriminator):
-            outputs = model(batch["source"], batch["target"], batch["background"])
+            imitation = None
+            if losses.imitation and step >= losses.imitation_start:  # sampled poses for the imitation cycle
+                imitation = imitation_views(real_poses, len(batch["target"]), t.seed, step, micro, m.image_size,
+                                            accelerator.unwrap_model(model).focal).to(batch["target"].device)
+            outputs = model(batch["source"], batch["target"], batch["background"], imitation_joints=imitation)
             terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
                                    foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
                                    model=accelerator.unwrap_model(model))

@@ -69,3 +69,40 @@ def test_spatial_head_sees_where_things_are_at_any_crop_size():
     left[0, :, 12:20, 2:10], right[0, :, 12:20, 22:30] = 1.0, 1.0
     features = lambda e, x: e.grid(e.body(e.stem(x * 2 - 1))).flatten(1)  # noqa: E731
     assert not torch.allclose(features(encoder, left)[0], features(encoder, right)[0], atol=1e-4)
+
+
+def test_heatmap_encoder_shapes_and_start_pose():
+    model = _tiny_model(encoder="heatmap")
+    model.start_from_pose(canonical_tpose())
+    out = model.encode_pose(torch.rand(2, 3, 32, 32))
+    assert out["joints2d"].shape == (2, 17, 2) and out["heatmaps"].shape == (2, 17, 8, 8)
+    assert out["rotation"].shape == (2, 3, 3) and out["local_directions"].shape == (2, 16, 3)
+    # back-projection and projection agree: the 3D joints project onto the soft-argmax joints
+    u = model.focal * out["joints_camera"][..., 0] / out["joints_camera"][..., 2] + 15.5
+    torch.testing.assert_close(out["joints2d"][..., 0], u, atol=1e-4, rtol=0)
+    # the start: the T-pose seen frontally (the prior heatmaps are coarse: within a few cm)
+    torch.testing.assert_close(out["pose_body"], canonical_tpose().expand(2, 17, 3), atol=6e-2, rtol=0)
+    torch.testing.assert_close(out["rotation"], torch.eye(3).expand(2, 3, 3), atol=5e-2, rtol=0)
+    eye = torch.eye(3).expand(2, 3, 3)
+    torch.testing.assert_close(out["rotation"] @ out["rotation"].transpose(-1, -2), eye, atol=1e-5, rtol=0)
+
+
+def test_heatmap_encoder_rejects_kinematic_options():
+    with pytest.raises(ValueError, match="kinematic encoder"):
+        _tiny_model(encoder="heatmap", bone_scaling=True)
+    with pytest.raises(ValueError, match="model.encoder"):
+        _tiny_model(encoder="regression")
+
+
+def test_heatmap_encoder_gets_a_gradient_through_the_renderer_alone():
+    model = _tiny_model(encoder="heatmap")
+    model.start_from_pose(canonical_tpose())
+    source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
+    out = model(source, target, background)
+    (out["synthesis"] - target).abs().mean().backward()
+    for name, parameter in model.pose_encoder.named_parameters():
+        if name.startswith("root_head"):  # the root depth reaches the puppet only through its size
+            continue
+        assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
+    assert model.pose_encoder.heads.weight.grad.abs().sum() > 0
+    assert model.pose_encoder.prior.grad.abs().sum() > 0

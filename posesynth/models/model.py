@@ -9,6 +9,12 @@ One forward pass (Kundu et al., CVPR 2020, fig. 2):
     AppearanceEncoder(source, source part maps) ──► appearance (B, P, C)
     Decoder(target part maps, appearance, target background) ──► synthesised target
 
+With ``encoder="heatmap"`` the first two steps are replaced by the 2.5D encoder
+(:mod:`posesynth.models.heatmap_encoder`): heatmaps → joints2d (B, 17, 2) by soft-argmax, depth
+maps → root-relative depths, a root depth factor; the joints are back-projected through the crop
+camera and the body rotation and bone directions are *derived* from the 3D joints. The puppet is
+then drawn from those 2D joints and depths, so the reconstruction gradient lands on each joint.
+
 The crop camera is fixed (the paper's "fixed perspective camera P"): focal length
 ``focal_ratio × image_size`` pixels, principal point at the crop centre. Since bone lengths are
 fixed, the predicted root depth sets the person's size in the crop: it is predicted as a
@@ -17,12 +23,16 @@ log-factor around the nominal depth at which a 1.7 m person fills 75 % of the cr
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
-from posesynth.geometry import intrinsics, project
+from posesynth.geometry import intrinsics, project, unproject
 from posesynth.models.appearance import AppearanceEncoder
 from posesynth.models.decoder import Decoder
+from posesynth.models.discriminator import body_frame
+from posesynth.models.heatmap_encoder import HeatmapPoseEncoder
 from posesynth.models.kinematics import (
     forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
 )
@@ -47,20 +57,31 @@ class PoseSynthModel(nn.Module):
             of the fixed canonical ratios.
         spatial_head: the pose encoder's heads see a 4×4 feature grid instead of the global
             average (:class:`~posesynth.models.pose_encoder.PoseEncoder`).
+        encoder: ``"kinematic"`` (bone directions + camera, fixed bone ratios) or ``"heatmap"``
+            (2.5D: heatmaps and depth maps, :class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`).
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
                  decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False,
-                 spatial_head: bool = False):
+                 spatial_head: bool = False, encoder: Literal["kinematic", "heatmap"] = "kinematic"):
         super().__init__()
+        if encoder not in ("kinematic", "heatmap"):
+            raise ValueError(f"model.encoder={encoder!r}: choose 'kinematic' or 'heatmap'")
         if image_size % (2 ** decoder_levels):
             raise ValueError(f"model.image_size={image_size} must be divisible by 2**decoder_levels={2 ** decoder_levels}")
         self.image_size = image_size
         self.focal = focal_ratio * image_size
         self.nominal_depth = nominal_fill_depth(self.focal, image_size)
-        self.pose_encoder = PoseEncoder(encoder_width, encoder_stages, bone_scaling=bone_scaling,
-                                        spatial_head=spatial_head)
+        self.encoder = encoder
+        if encoder == "heatmap":
+            if bone_scaling or spatial_head:
+                raise ValueError("model.bone_scaling and model.spatial_head belong to the kinematic encoder; "
+                                 "the heatmap encoder's bone lengths are free already (use loss.bone_ratio)")
+            self.pose_encoder = HeatmapPoseEncoder(image_size, encoder_width, encoder_stages)
+        else:
+            self.pose_encoder = PoseEncoder(encoder_width, encoder_stages, bone_scaling=bone_scaling,
+                                            spatial_head=spatial_head)
         self.appearance_encoder = AppearanceEncoder(appearance_channels, appearance_width)
         self.decoder = Decoder(NUM_PARTS, appearance_channels, decoder_width, decoder_levels)
         centre = (image_size - 1) / 2
@@ -72,6 +93,11 @@ class PoseSynthModel(nn.Module):
         Args:
             pose3d: (17, 3) metres, body frame (x left, y down, z out of the back).
         """
+        if self.encoder == "heatmap":  # the pose seen frontally, its pelvis at the crop centre, nominal depth
+            pose = pose3d.float().to(self.K) - pose3d.float().to(self.K)[:1]
+            joints = pose + pose.new_tensor([0.0, 0.0, self.nominal_depth])
+            self.pose_encoder.reset_heads(project(joints, self.K), pose[:, 2])
+            return
         directions, _ = pose_to_directions(pose3d[None].float())
         self.pose_encoder.reset_heads(global_to_local_directions(directions)[0])
 
@@ -87,6 +113,8 @@ class PoseSynthModel(nn.Module):
             ``joints2d`` (B, 17, 2) crop pixels; ``depth`` (B, 17) metres; ``rotation`` (B, 3, 3);
             ``local_directions`` (B, 16, 3); with bone scaling ``bone_scale`` (B, 16).
         """
+        if self.encoder == "heatmap":
+            return self._encode_heatmap_pose(image)
         out = self.pose_encoder(image)
         directions = local_to_global_directions(out["local_directions"])
         lengths = None
@@ -109,12 +137,26 @@ class PoseSynthModel(nn.Module):
             result["bone_scale"] = out["bone_scale"]
         return result
 
+    def _encode_heatmap_pose(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:meth:`encode_pose` for the 2.5D encoder: back-project, then derive rotation and bones."""
+        out = self.pose_encoder(image)
+        root_depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
+        depth = (root_depth[:, None] + out["relative_depth"]).clamp(min=0.1 * self.nominal_depth)
+        joints_camera = unproject(out["joints2d"], depth, self.K)
+        pose_camera = joints_camera - joints_camera[:, :1]
+        to_body = body_frame(pose_camera)  # rows: the body axes in the camera frame
+        pose_body = pose_camera @ to_body.transpose(-1, -2)
+        directions, _ = pose_to_directions(pose_body)
+        return {"pose_body": pose_body, "pose_camera": pose_camera, "joints_camera": joints_camera,
+                "joints2d": out["joints2d"], "depth": depth, "rotation": to_body.transpose(-1, -2),
+                "local_directions": global_to_local_directions(directions), "heatmaps": out["heatmaps"]}
+
     def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
         return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal)
 
-    def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
+    def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
+                imitation_joints: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -124,6 +166,12 @@ class PoseSynthModel(nn.Module):
             ``source_pose_camera``, ``source_joints2d``, ``source_depth``,
             ``source_maps`` and ``target_maps`` (B, P+1, S, S), ``appearance`` (B, P, C),
             ``synthesis`` (B, 3, S, S), ``foreground`` (B, 3, S, S), ``mask`` (B, 1, S, S).
+            With ``imitation_joints`` (B, 17, 3), sampled poses in the crop camera frame (metres,
+            :func:`posesynth.imitation.sample_views`): their puppets are painted by the decoder
+            with the source's appearance over the target's background (no gradient: the painting
+            is a training image, not a prediction), encoded again, and returned as
+            ``imitation_image`` (B, 3, S, S), ``imitation_true2d`` (B, 17, 2) px,
+            ``imitation_true_pose`` (B, 17, 3) m, ``imitation_joints2d`` and ``imitation_pose_camera``.
         """
         batch = target.shape[0]
         # one encoder pass over both frames: the same network must explain both poses
@@ -138,6 +186,15 @@ class PoseSynthModel(nn.Module):
                    source_maps=source_maps, target_maps=target_maps,
                    appearance=appearance, synthesis=decoded["image"], foreground=decoded["foreground"],
                    mask=decoded["mask"])
+        if imitation_joints is not None:
+            with torch.no_grad():
+                true2d = project(imitation_joints, self.K)
+                imitation_maps = self.render(true2d, imitation_joints[..., 2])
+                painted = self.decoder(imitation_maps, appearance.detach(), background,
+                                       coverage=foreground_mask(imitation_maps))["image"]
+            imitated = self.encode_pose(painted)
+            out.update(imitation_image=painted, imitation_true2d=true2d, imitation_true_pose=imitation_joints,
+                       imitation_joints2d=imitated["joints2d"], imitation_pose_camera=imitated["pose_camera"])
         return out
 
 

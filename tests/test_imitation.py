@@ -1,0 +1,109 @@
+"""The pose-imitation cycle: sampled views, the loss, the model's painting and re-encoding, training."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from posesynth.config import load_config
+from posesynth.data.synthetic import generate_dataset
+from posesynth.geometry import project
+from posesynth.imitation import CROP_FILL, sample_views
+from posesynth.losses.imitation import imitation_loss
+from posesynth.models.discriminator import body_frame
+from posesynth.models.model import PoseSynthModel
+from posesynth.skeleton import canonical_tpose
+from posesynth.train import train
+from conftest import TINY, save_unpaired_poses
+
+
+def _views(count: int = 256, seed: int = 0) -> torch.Tensor:
+    poses = canonical_tpose().expand(count, 17, 3)
+    return sample_views(poses, image_size=64, focal=128.0, generator=torch.Generator().manual_seed(seed))
+
+
+def test_sampled_views_are_centred_fill_the_crop_and_face_every_way():
+    joints = _views()
+    assert joints[..., 2].min() > 0
+    uv = project(joints, torch.tensor([[128.0, 0, 31.5], [0, 128.0, 31.5], [0, 0, 1]]))
+    low, high = uv.amin(dim=1), uv.amax(dim=1)
+    centre, extent = (low + high) / 2, (high - low).amax(-1)
+    assert (centre - 31.5).abs().max() < 0.1 * 64        # box-centred, up to the shift jitter
+    # the joints (without the head-top/feet margin) fill about CROP_FILL of the crop
+    assert 0.45 * 64 < extent.median() < CROP_FILL * 64
+    # the heading (the body's z axis, out of the back, seen from above) covers the full circle
+    axis = body_frame(joints - joints[:, :1])[:, 2]
+    heading = torch.atan2(axis[:, 0], axis[:, 2])
+    counts = torch.histc(heading, bins=4, min=-math.pi, max=math.pi)
+    assert counts.min() > 0.15 * len(heading)
+    torch.testing.assert_close(_views(seed=3), _views(seed=3))  # a pure function of the generator
+
+
+def test_imitation_loss_closed_form():
+    true2d, true3d = torch.zeros(2, 17, 2), torch.rand(2, 17, 3)
+    assert imitation_loss(true2d, true3d, true2d, true3d, 32) < 1e-3
+    shifted = true2d + torch.tensor([3.2, 0.0])                     # 0.1 crop sides
+    assert imitation_loss(shifted, true3d + 5.0, true2d, true3d, 32) == pytest.approx(0.1, abs=1e-3)
+    one_joint = true3d.clone()
+    one_joint[:, 5, 1] += 0.17                                       # 0.17 m on 1 of 17 joints
+    assert imitation_loss(true2d, one_joint, true2d, true3d, 32) == pytest.approx(0.01, abs=1e-3)
+
+
+def test_imitation_loss_gradcheck():
+    torch.manual_seed(0)
+    args = [torch.randn(1, 3, 2, dtype=torch.float64, requires_grad=True),
+            torch.randn(1, 3, 3, dtype=torch.float64, requires_grad=True)]
+    truth = (torch.randn(1, 3, 2, dtype=torch.float64), torch.randn(1, 3, 3, dtype=torch.float64))
+    assert torch.autograd.gradcheck(lambda a, b: imitation_loss(a, b, *truth, 8.0), args)
+
+
+@pytest.mark.parametrize("encoder", ["kinematic", "heatmap"])
+def test_model_paints_the_sampled_pose_and_encodes_it_again(encoder):
+    torch.manual_seed(0)
+    model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8, decoder_levels=3, encoder=encoder)
+    model.start_from_pose(canonical_tpose())
+    joints = sample_views(canonical_tpose().expand(2, 17, 3), image_size=32, focal=model.focal,
+                          generator=torch.Generator().manual_seed(0))
+    source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
+    out = model(source, target, background, imitation_joints=joints)
+    assert out["imitation_image"].shape == (2, 3, 32, 32) and not out["imitation_image"].requires_grad
+    torch.testing.assert_close(out["imitation_true2d"], project(joints, model.K))
+    # an encoder told the truth scores zero; the real one gets a gradient only into the pose encoder
+    assert imitation_loss(out["imitation_true2d"], joints, out["imitation_true2d"], joints, 32) < 1e-3
+    loss = imitation_loss(out["imitation_joints2d"], out["imitation_pose_camera"], out["imitation_true2d"], joints, 32)
+    loss.backward()
+    assert all(p.grad is None for p in model.decoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.pose_encoder.parameters())
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("imitation")
+    save_unpaired_poses(root, generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False))
+    return root
+
+
+def _config(data: Path, *extra: str):
+    return load_config(None, [f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}", *TINY,
+                              "train.checkpoint_every=2", "model.encoder=heatmap", "loss.imitation=1",
+                              "loss.imitation_start=1", "loss.proportions=1", *extra])
+
+
+def _rows(run: Path) -> dict[int, dict]:
+    return {row["step"]: row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
+
+
+def test_heatmap_encoder_with_imitation_trains_and_resumes_exactly(tiny_data, tmp_path):
+    straight = _rows(train(_config(tiny_data, "train.steps=4"), tmp_path / "straight", progress=False))
+    assert "loss/imitation" not in straight[1] and "loss/imitation" in straight[2]  # from imitation_start
+    assert "loss/proportions" in straight[4]
+    halves = tmp_path / "halves"
+    train(_config(tiny_data, "train.steps=4"), halves, stop_after=2, progress=False)
+    train(_config(tiny_data, "train.steps=4"), halves, resume=True, progress=False)
+    resumed = _rows(halves)
+    for step in (3, 4):
+        for key in ("loss/total", "loss/imitation", "loss/l1"):
+            assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
