@@ -4,7 +4,10 @@ A capsule is the set of points within ``radius`` of the segment a→b. Each caps
 carries a texture reference direction (a body-fixed axis perpendicular to the segment, so
 patterns turn with the limb) and a material (colour, accent, pattern). The torso is three
 capsules side by side so it is wider than deep; the head is a short vertical capsule with
-hair at the back and top, so the facing direction is visible.
+hair at the back and top and a darker band across the face (eyes and brows), the feet point
+forwards, and most shirts carry a front mark (a placket or print down the chest): the facing
+cues real people carry, without which a person seen from the front and the mirrored person seen
+from the back look the same.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ class Capsules:
 
     a, b: (F, P, 3) segment end points, metres; radius: (P,) metres; ref: (F, P, 3) unit texture
     reference directions (perpendicular to b − a); colour, accent: (P, 3) RGB in [0, 1];
-    pattern: (P,) long pattern ids; along: (P,) cycles per metre; around: (P,) cycles per turn.
+    pattern: (P,) long pattern ids; along: (P,) cycles per metre; around: (P,) cycles per turn;
+    front: (P,) 1 where the part shows a front mark in its accent colour (face band, placket), else 0.
     All tensors float32 except ``pattern``; a, b, ref share one frame (world or camera).
     """
 
@@ -53,12 +57,13 @@ class Capsules:
     pattern: torch.Tensor
     along: torch.Tensor
     around: torch.Tensor
+    front: torch.Tensor
 
     def transformed(self, R: torch.Tensor, t: torch.Tensor) -> Capsules:
         """The same capsules in another frame, X' = R·X + t (R: (3, 3), t: (3,))."""
         R, t = R.to(self.a), t.to(self.a)
         return Capsules(self.a @ R.T + t, self.b @ R.T + t, self.radius, self.ref @ R.T, self.colour,
-                        self.accent, self.pattern, self.along, self.around)
+                        self.accent, self.pattern, self.along, self.around, self.front)
 
 
 def _segments(joints: torch.Tensor, frames: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -136,6 +141,7 @@ def dress(joints: torch.Tensor, frames: torch.Tensor, subject: Subject) -> Capsu
     ref = torch.nn.functional.normalize(ref - (ref * axis).sum(-1, keepdim=True) * axis, dim=-1)
     radius = torch.tensor([_PARTS[p][0] * (subject.girth if p != "head" else 1.0) for p in PART_NAMES])
     colour, accent, pattern, freq_along, freq_around = [], [], [], [], []
+    front = [1.0 if part == "head" or (part == "belly" and subject.front_mark) else 0.0 for part in PART_NAMES]
     for part in PART_NAMES:
         garment = _garment_for(part, subject)
         if garment is not None:
@@ -157,4 +163,5 @@ def dress(joints: torch.Tensor, frames: torch.Tensor, subject: Subject) -> Capsu
                     accent=torch.tensor(np.stack(accent), dtype=torch.float32),
                     pattern=torch.tensor(pattern, dtype=torch.long),
                     along=torch.tensor(freq_along, dtype=torch.float32),
-                    around=torch.tensor(freq_around, dtype=torch.float32))
+                    around=torch.tensor(freq_around, dtype=torch.float32),
+                    front=torch.tensor(front, dtype=torch.float32))

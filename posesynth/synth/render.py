@@ -118,8 +118,9 @@ def _stripe(x: torch.Tensor) -> torch.Tensor:
 
 
 def _accent_weight(pattern: torch.Tensor, along_m: torch.Tensor, angle: torch.Tensor, cos_back: torch.Tensor,
-                   cos_up: torch.Tensor, f_along: torch.Tensor, f_around: torch.Tensor) -> torch.Tensor:
-    """How much accent colour each hit shows (0 = base colour), per pattern id.  All (M,)."""
+                   cos_up: torch.Tensor, f_along: torch.Tensor, f_around: torch.Tensor, front: torch.Tensor
+                   ) -> torch.Tensor:
+    """How much accent colour each hit shows (0 = base colour), per pattern id, plus front marks.  All (M,)."""
     rings = _stripe(2 * math.pi * f_along * along_m)
     stripes = _stripe(f_around * angle)
     candidates = {
@@ -131,7 +132,13 @@ def _accent_weight(pattern: torch.Tensor, along_m: torch.Tensor, angle: torch.Te
         HAIR: torch.maximum((0.5 + 4.0 * (cos_back + 0.1)).clamp(0, 1), (0.5 + 6.0 * (cos_up - 0.55)).clamp(0, 1)),
     }
     table = torch.stack([candidates[k] for k in sorted(candidates)], -1)  # ids are 0..5
-    return table.gather(-1, pattern.unsqueeze(-1)).squeeze(-1)
+    weight = table.gather(-1, pattern.unsqueeze(-1)).squeeze(-1)
+    # front marks: the surface facing straight forward (the front ~40°); on the head only a band at
+    # eye height (the face), elsewhere a strip down the part (a placket or print on the chest)
+    frontal = (0.5 - 6.0 * (cos_back + 0.85)).clamp(0.0, 1.0)
+    eyes = (0.5 - 8.0 * ((cos_up - 0.15).abs() - 0.12)).clamp(0.0, 1.0)
+    mark = front * frontal * torch.where(pattern == HAIR, eyes, torch.ones_like(eyes))
+    return torch.maximum(weight, mark)
 
 
 def shade_hits(rays: torch.Tensor, t: torch.Tensor, index: torch.Tensor, caps: Capsules, light: torch.Tensor,
@@ -157,7 +164,7 @@ def shade_hits(rays: torch.Tensor, t: torch.Tensor, index: torch.Tensor, caps: C
     angle = torch.atan2((normal * side).sum(-1), cos_back)
     cos_up = -(normal * axis).sum(-1)  # only hair uses it: the head's a→b points down
     weight = _accent_weight(caps.pattern[index], s.squeeze(-1), angle, cos_back, cos_up,
-                            caps.along[index], caps.around[index]).unsqueeze(-1)
+                            caps.along[index], caps.around[index], caps.front[index]).unsqueeze(-1)
     albedo = caps.colour[index] * (1 - weight) + caps.accent[index] * weight
     lambert = (normal * light).sum(-1, keepdim=True).clamp(min=0.0)
     return albedo * (ambient + (1 - ambient) * lambert)
@@ -203,7 +210,7 @@ def render_capsules(K: torch.Tensor, height: int, width: int, caps: Capsules, li
     for start in range(0, frames, chunk):
         sl = slice(start, start + chunk)
         part = Capsules(caps.a[sl], caps.b[sl], caps.radius, caps.ref[sl], caps.colour, caps.accent,
-                        caps.pattern, caps.along, caps.around)
+                        caps.pattern, caps.along, caps.around, caps.front)
         y0, y1, x0, x1 = _screen_box(K.float(), part, height, width)
         if y1 <= y0 or x1 <= x0:
             continue

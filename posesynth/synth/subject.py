@@ -59,6 +59,7 @@ class Subject:
     trousers: Garment
     long_sleeves: bool
     long_trousers: bool
+    front_mark: bool = True
 
 
 def _bone_scales(rng: np.random.Generator) -> np.ndarray:
@@ -123,4 +124,5 @@ def make_subject(subject_id: int) -> Subject:
         trousers=_garment(rng),
         long_sleeves=bool(rng.random() < 0.6),
         long_trousers=bool(rng.random() < 0.75),
+        front_mark=bool(rng.random() < 0.8),  # drawn last: earlier draws (and old subjects' looks) unchanged
     )
