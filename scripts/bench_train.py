@@ -7,7 +7,7 @@ measured in the same run; and the puppet renderer's forward time against copying
 of output bytes (a memory-bound floor). Medians of repeated, interleaved measurements — these
 machines are shared and noisy.
 
-    python scripts/bench_train.py [--sizes 64 128] [--batch 16] [--repeats 7] [--json OUT]
+    python scripts/bench_train.py [--sizes 64 128] [--batch 16] [--repeats 7] [--encoder heatmap] [--json OUT]
 """
 
 from __future__ import annotations
@@ -23,38 +23,46 @@ from torch.utils.flop_counter import FlopCounterMode
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose
 
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 DEMO_SIZES = dict(encoder_width=16, encoder_stages=4, appearance_channels=32, appearance_width=16, decoder_width=16)
 
 
 def timed(fn, repeats: int) -> list[float]:
-    fn()  # warm-up: allocator, oneDNN kernel selection
+    """Wall-clock seconds of ``repeats`` calls after one warm-up (allocator, kernel selection)."""
+    def call():
+        fn()
+        if DEVICE.type == "cuda":  # kernels run asynchronously: wait for them
+            torch.cuda.synchronize()
+
+    call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        call()
         times.append(time.perf_counter() - start)
     return times
 
 
 def matmul_rate(n: int = 1024, repeats: int = 7) -> float:
     """Dense float32 matmul FLOP/s of this machine (median)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=DEVICE), torch.randn(n, n, device=DEVICE)
     return 2 * n ** 3 / statistics.median(timed(lambda: a @ b, repeats))
 
 
 def copy_rate(nbytes: int, repeats: int = 7) -> float:
     """Bytes/s of writing ``nbytes`` (a read + write copy of a float32 buffer; median)."""
-    src = torch.empty(nbytes // 4)
+    src = torch.empty(nbytes // 4, device=DEVICE)
     dst = torch.empty_like(src)
     return nbytes / statistics.median(timed(lambda: dst.copy_(src), repeats))
 
 
-def bench_size(size: int, batch: int, repeats: int) -> dict:
+def bench_size(size: int, batch: int, repeats: int, encoder: str = "kinematic") -> dict:
+    """One crop size: a full training step's time and FLOPs, and the renderer against a copy."""
     torch.manual_seed(0)
-    model = PoseSynthModel(image_size=size, **DEMO_SIZES)
+    model = PoseSynthModel(image_size=size, encoder=encoder, **DEMO_SIZES).to(DEVICE)
     model.start_from_pose(canonical_tpose())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    source, target, background = torch.rand(3, batch, 3, size, size).unbind(0)
+    source, target, background = torch.rand(3, batch, 3, size, size, device=DEVICE).unbind(0)
 
     def step():
         out = model(source, target, background)
@@ -91,9 +99,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--encoder", choices=["kinematic", "heatmap"], default="kinematic")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    rows = [bench_size(s, args.batch, args.repeats) for s in args.sizes]
+    rows = [bench_size(s, args.batch, args.repeats, args.encoder) for s in args.sizes]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'size':>5} {'pairs/s':>8} {'GFLOP/step':>10} {'GFLOP/s':>8} {'of matmul':>9} {'render ms':>9} {'copy ms':>8} {'ratio':>6}")
     for r in rows:

@@ -16,6 +16,7 @@ from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose
 from posesynth.train import train
+from posesynth.viz.draw import sample_grid
 from conftest import TINY, save_unpaired_poses
 
 
@@ -77,6 +78,9 @@ def test_model_paints_the_sampled_pose_and_encodes_it_again(encoder):
     loss.backward()
     assert all(p.grad is None for p in model.decoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.pose_encoder.parameters())
+    # the training sample grid gains a fifth column: the painting with the skeleton read back
+    grid = sample_grid({"source": source, "target": target}, out, rows=2)
+    assert grid.shape == (2 * (128 + 2) + 2, 5 * (128 + 2) + 2, 3)
 
 
 @pytest.fixture(scope="module")

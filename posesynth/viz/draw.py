@@ -172,14 +172,18 @@ def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]
                 min_side: int = 128) -> np.ndarray:
     """Training sample grid: source | target + predicted skeleton | target part maps | synthesis.
 
+    When the step ran the imitation cycle, a fifth column shows the decoder's painting of the
+    sampled unpaired pose with the skeleton the encoder read back from it.
+
     Args:
         batch: holds ``source`` and ``target`` (B, 3, S, S) in [0, 1].
         outputs: :class:`~posesynth.models.model.PoseSynthModel` outputs: ``joints2d`` (B, 17, 2)
-            crop pixels, ``target_maps`` (B, P+1, S, S), ``synthesis`` (B, 3, S, S).
+            crop pixels, ``target_maps`` (B, P+1, S, S), ``synthesis`` (B, 3, S, S); optionally
+            ``imitation_image`` (B, 3, S, S) and ``imitation_joints2d`` (B, 17, 2).
         rows: examples shown (at most B).
         min_side: crops are upscaled (nearest) by a whole factor to at least this many pixels.
     Returns:
-        (rows·(S·f + 2) + 2, 4·(S·f + 2) + 2, 3) uint8 image, f the upscale factor.
+        (rows·(S·f + 2) + 2, C·(S·f + 2) + 2, 3) uint8 image, f the upscale factor, C 4 or 5 columns.
     """
     n = min(rows, batch["target"].shape[0])
     side = batch["target"].shape[-1]
@@ -188,7 +192,12 @@ def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]
            (batch["source"], batch["target"], outputs["target_maps"], outputs["synthesis"])]
     source, target, maps, synthesis = big
     target = with_skeletons(target, upscale_points(outputs["joints2d"][:n].detach().float().cpu(), factor))
-    return make_grid([source, target, colorize_part_maps(maps), synthesis])
+    columns = [source, target, colorize_part_maps(maps), synthesis]
+    if "imitation_image" in outputs:
+        painted = upscale(outputs["imitation_image"][:n].detach().float().cpu(), factor)
+        columns.append(with_skeletons(painted, upscale_points(outputs["imitation_joints2d"][:n].detach().float().cpu(),
+                                                              factor)))
+    return make_grid(columns)
 
 
 __all__ = ["BONE_COLORS", "VIEWS", "draw_segment", "draw_skeleton", "upscale_points", "upscale", "with_skeletons",

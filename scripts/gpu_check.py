@@ -1,0 +1,79 @@
+"""One call on a lent GPU: training-step throughput and the learning benchmark at 128 px in bf16.
+
+Meant for the ``device`` machine a session is sometimes lent (15 minutes in all): one prepared
+command that writes one JSON, so that the whole check is a single call. It runs
+
+1. ``bench_train.bench_size`` at 64 and 128 px for both pose encoders (pairs/s, GFLOP/s);
+2. ``bench_learning.run_benchmark`` at 128 px crops from 256 px videos, ``mixed_precision=bf16``
+   (where the GPU has it), the self-supervised recipe (``configs/demo.yaml`` with the heatmap
+   encoder and the imitation cycle unless ``--recipe`` overrides say otherwise), for
+   ``--minutes``, with the held-out curve.
+
+``--tiny`` runs the same code on a CPU in well under a minute (a test runs it), so the GPU call
+never meets an untested path.
+
+    python scripts/gpu_check.py --out OUT/gpu_check --minutes 6
+    python scripts/gpu_check.py --out /tmp/check --tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_learning import run_benchmark  # noqa: E402
+from bench_train import bench_size  # noqa: E402
+
+SELF_SUPERVISED = ("model.encoder=heatmap", "loss.imitation=1.0", "loss.proportions=10.0")
+
+
+def device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--minutes", type=float, default=6.0, help="learning benchmark budget (training only)")
+    parser.add_argument("--tiny", action="store_true", help="a CPU smoke run of every step (tiny sizes)")
+    parser.add_argument("recipe", nargs="*", metavar="key=value", help="overrides of the learning recipe")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    report: dict = {"device": device_name(), "torch": torch.__version__, "tiny": args.tiny}
+
+    sizes, batch = ((32,), 2) if args.tiny else ((64, 128), 16)
+    report["throughput"] = [dict(bench_size(s, batch, repeats=2 if args.tiny else 7, encoder=e), encoder=e)
+                            for s in sizes for e in ("kinematic", "heatmap")]
+    print(json.dumps(report["throughput"], indent=1), flush=True)
+
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    recipe = [*SELF_SUPERVISED, f"train.mixed_precision={'bf16' if bf16 else 'auto'}", "data.num_workers=4"]
+    if args.tiny:
+        recipe += ["model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
+                   "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1"]
+        learning = run_benchmark(args.out / "learning", steps=2, videos=2, frames=8, video_size=64, eval_every=2,
+                                 overrides=[*recipe, *args.recipe], heldout_videos=1)
+    else:
+        recipe += ["model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
+                   "model.decoder_width=32", "model.appearance_channels=64", "train.batch_size=32"]
+        learning = run_benchmark(args.out / "learning", minutes=args.minutes, video_size=256, eval_every=250,
+                                 overrides=[*recipe, *args.recipe])
+    report["learning"] = learning
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2))
+    print(f"final PA-MPJPE / baseline {learning['final_ratio_pa_mpjpe']:.2f}; wrote {args.out / 'gpu_check.json'} "
+          f"({report['seconds']:.0f} s on {report['device']})")
+
+
+if __name__ == "__main__":
+    main()
