@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import types
@@ -50,6 +51,7 @@ class DataConfig:
     keypoints2d: str | None = None     # folder of 2D keypoint files <stem>.keypoints.{npz,json} (else beside videos)
     calibration: str | None = None     # camera calibration of synchronised views (multi-view training)
     calibration_subject: str | None = None  # Human3.6M calibration files only: whose cameras, e.g. S1
+    trust_pickle: bool = False         # read pickle-based files (VideoPose3D npz, cameras.pkl): they can run code
 
 
 @dataclass
@@ -194,6 +196,12 @@ def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] 
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as error:
             raise ConfigError(f"config file {path} does not exist") from error
+        except IsADirectoryError as error:
+            raise ConfigError(f"config file {path} is a folder; pass a YAML file such as configs/demo.yaml") from error
+        except OSError as error:
+            raise ConfigError(f"config file {path} cannot be read ({error.strerror})") from error
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"config file {path} is not a text file (not UTF-8); pass a YAML file") from error
         except yaml.YAMLError as error:
             raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
         values = loaded or {}
@@ -201,7 +209,10 @@ def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] 
             raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(values).__name__}")
     values = apply_overrides(values, overrides)
     try:
-        return from_dict(cls, values)
+        config = from_dict(cls, values)
+        if isinstance(config, Config):
+            check_ranges(config)
+        return config
     except ConfigError as error:
         where = f" (in {path})" if path is not None else ""
         raise ConfigError(f"{error}{where}") from None
@@ -220,6 +231,65 @@ def save_config(config: Any, path: str | os.PathLike) -> Path:
 def write_resolved_config(config: Any, run_dir: str | os.PathLike) -> Path:
     """Store ``config`` as ``RUN_DIR/config.yaml`` — every run directory gets one."""
     return save_config(config, Path(run_dir) / "config.yaml")
+
+
+# --- value ranges ---------------------------------------------------------------------------
+
+# Lower bounds (inclusive) of numeric keys; every float must also be finite and every loss.*
+# number (a weight or a setting of a term) at least 0.
+AT_LEAST: dict[str, float] = {
+    "data.poses3d_frame_step": 1, "data.min_gap": 1, "data.max_gap": 1, "data.background_window": 1,
+    "data.num_workers": 0, "data.labels_fraction": 0,
+    "model.image_size": 8, "model.encoder_width": 1, "model.encoder_stages": 0, "model.appearance_channels": 1,
+    "model.appearance_width": 1, "model.decoder_width": 1, "model.decoder_levels": 0,
+    "model.discriminator_hidden": 1,
+    "train.seed": 0, "train.steps": 1, "train.batch_size": 1, "train.grad_accum": 1, "train.lr": 0,
+    "train.lr_discriminator": 0, "train.weight_decay": 0, "train.warmup_steps": 0, "train.grad_clip": 0,
+    "train.log_every": 1, "train.sample_every": 1, "train.checkpoint_every": 1, "train.keep_checkpoints": 0,
+    "train.eval_every": 0,
+}
+# Keys that must be strictly positive.
+POSITIVE: tuple[str, ...] = ("data.margin", "model.focal_ratio")
+
+
+def check_ranges(config: Config) -> None:
+    """Check what the types cannot: finite numbers, lower bounds, and relations between keys.
+
+    Raises:
+        ConfigError naming the key, the allowed range and the value.
+    """
+    for key, value in _numbers(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"'{key}' must be a finite number, got {value}")
+        bound = 0 if key.startswith("loss.") else AT_LEAST.get(key)
+        if bound is not None and value < bound:
+            raise ConfigError(f"'{key}' must be >= {bound:g}, got {value}")
+        if key in POSITIVE and value <= 0:
+            raise ConfigError(f"'{key}' must be > 0, got {value}")
+    d, m = config.data, config.model
+    if d.labels_fraction > 1:
+        raise ConfigError(f"'data.labels_fraction' is a share of the frames, in [0, 1]; got {d.labels_fraction}")
+    if d.min_gap > d.max_gap:
+        raise ConfigError(f"'data.min_gap' ({d.min_gap}) must be <= 'data.max_gap' ({d.max_gap}): no frame pair "
+                          f"could be drawn")
+    if m.image_size % 2 ** m.decoder_levels:
+        raise ConfigError(f"'model.image_size' ({m.image_size}) must be divisible by 2**model.decoder_levels "
+                          f"({2 ** m.decoder_levels}): the decoder halves the crop that many times")
+    if m.image_size < 2 ** m.encoder_stages:
+        raise ConfigError(f"'model.image_size' ({m.image_size}) must be >= 2**model.encoder_stages "
+                          f"({2 ** m.encoder_stages}): the pose encoder halves the crop that many times")
+
+
+def _numbers(config: Any, prefix: str = "") -> list[tuple[str, int | float]]:
+    """Every int/float value of a (nested) dataclass config as (dotted key, value); bools excluded."""
+    found: list[tuple[str, int | float]] = []
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if dataclasses.is_dataclass(value):
+            found += _numbers(value, f"{prefix}{item.name}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.append((f"{prefix}{item.name}", value))
+    return found
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -97,3 +98,38 @@ def test_every_shipped_config_loads(name):
     from pathlib import Path
     config = load_config(Path(__file__).parents[1] / "configs" / name)
     assert config.model.image_size % (2 ** config.model.decoder_levels) == 0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.steps=-5", r"'train\.steps' must be >= 1, got -5"),
+    ("train.batch_size=0", r"'train\.batch_size' must be >= 1, got 0"),
+    ("train.grad_accum=0", r"'train\.grad_accum' must be >= 1"),
+    ("train.lr=.nan", r"'train\.lr' must be a finite number, got nan"),
+    ("train.lr=-1e-3", r"'train\.lr' must be >= 0"),
+    ("train.log_every=0", r"'train\.log_every' must be >= 1"),
+    ("train.checkpoint_every=0", r"'train\.checkpoint_every' must be >= 1"),
+    ("model.image_size=63", r"'model\.image_size' \(63\) must be divisible by 2\*\*model\.decoder_levels \(8\)"),
+    ("model.image_size=0", r"'model\.image_size' must be >= 8"),
+    ("data.min_gap=100", r"'data\.min_gap' \(100\) must be <= 'data\.max_gap' \(50\)"),
+    ("data.margin=0", r"'data\.margin' must be > 0"),
+    ("data.labels_fraction=1.5", r"'data\.labels_fraction' is a share of the frames, in \[0, 1\]"),
+    ("loss.ssim=-1", r"'loss\.ssim' must be >= 0"),
+    ("loss.l1=.inf", r"'loss\.l1' must be a finite number"),
+])
+def test_out_of_range_values_are_errors_naming_the_key(override, message, capsys, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+    assert main(["config", override]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    path = tmp_path / "c.yaml"  # in a file, the message also names the file
+    section, key = override.split("=")[0].split(".")
+    path.write_text(yaml.safe_dump({section: {key: yaml.safe_load(override.split("=")[1])}}))
+    with pytest.raises(ConfigError, match=re.escape(str(path))):
+        load_config(path)
+
+
+def test_ranges_admit_the_edges():
+    config = load_config(None, ["train.lr=0", "train.keep_checkpoints=0", "train.eval_every=0", "data.min_gap=50",
+                                "data.num_workers=0", "data.labels_fraction=0", "model.image_size=8",
+                                "model.encoder_stages=3", "model.decoder_levels=3"])
+    assert config.train.lr == 0 and config.data.min_gap == config.data.max_gap
