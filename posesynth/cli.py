@@ -1,42 +1,67 @@
-"""The ``posesynth`` command: one subcommand per job.
+"""The ``posesynth`` command: one subcommand per job, and one place where errors are reported.
 
 Each subcommand's arguments live next to the code that runs it (``add_*_arguments`` / ``run_*``);
-this file only wires them into one parser.
+this file wires them into one parser and runs the chosen one inside :func:`main`'s error
+boundary: an expected error (bad input, bad config, a missing or unreadable file, a full disk)
+is printed as one ``error: ...`` line naming the file or key, with exit status 2 (3 for a loss
+that stopped being finite); anything else is a bug and shows its traceback. ``--debug`` (or
+``POSESYNTH_DEBUG=1``) shows the traceback of expected errors too.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
 import yaml
 
 from posesynth import __version__
-from posesynth.config import ConfigError, load_config, to_dict
+from posesynth.config import load_config, to_dict
+
+# The namespace attribute holding a subcommand's entry point: no argument can be named like this
+# (a positional called "run" once replaced the handler of `predict` and `visualize`).
+HANDLER = "_posesynth_handler"
+EXIT_ERROR, EXIT_NONFINITE, EXIT_BUG, EXIT_INTERRUPTED = 2, 3, 1, 130
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or write elsewhere",
+    errno.EDQUOT: "the disk quota is exhausted: free some space or write elsewhere",
+    errno.EFBIG: "the file grew past the size this system allows (ulimit -f or the file system's limit)",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.EACCES: "check the permissions of the file and its folder",
+    errno.EPERM: "check the permissions of the file and its folder",
+    errno.EISDIR: "a folder was given where a file is expected",
+    errno.ENOTDIR: "a file was given where a folder is expected",
+    errno.ENOENT: "check the path",
+}
+# libraries report a failed write (a full disk, a size limit) in their own exception types, with
+# these words: torch's zip writer (RuntimeError), safetensors (SafetensorError), ...
+_WRITE_FAILURES = ("PytorchStreamWriter failed", "file write failed", "No space left on device", "File too large",
+                   "Disk quota exceeded")
 
 
-def _add_index(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("index", help="list the usable videos under a folder and why others are skipped",
-                            description="Probe every video under FOLDER (recursively) and report the usable "
-                                        "ones and the skipped ones with the reason.")
+# --- subcommands defined here -------------------------------------------------------------------
+
+def _add_index(parser: argparse.ArgumentParser) -> None:
+    from posesynth.data.videos import add_clip_length_arguments
+
     parser.add_argument("folder", type=Path, help="folder of videos (or one video file)")
-    parser.add_argument("--min-frames", type=int, default=2, help="skip clips shorter than this (default 2)")
+    add_clip_length_arguments(parser)
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
-    parser.set_defaults(run=_run_index)
 
 
 def _run_index(args: argparse.Namespace) -> int:
-    from posesynth.data.videos import NoUsableVideosError, index_videos
+    from posesynth.data.videos import clip_min_frames, index_videos
 
-    try:
-        index = index_videos(args.folder, min_frames=args.min_frames, progress=True)
-    except NoUsableVideosError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    index = index_videos(args.folder, min_frames=clip_min_frames(args), progress=True)
     for video in index.videos:
         print(f"  ok {video.path}: {video.frames} frames, {video.fps:g} fps, {video.width}x{video.height}")
     print(index.summary())
@@ -45,13 +70,9 @@ def _run_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_config(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("config", help="print a resolved, validated config (defaults + file + overrides)",
-                            description="Load CONFIG (or the defaults), apply key=value overrides, check "
-                                        "every key and type, and print the result as YAML.")
+def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, default=None, help="YAML config file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. data.max_gap=20")
-    parser.set_defaults(run=_run_config)
 
 
 def _run_config(args: argparse.Namespace) -> int:
@@ -60,37 +81,54 @@ def _run_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="train the pose encoder by part-guided synthesis (Accelerate)",
-                            description="Train on a folder of videos (data.videos) or a prepared cache "
-                                        "(data.cache) with unpaired 3D poses (data.poses3d). Many GPUs: "
-                                        "accelerate launch -m posesynth train -c CONFIG --out RUN")
+def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, default=None,
                         help="YAML config (default: RUN/config.yaml when resuming, else the defaults)")
     parser.add_argument("--out", type=Path, required=True, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue from RUN's latest checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in RUN (its config.yaml, log.jsonl, checkpoints/, model.pt, "
+                             "samples/, tb/); without it such a folder is refused")
     parser.add_argument("--init", default=None, metavar="RUN",
                         help="start from RUN's weights (fine-tune a self-supervised or depth-pre-trained run); "
                              "same as train.init=RUN")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read pickle-based data files (VideoPose3D npz, cameras.pkl); same as "
+                             "data.trust_pickle=true. Unpickling a file can run code: trust its source")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.steps=500")
-    parser.set_defaults(run=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from posesynth.train import NonFiniteLossError, train
+    from posesynth.rundir import RunDirError, claim_run
+    from posesynth.train import train
 
     config_path = args.config
     if config_path is None and args.resume and (args.out / "config.yaml").is_file():
         config_path = args.out / "config.yaml"
-    overrides = list(args.overrides) + ([f"train.init={args.init}"] if args.init else [])
+    overrides = (list(args.overrides) + ([f"train.init={args.init}"] if args.init else [])
+                 + (["data.trust_pickle=true"] if args.trust_pickle else []))
     config = load_config(config_path, overrides)
-    try:
-        run = train(config, args.out, resume=args.resume)
-    except NonFiniteLossError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 3
+    with claim_run(args.out, resume=args.resume, overwrite=args.overwrite, steps=config.train.steps):
+        try:
+            run = train(config, args.out, resume=args.resume)
+        except Exception as error:
+            if not (isinstance(error, OSError) or write_failure(error)):
+                raise
+            raise RunDirError(f"{args.out}: {expected_error_message(error)}. Checkpoints are written atomically: "
+                              f"once there is space, continue with `posesynth train --out {args.out} --resume` "
+                              f"(or start again if no checkpoint was saved)") from error
+    missing = [name for name in ("model.pt", "log.jsonl") if not (run / name).is_file()]
+    if missing:
+        raise RunDirError(f"{run}: training ended without writing {', '.join(missing)}: no step was trained")
     print(f"trained: {run} (model.pt, log.jsonl, samples/, checkpoints/)")
     return 0
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+def _debug_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show the full traceback of an error (also: POSESYNTH_DEBUG=1)")
 
 
 def _command(sub: argparse._SubParsersAction, name: str, add_arguments: Callable[[argparse.ArgumentParser], None],
@@ -98,7 +136,8 @@ def _command(sub: argparse._SubParsersAction, name: str, add_arguments: Callable
     """One subcommand whose arguments and entry point live in the module that runs it."""
     parser = sub.add_parser(name, help=help, description=description)
     add_arguments(parser)
-    parser.set_defaults(run=run)
+    _debug_option(parser, argparse.SUPPRESS)  # after the subcommand too; unset unless given
+    parser.set_defaults(**{HANDLER: run})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posesynth", description="Learn 3D human pose from unlabeled video.")
     parser.add_argument("--version", action="version", version=f"posesynth {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _debug_option(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -123,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
              "train on the bundled synthetic clips (CPU, minutes) and evaluate",
              "Train on assets/demo/train with configs/demo.yaml, then report PA-MPJPE and N-MPJPE of the model "
              "and of the mean-pose baseline on the held-out clips.")
-    _add_train(sub)
+    _command(sub, "train", _add_train, _run_train,
+             "train the pose encoder by part-guided synthesis (Accelerate)",
+             "Train on a folder of videos (data.videos) or a prepared cache (data.cache) with unpaired 3D poses "
+             "(data.poses3d). Many GPUs: accelerate launch -m posesynth train -c CONFIG --out RUN")
     _command(sub, "eval", evaluate.add_eval_arguments, evaluate.run_eval,
              "score 3D poses: Human3.6M protocols, synthetic sets, MPI-INF-3DHP",
              "Per-action MPJPE / PA-MPJPE / N-MPJPE on Human3.6M (default S9, S11, 4 cameras) for a trained run "
@@ -148,25 +191,107 @@ def build_parser() -> argparse.ArgumentParser:
              "Read Human3.6M (original, VideoPose3D or mmpose layout) and write "
              "OUT/<subject>/Videos/<sequence>.<camera>.npz label files (joints3d metres, camera frame; K) for "
              "semi-supervised training.")
-    _add_index(sub)
-    _add_config(sub)
+    _command(sub, "index", _add_index, _run_index,
+             "list the usable videos under a folder and why others are skipped",
+             "Probe every video under FOLDER (recursively) and report the usable ones and the skipped ones with "
+             "the reason.")
+    _command(sub, "config", _add_config, _run_config,
+             "print a resolved, validated config (defaults + file + overrides)",
+             "Load CONFIG (or the defaults), apply key=value overrides, check every key, type and range, and "
+             "print the result as YAML.")
     return parser
 
 
+# --- the error boundary -------------------------------------------------------------------------
+
+def _raised_in_posesynth(error: BaseException) -> bool:
+    """Whether the innermost frame of ``error``'s traceback is posesynth's own code."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(PACKAGE_DIR)
+
+
+def _os_error_message(error: OSError) -> str:
+    """``file: reason; what to do`` for an operating-system error."""
+    where = f"{error.filename}: " if error.filename else ""
+    reason = error.strerror or str(error)
+    hint = _OS_HINTS.get(error.errno)
+    return f"{where}{reason}" + (f" ({hint})" if hint else "")
+
+
+def expected_error_message(error: BaseException) -> str | None:
+    """The message of an error a user can act on, or None for an unexpected one (a bug).
+
+    Expected: operating-system errors (missing, unreadable or unwritable files, a full disk),
+    posesynth's own exception types, ``ValueError``s raised by posesynth's code (they name the
+    file or key), and a library's report of a failed write (:func:`write_failure`).
+    """
+    if isinstance(error, OSError):
+        return _os_error_message(error)
+    if type(error).__module__.split(".")[0] == "posesynth":
+        return str(error)
+    if isinstance(error, ValueError) and _raised_in_posesynth(error):
+        return str(error)
+    return write_failure(error)
+
+
+def write_failure(error: BaseException) -> str | None:
+    """The message of a failed write reported by a library (not as an OSError), or None."""
+    if not any(words in str(error) for words in _WRITE_FAILURES):
+        return None
+    return (f"writing a file failed ({str(error).strip().splitlines()[-1]}): the disk may be full or the file too "
+            f"large; free some space or write elsewhere")
+
+
+def _exit_status(error: BaseException) -> int:
+    from posesynth.train import NonFiniteLossError
+
+    return EXIT_NONFINITE if isinstance(error, NonFiniteLossError) else EXIT_ERROR
+
+
+def debug_requested(args: argparse.Namespace | None = None) -> bool:
+    """``--debug`` was given or ``POSESYNTH_DEBUG`` is set to something other than 0/empty."""
+    return bool(getattr(args, "debug", False)) or os.environ.get("POSESYNTH_DEBUG", "0") not in ("", "0")
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; ``key=value`` overrides may also follow options (``train --init RUN train.steps=5``).
+
+    argparse ends a positional list at the first option; the ``key=value`` words it leaves over
+    are appended to the subcommand's overrides. Anything else left over is a usage error.
+    """
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        overrides = getattr(args, "overrides", None)
+        if not isinstance(overrides, list) or not all("=" in word and not word.startswith("-") for word in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        overrides.extend(extra)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``posesynth`` console script."""
+    """Entry point of the ``posesynth`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    debug = debug_requested(args)
     try:
-        return int(args.run(args) or 0)
-    except ConfigError as error:
-        print(f"config error: {error}", file=sys.stderr)
-        return 2
+        return int(getattr(args, HANDLER)(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
-
+        return EXIT_INTERRUPTED
+    except Exception as error:  # the boundary: every error ends here as one line, or as a bug report
+        message = expected_error_message(error)
+        if message is None:
+            traceback.print_exc()
+            print(f"error: unexpected {type(error).__name__} (a bug in posesynth?): {error}\n"
+                  f"please report it with the traceback above", file=sys.stderr)
+            return EXIT_BUG
+        if debug:
+            traceback.print_exc()
+        print(f"error: {message}", file=sys.stderr)
+        return _exit_status(error)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,6 +22,7 @@ from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
 from posesynth.data.videos import index_videos
 from posesynth.eval_synthetic import evaluate_synthetic
+from posesynth.rundir import claim_run
 from posesynth.synth.poses import sample_poses
 from posesynth.train import load_model, mean_pose, train
 
@@ -34,12 +35,17 @@ POSE_SEED = 20_200_616  # unpaired poses: their own seed, not the videos'
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: configs/demo.yaml)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier demo run in --out (without it such a folder is refused)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.batch_size=8")
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """Run ``posesynth demo`` into a folder it has locked and checked (``posesynth.rundir.claim_run``)."""
     overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
-    metrics = demo(args.out, overrides)
+    load_config(DEMO_CONFIG, overrides)  # a bad override fails before the folder is touched
+    with claim_run(args.out, overwrite=args.overwrite, resumable=False):
+        metrics = demo(args.out, overrides)
     print(format_metrics(metrics))
     print(f"\nwritten: {args.out / 'metrics.json'}, sample grids in {args.out / 'samples'}")
     return 0

@@ -24,7 +24,6 @@ import argparse
 import difflib
 import logging
 import os
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from posesynth.data.arrays import NpzArrays, open_archive
 from posesynth.data.h36m import ACTIONS, CAMERAS, TEST_SUBJECTS, H36MSequence, load_h36m
-from posesynth.evaluate_report import group_means, markdown_table, mean_over_groups, write_report
+from posesynth.evaluate_report import group_means, markdown_table, mean_over_groups, warn_if_metres, write_report
 from posesynth.metrics import mpjpe, n_mpjpe, pa_mpjpe
 from posesynth.skeleton import JOINT_NAMES, NUM_JOINTS, ROOT
 
@@ -171,20 +171,21 @@ def check_prediction_array(array: np.ndarray, seq: H36MSequence, *, source: str 
     return array.astype(np.float64, copy=False)
 
 
-def open_predictions(path: str | os.PathLike) -> np.lib.npyio.NpzFile:
-    """Open a Human3.6M predictions ``.npz`` (arrays are read one at a time; close it after use).
+PREDICTIONS_NPZ = ("an .npz with one (F, 17, 3) camera-frame millimetre array per view, keyed "
+                   "'<subject>|<sequence>|<camera>' (np.savez(path, **predictions))")
+
+
+def open_predictions(path: str | os.PathLike) -> NpzArrays:
+    """Open a Human3.6M predictions ``.npz`` without pickle (arrays are read one at a time; close it after use).
 
     Raises:
-        FileNotFoundError, or PredictionsError when it is not an npz archive.
+        ArrayFileError when it is missing, empty, not an npz archive or holds Python objects;
+        PredictionsError when it holds no array.
     """
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise PredictionsError(f"{path}: not a numpy file ({error}); write it with "
-                               f"np.savez(path, **{{key: array}})") from error
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise PredictionsError(f"{path}: a single array; Human3.6M predictions are an .npz with one (F, 17, 3) array "
-                               f"per view, keyed '<subject>|<sequence>|<camera>' (np.savez(path, **predictions))")
+    data = open_archive(path, f"Human3.6M predictions: {PREDICTIONS_NPZ}")
+    if not len(data):
+        data.close()
+        raise PredictionsError(f"{path}: the archive holds no array; expected {PREDICTIONS_NPZ}")
     return data
 
 
@@ -215,7 +216,13 @@ def evaluate_predictions(sequences: Sequence[H36MSequence], predictions: Mapping
             continue
         pred = check_prediction_array(predictions[seq.key], seq, source=source, exact_frames=exact_frames)
         keep = frame_selection(seq.frames, frame_step)
+        if not scores:  # one units check per file: every view of a method has the same units
+            warn_if_metres(pred[seq.frames[keep]], source)
         scores.append(sequence_scores(seq, seq.frames[keep], pred[seq.frames[keep]], seq.joints3d[keep]))
+    if not scores:
+        raise PredictionsError(f"{source}: no prediction for any evaluated view ({len(sequences)} views, e.g. "
+                               f"{sequences[0].key!r}); check the keys and the --subjects/--cameras selection"
+                               if sequences else f"{source}: no view to evaluate")
     return scores, missing
 
 
@@ -292,6 +299,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--pck-joints", type=int, choices=(14, 17), default=14,
                         help="3DHP: joints of PCK/AUC (default 14, the official evaluation's set)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read pickle-based Human3.6M files (VideoPose3D's data_3d_h36m.npz, mmpose's "
+                             "cameras.pkl); unpickling a file can run code: trust its source")
 
 
 def _model_and_margin(args: argparse.Namespace) -> tuple[torch.nn.Module, float]:
@@ -315,7 +325,7 @@ def _check_missing(missing: Sequence[str], strict: bool) -> None:
 
 def _run_h36m(args: argparse.Namespace) -> tuple[list[SequenceScores], dict]:
     split = load_h36m(args.h36m, args.format, subjects=args.subjects, cameras=args.cameras,
-                      need_video=args.predictions is None)
+                      need_video=args.predictions is None, trust_pickle=args.trust_pickle)
     protocol = {"dataset": "Human3.6M", "format": split.format, "subjects": list(args.subjects),
                 "cameras": list(args.cameras), "frame_step": args.frame_step, "joints": list(JOINT_NAMES),
                 "root": JOINT_NAMES[ROOT], "units": "mm", "metrics": PROTOCOLS}
@@ -340,35 +350,32 @@ def _run_h36m(args: argparse.Namespace) -> tuple[list[SequenceScores], dict]:
     return scores, summarize(scores, missing=missing, protocol=protocol)
 
 
+def _run_synthetic(args: argparse.Namespace) -> tuple[list[SequenceScores], dict]:
+    """``--synthetic``: a model on a ``posesynth synth`` folder, per motion."""
+    from posesynth.evaluate_model import evaluate_synthetic_views  # imports this module: loaded on use
+
+    if args.model is None:
+        raise ValueError("--synthetic evaluates a model: pass RUN_OR_CKPT")
+    model, margin = _model_and_margin(args)
+    scores = evaluate_synthetic_views(model, args.synthetic, margin=margin, frame_step=args.frame_step)
+    protocol = {"dataset": "posesynth synthetic", "root": str(args.synthetic), "model": str(args.model),
+                "frame_step": args.frame_step, "joints": list(JOINT_NAMES), "units": "mm", "metrics": PROTOCOLS}
+    return scores, summarize(scores, protocol=protocol, order=None)
+
+
 def run_eval(args: argparse.Namespace) -> int:
-    """Run ``posesynth eval``; prints the table. Returns 0, or 2 after printing ``error: ...``."""
-    try:
-        if args.mpi_inf_3dhp is not None:
-            from posesynth.evaluate_3dhp import run_3dhp
+    """Run ``posesynth eval``; prints the table. Errors go to the command's error boundary (``cli.main``)."""
+    if args.mpi_inf_3dhp is not None:
+        from posesynth.evaluate_3dhp import run_3dhp
 
-            if args.predictions is None or args.model is not None:
-                raise ValueError("--3dhp scores a predictions file: pass --predictions PRED.npy and no model")
-            markdown = run_3dhp(args.predictions, args.mpi_inf_3dhp, args.out, pck_joints=args.pck_joints)
-        else:
-            if (args.model is None) == (args.predictions is None):
-                raise ValueError("pass either a model (RUN_OR_CKPT) or --predictions PRED.npz, not both")
-            if args.synthetic is not None:
-                if args.model is None:
-                    raise ValueError("--synthetic evaluates a model: pass RUN_OR_CKPT")
-                from posesynth.evaluate_model import evaluate_synthetic_views
-
-                model, margin = _model_and_margin(args)
-                scores = evaluate_synthetic_views(model, args.synthetic, margin=margin, frame_step=args.frame_step)
-                protocol = {"dataset": "posesynth synthetic", "root": str(args.synthetic), "model": str(args.model),
-                            "frame_step": args.frame_step, "joints": list(JOINT_NAMES), "units": "mm",
-                            "metrics": PROTOCOLS}
-                metrics = summarize(scores, protocol=protocol, order=None)
-            else:
-                scores, metrics = _run_h36m(args)
-            markdown = write_evaluation(args.out, scores, metrics)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        if args.predictions is None or args.model is not None:
+            raise ValueError("--3dhp scores a predictions file: pass --predictions PRED.npy and no model")
+        markdown = run_3dhp(args.predictions, args.mpi_inf_3dhp, args.out, pck_joints=args.pck_joints)
+    else:
+        if (args.model is None) == (args.predictions is None):
+            raise ValueError("pass either a model (RUN_OR_CKPT) or --predictions PRED.npz, not both")
+        scores, metrics = _run_synthetic(args) if args.synthetic is not None else _run_h36m(args)
+        markdown = write_evaluation(args.out, scores, metrics)
     print(markdown)
     print(f"\nwritten: {args.out / 'metrics.json'}, {args.out / 'metrics.md'}, {args.out / 'per_frame.csv'}")
     return 0

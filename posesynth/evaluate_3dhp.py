@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from posesynth.evaluate_report import group_means, markdown_table, write_report
+from posesynth.data.arrays import load_array, open_archive
+from posesynth.evaluate_report import group_means, markdown_table, warn_if_metres, write_report
 from posesynth.metrics import AUC_THRESHOLDS_MM, auc, mpjpe, pa_mpjpe, pck
 
 JOINT_NAMES: tuple[str, ...] = ("head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
@@ -78,7 +79,7 @@ def load_3dhp(path: str | os.PathLike) -> MPIInf3DHPSet:
     Raises:
         MPIInf3DHPError naming the file and the key that is missing or malformed.
     """
-    with np.load(path, allow_pickle=False) as data:
+    with open_archive(path, "mmpose's MPI-INF-3DHP npz (imgname, S)") as data:
         missing = [k for k in ("imgname", "S") if k not in data.files]
         if missing:
             raise MPIInf3DHPError(f"{path}: no {missing} array; expected mmpose's MPI-INF-3DHP npz with 'imgname' "
@@ -153,14 +154,10 @@ def run_3dhp(predictions: str | os.PathLike, ground_truth: str | os.PathLike, ou
     "All", rows PCK / AUC / MPJPE / PA-MPJPE) and ``per_frame.csv`` (``CSV_HEADER``).
     """
     gt = load_3dhp(ground_truth)
-    try:
-        pred = np.load(predictions, allow_pickle=False)
-    except ValueError as error:
-        raise MPIInf3DHPError(f"{predictions}: not a numpy file ({error})") from error
-    if not isinstance(pred, np.ndarray):
-        pred.close()
-        raise MPIInf3DHPError(f"{predictions}: an npz archive; 3DHP predictions are one .npy array (N, 17, 3) mm")
+    pred = load_array(predictions, "3DHP predictions: one .npy array (N, 17, 3) millimetres, a row per "
+                                   "ground-truth frame")
     metrics, errors = evaluate_3dhp(pred, gt, pck_joints=pck_joints, source=str(predictions))
+    warn_if_metres(pred, str(predictions))
     table = markdown_table(metrics["per_sequence"], metrics["all"], summary_label="All")
     markdown = (f"{table}\n\n- MPI-INF-3DHP ({ground_truth}): {metrics['frames']} frames\n"
                 f"- PCK@150mm and AUC (0–150 mm) on {pck_joints} joints, MPJPE/PA-MPJPE on 17, pelvis-aligned")

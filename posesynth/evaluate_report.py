@@ -10,15 +10,43 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
+# A body's joints lie ~100-900 mm from their centroid; a median under this many "mm" is metres.
+METRES_SUSPECT_MM = 10.0
+
 # how the papers name each metric in a table row, and its unit
 METRIC_LABELS: dict[str, str] = {"mpjpe": "MPJPE (mm)", "pa_mpjpe": "PA-MPJPE (mm)", "n_mpjpe": "N-MPJPE (mm)",
                                  "pck": "PCK@150mm (%)", "auc": "AUC (%)"}
+
+
+def looks_like_metres(poses: np.ndarray) -> float | None:
+    """The median joint distance from each pose's centroid when it is too small for millimetres, else None.
+
+    Args:
+        poses: (..., J, 3) poses meant to be millimetres (any joint order); NaN rows are ignored.
+    """
+    poses = np.asarray(poses, np.float64).reshape(-1, *np.shape(poses)[-2:])
+    poses = poses[np.isfinite(poses).all(axis=(1, 2))]
+    if not len(poses):
+        return None
+    spread = float(np.median(np.linalg.norm(poses - poses.mean(axis=1, keepdims=True), axis=-1)))
+    return spread if 0 < spread < METRES_SUSPECT_MM else None
+
+
+def warn_if_metres(poses: np.ndarray, source: str) -> None:
+    """Warn when predictions meant to be millimetres look like metres (scores would be meaningless)."""
+    spread = looks_like_metres(poses)
+    if spread is not None:
+        log.warning("%s: joints lie a median %.3g units from their centroid, which looks like metres, but the "
+                    "evaluator expects millimetres: multiply the predictions by 1000", source, spread)
 
 
 def group_means(groups: Sequence[str], errors: Mapping[str, np.ndarray],

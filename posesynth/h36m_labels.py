@@ -22,9 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def write_h36m_labels(root: str | os.PathLike, out: str | os.PathLike, *, format: str | None = None,
-                      subjects: tuple[str, ...] = TRAIN_SUBJECTS, cameras: tuple[str, ...] = CAMERAS) -> list[Path]:
-    """Write one label file per (subject, sequence, camera); returns the files written."""
-    split = load_h36m(root, format, subjects=subjects, cameras=cameras)
+                      subjects: tuple[str, ...] = TRAIN_SUBJECTS, cameras: tuple[str, ...] = CAMERAS,
+                      trust_pickle: bool = False) -> list[Path]:
+    """Write one label file per (subject, sequence, camera); returns the files written.
+
+    ``trust_pickle`` allows the pickle-based layouts' files (see :func:`~posesynth.data.h36m.load_h36m`).
+    """
+    split = load_h36m(root, format, subjects=subjects, cameras=cameras, trust_pickle=trust_pickle)
     out = Path(out)
     written = []
     for seq in split.sequences:
@@ -49,11 +53,14 @@ def add_h36m_labels_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subjects", default=",".join(TRAIN_SUBJECTS),
                         help=f"comma-separated subjects (default {','.join(TRAIN_SUBJECTS)}, the training split)")
     parser.add_argument("--cameras", default=",".join(CAMERAS), help="comma-separated camera ids (default all four)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read pickle-based files (VideoPose3D's data_3d_h36m.npz, mmpose's cameras.pkl); "
+                             "unpickling a file can run code: trust its source")
 
 
 def run_h36m_labels(args: argparse.Namespace) -> int:
     written = write_h36m_labels(args.root, args.out, format=args.format, subjects=tuple(args.subjects.split(",")),
-                                cameras=tuple(args.cameras.split(",")))
+                                cameras=tuple(args.cameras.split(",")), trust_pickle=args.trust_pickle)
     print(f"wrote {len(written)} label files to {args.out}; train with data.labels3d={args.out}")
     return 0
 

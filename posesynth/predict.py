@@ -27,7 +27,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -42,6 +41,7 @@ from tqdm.auto import tqdm
 from posesynth import skeleton
 from posesynth.config import Config
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
+from posesynth.data.cache import warn_no_person
 from posesynth.data.crops import crop_and_resize, crop_rotations, foreground_box, initial_boxes, person_boxes
 from posesynth.data.videos import VideoError, VideoInfo, iter_frames, open_video, probe_video
 from posesynth.data.writer import VideoWriter
@@ -120,7 +120,7 @@ def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: 
         box = person_boxes(tight[lo:hi], frame.shape[1], frame.shape[0], margin=margin, radius=radius)[j - lo]
         return j, crop_and_resize(frame, box, size), box
 
-    decoded = 0
+    decoded = people = 0
     try:
         for i, frame in iter_frames(info.path):
             if i >= info.frames:
@@ -128,12 +128,15 @@ def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: 
             if backgrounds is not None:
                 found = foreground_box(frame, backgrounds(i), threshold=threshold)
                 tight[i] = np.nan if found is None else found
+                people += found is not None
             pending.append((i, frame))
             decoded = i + 1
             while pending[0][0] + radius <= i:
                 yield finish(*pending.popleft(), known=info.frames)
         if decoded == 0:
             raise VideoError(f"{info.path}: no frame could be decoded")
+        if backgrounds is not None and people == 0:
+            warn_no_person(info.path)
         while pending:
             yield finish(*pending.popleft(), known=decoded)
     finally:
@@ -287,13 +290,10 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """Run ``posesynth predict``; errors go to the command's error boundary (``posesynth.cli.main``)."""
     started = time.perf_counter()
-    try:
-        result = predict(args.run, args.video, args.out, smooth=args.smooth, side_by_side=args.side_by_side,
-                         focal=args.focal, batch_size=args.batch_size, device=args.device)
-    except (VideoError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    result = predict(args.run, args.video, args.out, smooth=args.smooth, side_by_side=args.side_by_side,
+                     focal=args.focal, batch_size=args.batch_size, device=args.device)
     print(f"{len(result['joints3d'])} frames at {float(result['fps']):g} fps in {time.perf_counter() - started:.1f} s: "
           f"{args.out / 'poses.npz'}, poses.json, overlay.mp4" + (", side_by_side.mp4" if args.side_by_side else ""))
     return 0

@@ -47,6 +47,7 @@ from posesynth.losses.keypoints import keypoint_loss
 from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel
+from posesynth.rundir import claim_run
 from posesynth.train import (check_finite, log_scalars, open_tensorboard, canonical_poses, latest_checkpoint, lr_factor,
                              mean_pose, model_kwargs, resolve_mixed_precision, resume_state, save_checkpoint)
 
@@ -209,7 +210,8 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     # --- build: only the pose encoder trains; the synthesis branches stay as initialised
     model = PoseSynthModel(**model_kwargs(config))
     if config.data.poses3d:
-        poses = torch.as_tensor(load_poses3d(config.data.poses3d, frame_step=config.data.poses3d_frame_step))
+        poses = torch.as_tensor(load_poses3d(config.data.poses3d, frame_step=config.data.poses3d_frame_step,
+                                             trust_pickle=config.data.trust_pickle))
         model.start_from_pose(mean_pose(canonical_poses(poses.float())))
     else:
         model.start_from_pose(skeleton.canonical_tpose())
@@ -294,6 +296,8 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, default=None,
                         help="YAML config (model.*, train.* are used); with --resume, default OUT/config.yaml")
     parser.add_argument("--resume", action="store_true", help="continue from OUT's latest checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in OUT (without it such a folder is refused)")
     parser.add_argument("--labels", type=Path, default=None,
                         help="depth labels from `posesynth depth-labels` (default: made from the annotations)")
     parser.add_argument("--keypoints", type=Path, default=None, help="folder of <video name>.keypoints.{npz,json}")
@@ -329,11 +333,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
         print(f"posesynth pretrain-depth: error: {args.annotations} has no person with 2 or more keypoints",
               file=sys.stderr)
         return 2
-    try:
+    with claim_run(args.out, resume=args.resume, overwrite=args.overwrite, steps=config.train.steps):
         run = pretrain(config, dataset, args.out, depth_weight=args.depth_weight,
                        keypoint_weight=args.keypoint_weight, resume=args.resume)
-    except FileNotFoundError as error:           # --resume without a checkpoint
-        print(f"posesynth pretrain-depth: error: {error}", file=sys.stderr)
-        return 2
     print(f"pre-trained on {len(dataset)} crops: {run / 'model.pt'} (posesynth.train.load_model reads it)")
     return 0

@@ -37,6 +37,7 @@ from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator, body_frame
 from posesynth.models.kinematics import forward_kinematics, pose_to_directions
 from posesynth.models.model import PoseSynthModel
+from posesynth.rundir import load_state_safely, truncate_log
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
@@ -171,8 +172,9 @@ def resume_state(accelerator: Accelerator, run: Path, loader, grad_accum: int):
     """Load RUN's latest checkpoint into the prepared objects; every process must call it.
 
     Restores what :func:`save_checkpoint` wrote through Accelerate (models, optimisers, registered
-    schedulers, every process's RNG) and advances ``loader`` past the batches already consumed,
-    so the continued run sees exactly the batches the uninterrupted one would have.
+    schedulers, every process's RNG; every file loaded ``weights_only``) and advances ``loader``
+    past the batches already consumed, so the continued run sees exactly the batches the
+    uninterrupted one would have. ``log.jsonl`` rows after the checkpoint's step are dropped.
 
     Returns:
         (step, loader): the step reached and the advanced loader.
@@ -182,8 +184,10 @@ def resume_state(accelerator: Accelerator, run: Path, loader, grad_accum: int):
     checkpoint = latest_checkpoint(run)
     if checkpoint is None:
         raise FileNotFoundError(f"--resume: {run} has no checkpoint (checkpoints/latest is missing)")
-    accelerator.load_state(str(checkpoint))
+    load_state_safely(accelerator, checkpoint)
     step = json.loads((checkpoint / "trainer_state.json").read_text())["step"]
+    if accelerator.is_main_process:
+        truncate_log(run / "log.jsonl", step)
     log.info("resumed %s at step %d", checkpoint, step)
     return step, accelerator.skip_first_batches(loader, step * grad_accum)
 
@@ -264,8 +268,8 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     if data.poses3d is None:
         raise ValueError("data.poses3d is not set: the adversarial prior needs unpaired real 3D poses "
                          "(a VideoPose3D npz, BVH files, or an npy of (N, 17, 3) metres)")
-    real_poses = canonical_poses(torch.as_tensor(load_poses3d(data.poses3d, frame_step=data.poses3d_frame_step),
-                                                 dtype=torch.float32))
+    real_poses = canonical_poses(torch.as_tensor(load_poses3d(data.poses3d, frame_step=data.poses3d_frame_step,
+                                                              trust_pickle=data.trust_pickle), dtype=torch.float32))
     micro_batches = t.steps * t.grad_accum
     pair_options = dict(videos=data.videos, cache=data.cache, size=m.image_size, min_gap=data.min_gap,
                         max_gap=data.max_gap, background_window=data.background_window, margin=data.margin,
@@ -277,6 +281,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     multiview = data.calibration is not None
     if multiview:  # view pairs of one instant: half a batch of instants gives a batch of crops
         dataset = MultiViewDataset(**pair_options, calibration=data.calibration, subject=data.calibration_subject,
+                                   trust_pickle=data.trust_pickle,
                                    instants_per_epoch=micro_batches * t.batch_size * accelerator.num_processes)
     else:
         dataset = FramePairDataset(**pair_options,

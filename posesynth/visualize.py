@@ -25,7 +25,6 @@ import argparse
 import logging
 import math
 import os
-import sys
 import time
 from html import escape
 from pathlib import Path
@@ -267,12 +266,9 @@ def add_visualize_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_visualize(args: argparse.Namespace) -> int:
+    """Run ``posesynth visualize``; errors go to the command's error boundary (``posesynth.cli.main``)."""
     started = time.perf_counter()
-    try:
-        page = visualize(args.run, args.videos, args.out, frames=args.frames, device=args.device)
-    except (NoUsableVideosError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    page = visualize(args.run, args.videos, args.out, frames=args.frames, device=args.device)
     print(f"wrote {page} in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import av
@@ -9,6 +10,9 @@ import numpy as np
 import pytest
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+# the installed console script of this environment, as a user runs it (else the module)
+_SCRIPT = Path(sys.executable).with_name("posesynth")
+POSESYNTH = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "posesynth"]
 
 # config overrides of a tiny model and run that trains in a second or two on a CPU
 TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
@@ -23,6 +27,52 @@ def save_unpaired_poses(root: Path, labels: list[Path]) -> Path:
 
     np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
     return root / "poses.npy"
+
+
+def write_mmpose_h36m(root: Path, views: list[tuple[str, str, str, int]], *, split: str = "test",
+                      images: int | None = None, cameras_pkl: bool = False, seed: int = 0
+                      ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Write mmpose's Human3.6M layout: ``root/annotation_body3d/fps10/h36m_<split>.npz`` and frame images.
+
+    Args:
+        views: (subject, sequence as in file names e.g. "Walking_1", camera id, frames); every 5th
+            mocap frame is a row, as in mmpose's fps10 files.
+        images: write the images of the first this many rows (None: all), 10 × 12 px, grey level
+            20 × row.
+        cameras_pkl: also write ``annotation_body3d/cameras.pkl`` (a pickle) with the published cameras.
+    Returns:
+        (imgname rows in order, S (N, 17, 4) metres + visibility, part (N, 17, 3) px + visibility);
+        the file stores the rows in a shuffled order.
+    """
+    import pickle
+
+    import skimage.io
+
+    from posesynth.data.h36m_cameras import published_camera
+
+    annotations = root / "annotation_body3d"
+    (annotations / "fps10").mkdir(parents=True, exist_ok=True)
+    if cameras_pkl:
+        table = {}
+        for subject, camera in {(v[0], v[2]) for v in views}:
+            cam = published_camera(subject, camera)
+            table[subject, camera] = {"R": cam.R.T, "T": (cam.center / 1000)[:, None], "f": cam.f[:, None],
+                                      "c": cam.c[:, None], "k": cam.k[:, None], "p": cam.p[:, None],
+                                      "w": cam.width, "h": cam.height, "name": "camera", "id": camera}
+        with open(annotations / "cameras.pkl", "wb") as handle:
+            pickle.dump(table, handle)
+    rows = [f"{subject}/{subject}_{sequence}.{camera}/{subject}_{sequence}.{camera}_{5 * i + 1:06d}.jpg"
+            for subject, sequence, camera, count in views for i in range(count)]
+    rng = np.random.default_rng(seed)
+    S = np.concatenate([rng.normal(0, 0.3, (len(rows), 17, 3)) + [0, 0, 5], np.ones((len(rows), 17, 1))], -1)
+    part = np.concatenate([rng.uniform(100, 900, (len(rows), 17, 2)), np.ones((len(rows), 17, 1))], -1)
+    order = rng.permutation(len(rows))  # rows need not be sorted
+    np.savez(annotations / f"fps10/h36m_{split}.npz", imgname=np.array(rows)[order],
+             center=np.zeros((len(rows), 2)), scale=np.ones(len(rows)), part=part[order], S=S[order])
+    for i, name in enumerate(rows[:images]):
+        (root / "images" / name).parent.mkdir(parents=True, exist_ok=True)
+        skimage.io.imsave(root / "images" / name, np.full((10, 12, 3), 20 * i, np.uint8), check_contrast=False)
+    return rows, S, part
 
 
 def write_test_video(path: str | Path, frames: int = 24, width: int = 64, height: int = 48, *,
@@ -66,6 +116,22 @@ def write_test_video(path: str | Path, frames: int = 24, width: int = 64, height
             for packet in sound.encode():
                 container.mux(packet)
     return np.asarray(boxes)
+
+
+@pytest.fixture(scope="session")
+def tiny_training_set(tmp_path_factory) -> Path:
+    """Two 10-frame synthetic videos (``videos/``) and their joints as unpaired poses (``poses.npy``)."""
+    from posesynth.data.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp("tiny_training_set")
+    save_unpaired_poses(root, generate_dataset(root, videos=2, frames=10, size=64, seed=1, progress=False))
+    return root
+
+
+def tiny_train_argv(data: Path, out: Path, *extra: str) -> list[str]:
+    """``posesynth train`` arguments of a tiny run on :func:`tiny_training_set` data."""
+    return ["train", "--out", str(out), f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}",
+            *TINY, *extra]
 
 
 @pytest.fixture

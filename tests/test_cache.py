@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -10,16 +9,15 @@ import pytest
 import torch
 from conftest import write_test_video
 
-from posesynth.data.cache import (CacheError, FrameCache, add_prepare_arguments, crop_settings, entry_name,
-                                  prepare_cache, run_prepare)
+from posesynth.cli import main
+from posesynth.data.cache import CacheError, FrameCache, crop_settings, entry_name, prepare_cache
 from posesynth.data.pairs import FramePairDataset
 from posesynth.data.videos import index_videos
 
 
-def prepare(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    add_prepare_arguments(parser)
-    return run_prepare(parser.parse_args([str(a) for a in argv]))
+def prepare(*argv: object) -> int:
+    """``posesynth prepare ARGV`` through the command's entry point (its error boundary included)."""
+    return main(["prepare", *map(str, argv)])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from posesynth.data.calibration import (
 )
 from posesynth.data.h36m_cameras import published_camera
 from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.errors import UntrustedPickleError
 
 
 def _round_trip(cameras: dict[str, Camera]) -> None:
@@ -102,7 +103,7 @@ def _published(name: str = "54138969", subject: str = "S1"):
 
 
 def test_h36m_mmpose_cameras_match_the_published_numbers_and_the_mocap(realdata):
-    cameras = load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", subject="S1")
+    cameras = load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", subject="S1", trust_pickle=True)
     assert sorted(cameras) == ["54138969", "55011271", "58860488", "60457274"]
     published = _published()
     cam = cameras["54138969"]
@@ -115,7 +116,8 @@ def test_h36m_mmpose_cameras_match_the_published_numbers_and_the_mocap(realdata)
     data = np.load(realdata / "mmpose" / "h36m" / "test_h36m_body3d.npz")
     for name, joints in zip(data["imgname"], data["S"]):        # S1/S1_Directions_1.54138969/..._000001.jpg
         subject, camera = name.split("/")[0], name.split("/")[-1].split(".")[1].split("_")[0]
-        cam = load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", subject=subject)[camera]
+        cam = load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", subject=subject,
+                               trust_pickle=True)[camera]
         world = (joints[:, :3] - cam.t) @ cam.R                # X_world = Rᵀ(X_cam − t)
         assert -0.1 < world[:, 2].min() < 0.2 and world[:, 2].max() < 2.0, name   # S5 lies on the floor
 
@@ -130,7 +132,7 @@ def test_h36m_h5_layout_from_a_tree(realdata):
                                         "Name": np.frombuffer(cam.encode(), np.uint8).astype(np.int64)}
                          for k, cam in enumerate(["54138969", "55011271", "58860488", "60457274"], start=1)}}
     from_tree = h36m_cameras_from_tree(tree, "tree")["S1"]
-    from_pkl = load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", subject="S1")
+    from_pkl = load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", subject="S1", trust_pickle=True)
     assert sorted(from_tree) == sorted(from_pkl)
     for name in from_pkl:
         np.testing.assert_allclose(from_tree[name].R, from_pkl[name].R, atol=1e-12)
@@ -220,15 +222,21 @@ def test_bad_files_name_the_file(tmp_path, name, text, message):
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(CalibrationError, match=message) as error:
-        load_calibration(path)
+        load_calibration(path, trust_pickle=True)
     assert str(path) in str(error.value)
+
+
+def test_a_camera_pickle_is_read_only_when_trusted(tmp_path):
+    (tmp_path / "cameras.pkl").write_bytes(b"anything")
+    with pytest.raises(UntrustedPickleError, match=r"cameras\.pkl: .*pickle.*--trust-pickle"):
+        load_calibration(tmp_path / "cameras.pkl")
 
 
 def test_missing_file_and_missing_subject(tmp_path, realdata):
     with pytest.raises(CalibrationError, match="not found"):
         load_calibration(tmp_path / "nothing.json")
     with pytest.raises(CalibrationError, match=r"cameras\.pkl: holds the cameras of subjects .*'S1'.*pass subject="):
-        load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl")
+        load_calibration(realdata / "mmpose" / "h36m" / "cameras.pkl", trust_pickle=True)
 
 
 def test_nearly_orthonormal_rotations_are_cleaned():

@@ -1,6 +1,5 @@
 """posesynth eval: per-action averaging, predictions-file checks, frame step, 3DHP PCK/AUC, a model end to end."""
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -10,8 +9,8 @@ import pytest
 import torch
 
 from posesynth.data.h36m import CAMERAS, H36MSequence, canonical_action, load_h36m
-from posesynth.evaluate import (PredictionsError, SequenceScores, add_eval_arguments, evaluate_predictions,
-                                frame_selection, run_eval, summarize)
+from posesynth.cli import main
+from posesynth.evaluate import PredictionsError, SequenceScores, evaluate_predictions, frame_selection, summarize
 from posesynth.evaluate_3dhp import PCK_JOINTS_14, MPIInf3DHPError, evaluate_3dhp, load_3dhp
 from posesynth.evaluate_report import markdown_table
 from posesynth.models.model import PoseSynthModel
@@ -43,10 +42,9 @@ def _full(seq: H36MSequence, offset=0.0) -> np.ndarray:
     return pred
 
 
-def _args(*argv) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_eval_arguments(parser)
-    return parser.parse_args([str(a) for a in argv])
+def _eval(*argv) -> int:
+    """``posesynth eval ARGV`` through the command's entry point (its error boundary included)."""
+    return main(["eval", *map(str, argv)])
 
 
 # --- the evaluation core on hand-made views --------------------------------------------------
@@ -145,13 +143,14 @@ def vp3d(tmp_path) -> Path:
 
 
 def test_cli_writes_metrics_md_and_per_frame_csv(vp3d, tmp_path, capsys):
-    split = load_h36m(vp3d)
+    split = load_h36m(vp3d, trust_pickle=True)
     assert len(split.sequences) == 12 and split.format == "videopose3d"
     offsets = {"Walking": _offsets(34.0, 1), "Directions": _offsets(17.0, 2)}    # MPJPE 32 and 16
     np.savez(tmp_path / "pred.npz", **{s.key: _full(s, offsets[s.action]) for s in split.sequences
                                        if s.key != "S11|Walking|60457274"})
     out = tmp_path / "eval"
-    assert run_eval(_args("--predictions", tmp_path / "pred.npz", "--h36m", vp3d, "--frame-step", 2, "--out", out)) == 0
+    assert _eval("--predictions", tmp_path / "pred.npz", "--h36m", vp3d, "--trust-pickle", "--frame-step", 2,
+                 "--out", out) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["missing"] == ["S11|Walking|60457274"]
     assert metrics["frames"] == 4 * 4 + 3 * 4 + 3 * 3   # frames 0,2,4(,6) of 7, 5, 6 frames × 4, 4, 3 cameras
@@ -168,25 +167,28 @@ def test_cli_writes_metrics_md_and_per_frame_csv(vp3d, tmp_path, capsys):
     assert "Avg" in capsys.readouterr().out
 
     # --strict: a view without a prediction is an error
-    assert run_eval(_args("--predictions", tmp_path / "pred.npz", "--h36m", vp3d, "--strict", "--out", out)) == 2
+    assert _eval("--predictions", tmp_path / "pred.npz", "--h36m", vp3d, "--trust-pickle", "--strict",
+                 "--out", out) == 2
     assert "S11|Walking|60457274" in capsys.readouterr().err
 
 
 def test_cli_errors_name_the_key(vp3d, tiny_run, tmp_path, capsys):
-    split = load_h36m(vp3d, subjects=["S9"])
+    split = load_h36m(vp3d, subjects=["S9"], trust_pickle=True)
     predictions = {s.key: _full(s) for s in split.sequences}
     predictions["S9|Directions|54138969"] = predictions["S9|Directions|54138969"][:4]
     np.savez(tmp_path / "short.npz", **predictions)
-    assert run_eval(_args("--predictions", tmp_path / "short.npz", "--h36m", vp3d, "--out", tmp_path / "o")) == 2
+    assert _eval("--predictions", tmp_path / "short.npz", "--h36m", vp3d, "--trust-pickle",
+                 "--out", tmp_path / "o") == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "'S9|Directions|54138969' has shape (4, 17, 3), expected (5, 17, 3)" in err
     np.save(tmp_path / "one.npy", np.zeros((5, 17, 3)))
-    assert run_eval(_args("--predictions", tmp_path / "one.npy", "--h36m", vp3d, "--out", tmp_path / "o")) == 2
+    assert _eval("--predictions", tmp_path / "one.npy", "--h36m", vp3d, "--trust-pickle", "--out", tmp_path / "o") == 2
     assert "a single array" in capsys.readouterr().err
-    assert run_eval(_args(tiny_run, "--predictions", tmp_path / "one.npy", "--h36m", vp3d, "--out", tmp_path / "o")) == 2
+    assert _eval(tiny_run, "--predictions", tmp_path / "one.npy", "--h36m", vp3d, "--trust-pickle",
+                 "--out", tmp_path / "o") == 2
     assert "either a model" in capsys.readouterr().err
     # a model needs frames: this dataset has no videos, so every view is skipped
-    assert run_eval(_args(tiny_run, "--h36m", vp3d, "--device", "cpu", "--out", tmp_path / "o")) == 2
+    assert _eval(tiny_run, "--h36m", vp3d, "--trust-pickle", "--device", "cpu", "--out", tmp_path / "o") == 2
     assert "no Human3.6M view left" in capsys.readouterr().err
 
 
@@ -224,7 +226,7 @@ def test_3dhp_cli(realdata, tmp_path):
     truth = realdata / "mmpose/mpi_inf_3dhp/test_3dhp_train.npz"
     np.save(tmp_path / "pred.npy", load_3dhp(truth).joints3d)
     out = tmp_path / "eval3dhp"
-    assert run_eval(_args("--predictions", tmp_path / "pred.npy", "--3dhp", truth, "--out", out)) == 0
+    assert _eval("--predictions", tmp_path / "pred.npy", "--3dhp", truth, "--out", out) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["per_sequence"]) == ["S4_Seq2_Cam0", "S8_Seq1_Cam8"]
     assert metrics["all"]["auc"] == pytest.approx(100 * 30 / 31)
@@ -250,8 +252,7 @@ def tiny_run(tmp_path) -> Path:
 def test_model_on_real_h36m_frames(realdata, tiny_run, tmp_path):
     root = realdata / "mmpose/h36m"
     out = tmp_path / "eval"
-    args = _args(tiny_run, "--h36m", root, "--subjects", "S1,S5,S7,S8", "--device", "cpu", "--out", out)
-    assert run_eval(args) == 0
+    assert _eval(tiny_run, "--h36m", root, "--subjects", "S1,S5,S7,S8", "--device", "cpu", "--out", out) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["frames"] == 4 and metrics["missing"] == []
     assert list(metrics["per_action"]) == ["Directions", "Greeting", "SittingDown", "WalkDog"]
@@ -262,15 +263,15 @@ def test_model_on_real_h36m_frames(realdata, tiny_run, tmp_path):
     # the same frames as a predictions file of the ground truth score zero (mmpose holds sampled frames)
     split = load_h36m(root, subjects=["S1", "S5", "S7", "S8"])
     np.savez(tmp_path / "gt.npz", **{s.key: _full(s) for s in split.sequences})
-    assert run_eval(_args("--predictions", tmp_path / "gt.npz", "--h36m", root, "--subjects", "S1,S5,S7,S8",
-                          "--out", out)) == 0
+    assert _eval("--predictions", tmp_path / "gt.npz", "--h36m", root, "--subjects", "S1,S5,S7,S8",
+                 "--out", out) == 0
     assert json.loads((out / "metrics.json").read_text())["average"]["mpjpe"] == pytest.approx(0, abs=1e-6)
 
 
 def test_model_on_synthetic_set_gives_per_motion_table(tiny_run, tmp_path):
     heldout = REPO / "assets/demo/heldout"
     out = tmp_path / "synth_eval"
-    assert run_eval(_args(tiny_run, "--synthetic", heldout, "--frame-step", 16, "--device", "cpu", "--out", out)) == 0
+    assert _eval(tiny_run, "--synthetic", heldout, "--frame-step", 16, "--device", "cpu", "--out", out) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert sorted(metrics["per_action"]) == ["arms", "legs"] and metrics["frames"] == 12
     assert all(0 < v["mpjpe"] < 2000 for v in metrics["per_action"].values())

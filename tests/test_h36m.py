@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 
 import numpy as np
 import pytest
-import skimage.io
 from cdflib.cdfwrite import CDF
-from conftest import write_test_video
+from conftest import write_mmpose_h36m, write_test_video
 
 from posesynth import skeleton as sk
 from posesynth.data import videos
@@ -18,6 +16,7 @@ from posesynth.data.h36m import (ACTIONS, CAMERAS, H36MError, canonical_action, 
                                  person_boxes, read_frames)
 from posesynth.data.h36m_cameras import (PUBLISHED_SUBJECTS, project_to_image, published_camera,
                                          read_camera_pickle, world_to_camera)
+from posesynth.errors import UntrustedPickleError
 
 F = 6  # mocap frames of every synthetic sequence
 TWO = CAMERAS[:2]  # the synthetic trees have videos for two cameras only (keeps the tests fast)
@@ -316,7 +315,9 @@ def test_videopose3d_layout(tmp_path, original):
     video.write_bytes((original / "S1/Videos/TakingPhoto 1.54138969.mp4").read_bytes())
 
     assert detect_format(tmp_path) == "videopose3d" == detect_format(tmp_path / "data_3d_h36m.npz")
-    split = load_h36m(tmp_path)
+    with pytest.raises(UntrustedPickleError, match=r"data_3d_h36m\.npz: VideoPose3D's .* pickle.*--trust-pickle"):
+        load_h36m(tmp_path)
+    split = load_h36m(tmp_path, trust_pickle=True)
     assert split.format == "videopose3d" and len(split.sequences) == 4 * 4
     for seq in split.sequences:
         world = positions[seq.subject][seq.sequence][:, list(sk.H36M32_TO_17)].astype(np.float64) * 1000
@@ -329,7 +330,8 @@ def test_videopose3d_layout(tmp_path, original):
             assert np.allclose(seq.joints2d, project_to_image(expected, seq.calibration), atol=1e-2)
     assert {s.action for s in split.sequences} == {"Walking", "WalkDog", "Sitting"}
 
-    s1 = load_h36m(tmp_path / "data_3d_h36m.npz", subjects=["S1"], cameras=CAMERAS[:2], need_video=True)
+    s1 = load_h36m(tmp_path / "data_3d_h36m.npz", subjects=["S1"], cameras=CAMERAS[:2], need_video=True,
+                   trust_pickle=True)
     assert [s.key for s in s1.sequences] == ["S1|Photo 1|54138969"] and s1.sequences[0].video == video
     assert s1.missing == ["S1|Photo 1|55011271"]
     seq = s1.sequences[0]
@@ -337,41 +339,23 @@ def test_videopose3d_layout(tmp_path, original):
     assert np.allclose(seq.joints2d, project_to_image(seq.joints3d, seq.calibration), atol=1e-3)  # projected
     assert read_frames(seq, [1]).shape == (1, 24, 32, 3)
     with pytest.raises(H36MError, match="S5"):
-        load_h36m(tmp_path, subjects=["S5"])
+        load_h36m(tmp_path, subjects=["S5"], trust_pickle=True)
 
 
 # --- (c) mmpose -------------------------------------------------------------------------------
 
-def test_mmpose_layout(tmp_path):
+def test_mmpose_layout(tmp_path, caplog):
     root = tmp_path / "h36m"
-    annotations = root / "annotation_body3d"
-    (annotations / "fps10").mkdir(parents=True)
-    cameras = {}
-    for subject in ("S9", "S11"):
-        for camera in CAMERAS:
-            cam = published_camera(subject, camera)
-            cameras[subject, camera] = {"R": cam.R.T, "T": (cam.center / 1000)[:, None], "f": cam.f[:, None],
-                                        "c": cam.c[:, None], "k": cam.k[:, None], "p": cam.p[:, None],
-                                        "w": cam.width, "h": cam.height, "name": "camera", "id": camera}
-    with open(annotations / "cameras.pkl", "wb") as handle:
-        pickle.dump(cameras, handle)
-    rows = []  # every 5th frame, as mmpose's fps10 files hold them
-    for subject, sequence, camera, count in [("S9", "Sitting_1", "54138969", 3), ("S9", "SittingDown", "54138969", 2),
-                                             ("S11", "Walking_1", "60457274", 3)]:
-        base = f"{subject}_{sequence}.{camera}"
-        rows += [f"{subject}/{base}/{base}_{5 * i + 1:06d}.jpg" for i in range(count)]
-    rng = np.random.default_rng(0)
-    S = np.concatenate([rng.normal(0, 0.3, (len(rows), 17, 3)) + [0, 0, 5], np.ones((len(rows), 17, 1))], -1)
-    part = np.concatenate([rng.uniform(100, 900, (len(rows), 17, 2)), np.ones((len(rows), 17, 1))], -1)
-    order = rng.permutation(len(rows))  # rows need not be sorted
-    np.savez(annotations / "fps10/h36m_test.npz", imgname=np.array(rows)[order], center=np.zeros((len(rows), 2)),
-             scale=np.ones(len(rows)), part=part[order], S=S[order])
-    for i, name in enumerate(rows[:-1]):  # the last image is missing
-        (root / "images" / name).parent.mkdir(parents=True, exist_ok=True)
-        skimage.io.imsave(root / "images" / name, np.full((10, 12, 3), 20 * i, np.uint8), check_contrast=False)
+    views = [("S9", "Sitting_1", "54138969", 3), ("S9", "SittingDown", "54138969", 2),
+             ("S11", "Walking_1", "60457274", 3)]
+    rows, S, part = write_mmpose_h36m(root, views, images=7, cameras_pkl=True)  # the last image is missing
 
     assert detect_format(root) == "mmpose"
-    split = load_h36m(root)
+    with caplog.at_level(logging.INFO):
+        untrusted = load_h36m(root)
+    assert "cameras.pkl not read (a Python pickle; pass --trust-pickle" in caplog.text
+    assert np.allclose(untrusted.sequences[1].calibration.R, published_camera("S9", "54138969").R)
+    split = load_h36m(root, trust_pickle=True)
     assert split.format == "mmpose"
     assert [s.key for s in split.sequences] == ["S11|Walking 1|60457274", "S9|Sitting 1|54138969",
                                                 "S9|SittingDown|54138969"]

@@ -11,6 +11,7 @@ import torch
 from posesynth import skeleton as sk
 from posesynth.data import bvh as B
 from posesynth.data import poses3d as P
+from posesynth.errors import UntrustedPickleError
 from posesynth.geometry import euler_to_matrix
 
 # A 3-joint chain: root A (6 channels, X-Y-Z rotation order), joint B (Y-X-Z order), an end site.
@@ -145,13 +146,42 @@ def fake_videopose3d(path: Path) -> np.ndarray:
 
 def test_videopose3d_npz_subjects_frame_step_and_axes(tmp_path):
     expected = fake_videopose3d(tmp_path / "data_3d_h36m.npz")
-    everything = P.load_poses3d(tmp_path / "data_3d_h36m.npz")
+    everything = P.load_poses3d(tmp_path / "data_3d_h36m.npz", trust_pickle=True)
     assert everything.shape == (20, 17, 3)
     np.testing.assert_allclose(everything, np.broadcast_to(expected, (20, 17, 3)), atol=1e-6)
-    assert len(P.load_poses3d(tmp_path / "data_3d_h36m.npz", subjects=["S1"])) == 16
-    assert len(P.load_poses3d(tmp_path / "data_3d_h36m.npz", subjects=["S1"], frame_step=4)) == 3 + 2
+    assert len(P.load_poses3d(tmp_path / "data_3d_h36m.npz", subjects=["S1"], trust_pickle=True)) == 16
+    assert len(P.load_poses3d(tmp_path / "data_3d_h36m.npz", subjects=["S1"], frame_step=4, trust_pickle=True)) == 5
     with pytest.raises(ValueError, match=r"subjects \['S5'\] not in the file"):
-        P.load_poses3d(tmp_path / "data_3d_h36m.npz", subjects=["S5"])
+        P.load_poses3d(tmp_path / "data_3d_h36m.npz", subjects=["S5"], trust_pickle=True)
+
+
+def test_videopose3d_npz_is_a_pickle_read_only_when_trusted(tmp_path):
+    fake_videopose3d(tmp_path / "data_3d_h36m.npz")
+    with pytest.raises(UntrustedPickleError, match=r"data_3d_h36m\.npz: .*pickle.*--trust-pickle"):
+        P.load_poses3d(tmp_path / "data_3d_h36m.npz")
+    folder = tmp_path / "mocap"
+    folder.mkdir()
+    fake_videopose3d(folder / "a.npz")
+    with pytest.raises(UntrustedPickleError, match=r"a\.npz"):  # also when found inside a folder
+        P.load_poses3d(folder)
+
+
+def test_degenerate_and_constant_poses(tmp_path, caplog):
+    np.save(tmp_path / "zeros.npy", np.zeros((5, 17, 3)))
+    with pytest.raises(ValueError, match=r"zeros\.npy: median bone length is 0 m: the poses are all zero"):
+        P.load_poses3d(tmp_path / "zeros.npy")
+    np.save(tmp_path / "same.npy", np.repeat(sk.canonical_tpose().numpy()[None], 4, 0))
+    assert len(P.load_poses3d(tmp_path / "same.npy")) == 4
+    assert "all 4 poses are identical" in caplog.text and "same.npy" in caplog.text
+
+
+def test_npy_that_is_no_array_names_the_file(tmp_path):
+    (tmp_path / "text.npy").write_text("1 2 3")
+    with pytest.raises(ValueError, match=r"text\.npy: neither an \.npy nor an \.npz file"):
+        P.load_poses3d(tmp_path / "text.npy")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"objects\.npy holds Python objects"):
+        P.load_poses3d(tmp_path / "objects.npy")
 
 
 def test_npz_without_pose_arrays_is_rejected(tmp_path):
@@ -164,8 +194,8 @@ def test_folders_and_unknown_suffixes(tmp_path):
     fake_videopose3d(tmp_path / "a.npz")
     np.save(tmp_path / "b.npy", sk.canonical_tpose().numpy()[None])
     (tmp_path / "notes.txt").write_text("ignored inside a folder")
-    assert len(P.load_poses3d(tmp_path)) == 21
-    assert len(P.load_poses3d([tmp_path / "a.npz", tmp_path / "b.npy"])) == 21
+    assert len(P.load_poses3d(tmp_path, trust_pickle=True)) == 21
+    assert len(P.load_poses3d([tmp_path / "a.npz", tmp_path / "b.npy"], trust_pickle=True)) == 21
     with pytest.raises(ValueError, match=r"notes.txt: unsupported pose file type '.txt'; supported: .npz, .npy, .bvh"):
         P.load_poses3d(tmp_path / "notes.txt")
     (tmp_path / "empty").mkdir()

@@ -1,6 +1,5 @@
 """posesynth predict: streamed poses, their files, the overlay videos, and the geometry behind them."""
 
-import argparse
 import json
 from pathlib import Path
 
@@ -11,10 +10,11 @@ from conftest import write_test_video
 from test_visualize import make_tiny_run
 
 from posesynth import skeleton
+from posesynth.cli import main
 from posesynth.data.crops import crop_matrix, square_boxes
 from posesynth.data.videos import VideoError, probe_video
-from posesynth.predict import (FIELDS, add_predict_arguments, crop_to_frame, encode_crops, iter_person_crops,
-                               predict, predict_video, run_config, run_predict, smooth_poses)
+from posesynth.predict import (FIELDS, crop_to_frame, encode_crops, iter_person_crops, predict, predict_video,
+                               run_config, smooth_poses)
 from posesynth.train import load_model
 
 
@@ -128,7 +128,5 @@ def test_bad_video_is_a_clear_error(tiny_run, tmp_path, capsys):
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(VideoError, match="bad.mp4"):
         predict(tiny_run, bad, tmp_path / "out", progress=False)
-    parser = argparse.ArgumentParser()
-    add_predict_arguments(parser)
-    args = parser.parse_args([str(tiny_run), str(bad), "--out", str(tmp_path / "out")])
-    assert run_predict(args) == 2 and "bad.mp4" in capsys.readouterr().err
+    assert main(["predict", str(tiny_run), str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "bad.mp4" in capsys.readouterr().err

@@ -14,8 +14,9 @@ from posesynth.depth_labels import (GROUND, add_depth_labels_arguments, depth_la
                                     run_depth_labels, true_relations)
 from posesynth.geometry import intrinsics, project
 from posesynth.losses.relative_depth import relative_depth_loss
+from posesynth.cli import main
 from posesynth.config import load_config
-from posesynth.pretrain_depth import add_pretrain_arguments, pretrain, run_pretrain, video_crops
+from posesynth.pretrain_depth import pretrain, video_crops
 from posesynth.train import load_model
 
 TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
@@ -170,9 +171,7 @@ def test_depth_labels_command_on_the_coco_sample(realdata, tmp_path, capsys):
 # --- depth pre-training -------------------------------------------------------------------------------
 
 def _pretrain(*args: str) -> int:
-    parser = argparse.ArgumentParser()
-    add_pretrain_arguments(parser)
-    return run_pretrain(parser.parse_args([*args, "--set", *TINY]))
+    return main(["pretrain-depth", *args, "--set", *TINY])
 
 
 def test_pretrain_on_coco_writes_a_loadable_model(realdata, tmp_path):

@@ -37,8 +37,8 @@ import numpy as np
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box,
                                   initial_boxes, person_boxes)
-from posesynth.data.videos import (NoUsableVideosError, SkippedVideo, VideoError, VideoIndex, VideoInfo,
-                                   index_videos, iter_frames, open_video)
+from posesynth.data.videos import (SkippedVideo, VideoError, VideoIndex, VideoInfo, add_clip_length_arguments,
+                                   clip_min_frames, index_videos, iter_frames, open_video)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,12 @@ def crop_settings(*, size: int = 64, margin: float = 1.25, box_source: str = "au
     """The settings that determine a cache entry's pixels (stored, and compared on re-runs)."""
     if box_source not in BOX_SOURCES:
         raise ValueError(f"box_source must be one of {BOX_SOURCES}, got {box_source!r}")
+    for name, value, least in (("size", size, 8), ("background_window", background_window, 1),
+                               ("background_samples", background_samples, 1), ("smooth_radius", smooth_radius, 0)):
+        if value < least:
+            raise ValueError(f"{name} must be >= {least}, got {value}")
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
     return {"version": CACHE_VERSION, "size": int(size), "margin": float(margin), "box_source": box_source,
             "background_window": int(background_window), "background_samples": int(background_samples),
             "smooth_radius": int(smooth_radius), "threshold": float(threshold)}
@@ -130,13 +136,14 @@ def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable
                 boxes[j] = box
 
             pending: deque[tuple[int, np.ndarray]] = deque()
-            decoded = 0
+            decoded = people = 0
             for i, frame in iter_frames(info.path):
                 if i >= info.frames:  # the container announced fewer frames than it holds
                     break
                 if mode == "foreground":
                     found = foreground_box(frame, backgrounds(i), threshold=settings["threshold"])
                     tight[i] = np.nan if found is None else found
+                    people += found is not None
                 pending.append((i, frame))
                 while pending[0][0] + radius <= i:
                     finish(*pending.popleft(), known=info.frames)
@@ -159,6 +166,8 @@ def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable
         if decoded < info.frames:
             log.warning("%s: decoded %d of the %d frames the index found; caching %d", info.path, decoded,
                         info.frames, decoded)
+        if mode == "foreground" and people == 0:
+            warn_no_person(info.path)
         # meta.json last: an entry folder with meta.json is complete by construction
         (temp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
         _replace_dir(temp, entry)
@@ -184,14 +193,46 @@ def _write_json(path: Path, data: dict) -> None:
     temp.replace(path)
 
 
+def warn_no_person(video: Path) -> None:
+    """Say that no frame of ``video`` showed a person against its background (crops are the full frame)."""
+    log.warning("%s: no person found in any frame (nothing differs from the median background): the crops are "
+                "the whole frame; give a box or keypoint sidecar (docs/data.md) or drop the clip", video)
+
+
+def entry_problem(entry: Path, frames: int, size: int) -> str | None:
+    """What is wrong with a cache entry's arrays for ``frames`` frames of ``size`` px crops, or None.
+
+    Reads only the ``.npy`` headers (memory maps): a file cut short, missing, of another shape
+    or type is found without reading its pixels.
+    """
+    crops = ((frames, size, size, 3), np.uint8)
+    expected = {"frames.npy": crops, "backgrounds.npy": crops, "boxes.npy": ((frames, 4), np.int64)}
+    for name, (shape, dtype) in expected.items():
+        path = entry / name
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            return f"{path} is missing"
+        except (OSError, ValueError, EOFError) as error:
+            return f"{path} is damaged ({str(error).splitlines()[0]})"
+        if array.shape[0] < shape[0] or array.shape[1:] != shape[1:] or array.dtype != dtype:
+            return f"{path} holds {array.shape} {array.dtype}, the index expects {shape} {np.dtype(dtype)}"
+    return None
+
+
 def _reusable(entry: Path, info: VideoInfo, settings: dict) -> dict | None:
-    """The meta of a complete entry made from the same file with the same settings, else None."""
+    """The meta of a complete, intact entry made from the same file with the same settings, else None."""
     try:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    same = meta.get("settings") == settings and meta.get("stamp") == _source_stamp(info.path)
-    return meta if same else None
+    if meta.get("settings") != settings or meta.get("stamp") != _source_stamp(info.path):
+        return None
+    problem = entry_problem(entry, int(meta.get("frames", 0)), settings["size"])
+    if problem is not None:
+        log.warning("rebuilding the cache entry of %s: %s", info.path, problem)
+        return None
+    return meta
 
 
 def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, progress: bool = True,
@@ -273,7 +314,16 @@ class FrameCache:
         if self.settings.get("version") != CACHE_VERSION:
             raise CacheError(f"{self.root}: cache format {self.settings.get('version')} but this posesynth reads "
                              f"{CACHE_VERSION}; re-run `posesynth prepare`")
+        for video in self.videos:  # headers only: a damaged entry fails here, not in a DataLoader worker
+            self._check(video)
         self._open: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _check(self, video: dict) -> None:
+        """Raise CacheError naming the file when ``video``'s entry does not match the index."""
+        problem = entry_problem(self.root / "videos" / video["name"], int(video["frames"]), self.size)
+        if problem is not None:
+            raise CacheError(f"{problem}: the cache entry of {video['source']} is damaged; re-run `posesynth "
+                             f"prepare` with the same --out (it rebuilds damaged entries)")
 
     @property
     def size(self) -> int:
@@ -285,13 +335,10 @@ class FrameCache:
         if video not in self._open:
             folder = self.root / "videos" / self.videos[video]["name"]
             frames = self.videos[video]["frames"]
-            try:
-                self._open[video] = (np.load(folder / "frames.npy", mmap_mode="r")[:frames],
-                                     np.load(folder / "backgrounds.npy", mmap_mode="r")[:frames],
-                                     np.load(folder / "boxes.npy")[:frames])
-            except (OSError, ValueError) as error:
-                raise CacheError(f"{folder}: cache entry missing or damaged ({error}); re-run "
-                                 f"`posesynth prepare`") from error
+            self._check(self.videos[video])  # the files may have changed since the cache was opened
+            self._open[video] = (np.load(folder / "frames.npy", mmap_mode="r", allow_pickle=False)[:frames],
+                                 np.load(folder / "backgrounds.npy", mmap_mode="r", allow_pickle=False)[:frames],
+                                 np.load(folder / "boxes.npy", allow_pickle=False)[:frames])
         return self._open[video]
 
     def __getstate__(self) -> dict:
@@ -313,7 +360,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames per median-background segment (default 200)")
     parser.add_argument("--background-samples", type=int, default=20,
                         help="frames sampled per background median (default 20)")
-    parser.add_argument("--min-frames", type=int, default=2, help="skip clips with fewer frames (default 2)")
+    add_clip_length_arguments(parser)
     parser.add_argument("--force", action="store_true", help="recompute entries that could be reused")
 
 
@@ -322,11 +369,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     settings = crop_settings(size=args.size, margin=args.margin, box_source=args.box_source,
                              background_window=args.background_window, background_samples=args.background_samples)
     start = time.perf_counter()
-    try:
-        index = index_videos(args.video_dir, min_frames=args.min_frames, progress=True)
-    except NoUsableVideosError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    index = index_videos(args.video_dir, min_frames=clip_min_frames(args), progress=True)
     entries, report, reused = prepare_cache(index, args.out, settings, force=args.force)
     print(_summary(entries, report, reused, args.out, settings, time.perf_counter() - start))
     if not entries:

@@ -13,7 +13,8 @@ centre of the top-left pixel. ``load_calibration(path)`` reads, by extension and
   the video window, R = diag(1, −1, −1)·[r_ij] (world→camera, turned by π about the camera's x
   axis), t = −R·(x, y, z)/1000 (the position is the camera centre in mm);
 - Human3.6M: 3d-pose-baseline's ``cameras.h5`` (needs h5py) and mmpose's ``cameras.pkl`` with
-  ``subject=``; :func:`h36m_camera` takes published numbers, :func:`camera_from_h36m` the
+  ``subject=`` (a Python pickle: read only with ``trust_pickle=True``, ``data.trust_pickle``);
+  :func:`h36m_camera` takes published numbers, :func:`camera_from_h36m` the
   Human3.6M readers' cameras (``published_camera`` for the published table);
 
 Lens distortion is kept (OpenCV order k1, k2, p1, p2[, k3]) but never applied (pinhole model).
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from posesynth.errors import untrusted_pickle
 from posesynth.geometry import (axis_angle_to_matrix, project, relative_transform,
                                 world_to_camera)
 
@@ -131,20 +133,25 @@ def relative_extrinsics(cam_i: Camera, cam_j: Camera) -> tuple[np.ndarray, np.nd
 
 # --- the entry point ----------------------------------------------------------------------------
 
-def load_calibration(path: str | Path, *, subject: str | None = None) -> dict[str, Camera]:
+def load_calibration(path: str | Path, *, subject: str | None = None, trust_pickle: bool = False
+                     ) -> dict[str, Camera]:
     """Read a calibration file (any format of the module docstring) into ``{name: Camera}``.
 
     Args:
         path: the file.
         subject: Human3.6M files only: which subject's cameras, e.g. "S1".
+        trust_pickle: allow a ``.pkl`` file (unpickling can run code).
     Raises:
         CalibrationError naming the file (and the camera and field) when it is missing,
-        unreadable, of an unknown format or holds an invalid camera.
+        unreadable, of an unknown format or holds an invalid camera; UntrustedPickleError for a
+        pickle without ``trust_pickle``.
     """
     path = Path(path)
     if not path.is_file():
         raise CalibrationError(f"{path}: calibration file not found")
     name = path.name.lower()
+    if name.endswith((".pkl", ".pickle")) and not trust_pickle:
+        raise untrusted_pickle(path, "a Human3.6M camera file (cameras.pkl)")
     if name.endswith((".h5", ".hdf5", ".pkl", ".pickle")):
         return _pick_subject(_h36m_h5(path) if name.endswith((".h5", ".hdf5")) else _h36m_pkl(path), subject, path)
     try:

@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +167,7 @@ def _check_choice(name: str, chosen: Sequence[str], valid: Sequence[str]) -> tup
 
 def load_h36m(root: str | os.PathLike, format: str | None = None, *, subjects: Sequence[str] = TEST_SUBJECTS,
               cameras: Sequence[str] = CAMERAS, actions: Sequence[str] | None = None,
-              need_video: bool = False) -> H36MSplit:
+              need_video: bool = False, trust_pickle: bool = False) -> H36MSplit:
     """Load the selected Human3.6M views with their ground truth.
 
     Args:
@@ -179,6 +180,9 @@ def load_h36m(root: str | os.PathLike, format: str | None = None, *, subjects: S
             unreadable — e.g. S11 Directions 54138969 in the real release), and shorten a view
             whose video is shorter than its mocap. Videos are probed (first and last frame), so
             this is slower.
+        trust_pickle: read the layouts' pickles (VideoPose3D's npz files, mmpose's
+            ``cameras.pkl``); without it a VideoPose3D file is an error and ``cameras.pkl`` is
+            left unread (unpickling can run code).
     Returns:
         An :class:`H36MSplit`; skipped views are listed in ``missing``/``skipped`` and logged.
     Raises:
@@ -195,8 +199,9 @@ def load_h36m(root: str | os.PathLike, format: str | None = None, *, subjects: S
     cameras = _check_choice("cameras", cameras, CAMERAS)
     actions = ACTIONS if actions is None else _check_choice("actions", actions, ACTIONS)
     format = detect_format(root) if format is None else format
-    readers = {"original": h36m_formats.load_original, "videopose3d": h36m_formats.load_videopose3d,
-               "mmpose": h36m_mmpose.load_mmpose}
+    readers = {"original": h36m_formats.load_original,
+               "videopose3d": partial(h36m_formats.load_videopose3d, trust_pickle=trust_pickle),
+               "mmpose": partial(h36m_mmpose.load_mmpose, trust_pickle=trust_pickle)}
     if format not in readers:
         raise H36MError(f"format must be one of {FORMATS} or None (detect), got {format!r}")
     sequences, skipped = readers[format](Path(root), subjects=tuple(subjects), cameras=cameras,

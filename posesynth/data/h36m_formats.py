@@ -21,6 +21,7 @@ from posesynth.data import videos
 from posesynth.data.h36m import H36MSequence, canonical_action, view_key
 from posesynth.data.h36m_cameras import (CAMERAS, PUBLISHED_SUBJECTS, H36MCamera, H36MError, project_to_image,
                                          published_camera, world_to_camera)
+from posesynth.errors import untrusted_pickle
 from posesynth.skeleton import H36M32_TO_17
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def videopose3d_file(root: Path) -> Path | None:
 
 
 def _pickled_table(path: Path, key: str) -> dict:
-    """``np.load(path, allow_pickle=True)[key].item()``: a pickle, so trusted files only."""
+    """``np.load(path, allow_pickle=True)[key].item()``: a pickle, so call it on trusted files only."""
     try:
         with np.load(path, allow_pickle=True) as data:
             table = data[key].item()
@@ -207,7 +208,10 @@ def _pickled_table(path: Path, key: str) -> dict:
 
 
 def _gt_2d(path: Path) -> dict | None:
-    """``data_2d_h36m_gt.npz`` beside the 3D file: [subject][action] → 4 arrays (F, 17, 2) px."""
+    """``data_2d_h36m_gt.npz`` beside the 3D file: [subject][action] → 4 arrays (F, 17, 2) px.
+
+    A pickle like the 3D file: read only once the 3D file is trusted (``trust_pickle``).
+    """
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=True) as data:
@@ -218,17 +222,23 @@ def _gt_2d(path: Path) -> dict | None:
 
 
 def load_videopose3d(root: Path, *, subjects: Sequence[str], cameras: Sequence[str], actions: Sequence[str],
-                     need_video: bool) -> Views:
+                     need_video: bool, trust_pickle: bool = False) -> Views:
     """Views from VideoPose3D's ``data_3d_h36m.npz`` (world, metres, 32 joints).
 
     2D from ``data_2d_h36m_gt.npz`` beside it when present, else projected with the published
     cameras (detections, ``data_2d_h36m_<detector>.npz``, are not ground truth and are not read).
     Videos are picked up from an original-release tree beside the file (``S<n>/Videos/``).
+    Both npz files are pickles: they are read only with ``trust_pickle`` (``--trust-pickle``).
+
+    Raises:
+        UntrustedPickleError naming the file without ``trust_pickle``.
     """
     path = videopose3d_file(root)
     if path is None:
         raise H36MError(f"{root}: no data_3d_h36m.npz (an npz with 'positions_3d'); run VideoPose3D's "
                         f"prepare_data_h36m.py or pass the file")
+    if not trust_pickle:
+        raise untrusted_pickle(path, "VideoPose3D's Human3.6M file", "--trust-pickle")
     positions = _pickled_table(path, "positions_3d")
     positions_2d = _gt_2d(path.with_name("data_2d_h36m_gt.npz"))
     views, skipped = [], {}

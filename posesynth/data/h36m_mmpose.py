@@ -97,12 +97,29 @@ def _mmpose_groups(names: np.ndarray, npz: Path, subjects: Sequence[str], camera
             for view, entries in sorted(groups.items())}
 
 
+def _camera_pickle(npz: Path, root: Path, trust_pickle: bool) -> dict:
+    """The cameras of ``cameras.pkl`` beside ``npz`` or one folder up, read only with ``trust_pickle``.
+
+    The file is a pickle; without trust it is left unread (the published calibration, which
+    matches mmpose's file to 1e-7, is used instead) and that is logged.
+    """
+    pickles = [p / "cameras.pkl" for p in (npz.parent, npz.parent.parent, root) if (p / "cameras.pkl").is_file()]
+    if not pickles:
+        return {}
+    if not trust_pickle:
+        log.info("%s not read (a Python pickle; pass --trust-pickle to use it): using the published Human3.6M "
+                 "calibration", pickles[0])
+        return {}
+    return read_camera_pickle(pickles[0])
+
+
 def load_mmpose(root: Path, *, subjects: Sequence[str], cameras: Sequence[str], actions: Sequence[str],
-                need_video: bool) -> Views:
+                need_video: bool, trust_pickle: bool = False) -> Views:
     """Views from mmpose's ``h36m_{train,test}.npz`` (``S`` camera frame, metres; ``part`` px).
 
-    Calibration from ``cameras.pkl`` beside the npz or one folder up (else the published one);
-    frame images looked up under ``images/`` (mmpose's tree) or beside the npz.
+    Calibration from ``cameras.pkl`` beside the npz or one folder up when ``trust_pickle``
+    (it is a pickle), else the published one; frame images looked up under ``images/``
+    (mmpose's tree) or beside the npz.
     """
     views, skipped = [], {}
     for npz in _mmpose_selection(root, subjects):
@@ -110,8 +127,7 @@ def load_mmpose(root: Path, *, subjects: Sequence[str], cameras: Sequence[str], 
         if content is None:
             continue
         names, S, part = content
-        pickles = [p / "cameras.pkl" for p in (npz.parent, npz.parent.parent, root) if (p / "cameras.pkl").is_file()]
-        calibrations = read_camera_pickle(pickles[0]) if pickles else {}
+        calibrations = _camera_pickle(npz, root, trust_pickle)
         for (subject, sequence, camera), (frames, rows) in _mmpose_groups(names, npz, subjects, cameras,
                                                                            actions).items():
             calibration = calibrations.get((subject, camera))

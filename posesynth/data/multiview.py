@@ -128,8 +128,11 @@ def find_calibration(folder: Path) -> Path | None:
 
 
 def build_rigs(videos: Sequence[Path], calibration: str | os.PathLike | Mapping[str, Camera] | None,
-               subject: str | None = None) -> list[Rig]:
-    """Rigs from video paths and a calibration (a file, ``{name: Camera}``, or None to look for a file)."""
+               subject: str | None = None, trust_pickle: bool = False) -> list[Rig]:
+    """Rigs from video paths and a calibration (a file, ``{name: Camera}``, or None to look for a file).
+
+    ``trust_pickle`` allows a Human3.6M ``cameras.pkl`` (never looked for: it must be named).
+    """
     if calibration is None:
         common = Path(os.path.commonpath([str(p.parent) for p in videos]))
         calibration = find_calibration(common)
@@ -141,7 +144,7 @@ def build_rigs(videos: Sequence[Path], calibration: str | os.PathLike | Mapping[
     path = Path(calibration)
     if path.suffix == ".json" and path.is_file() and '"posesynth-synthetic/' in path.read_text(encoding="utf-8"):
         return synthetic_rigs(path, videos)
-    return match_videos(videos, load_calibration(path, subject=subject), str(path))
+    return match_videos(videos, load_calibration(path, subject=subject, trust_pickle=trust_pickle), str(path))
 
 
 def frame_intrinsics(camera: Camera, width: int, height: int) -> np.ndarray:
@@ -197,6 +200,7 @@ class MultiViewDataset(Dataset):
         calibration: a calibration file (:func:`~posesynth.data.calibration.load_calibration`), a
             synth ``scenes.json``, ``{name: Camera}``, or None to find one beside the videos.
         subject: Human3.6M calibration files only, e.g. "S1".
+        trust_pickle: allow a ``cameras.pkl`` calibration (a Python pickle; ``data.trust_pickle``).
         size, min_gap, max_gap, seed: as FramePairDataset; ``min_gap``/``max_gap`` bound |t − t'|.
         instants_per_epoch: ``len(dataset)``; default the total number of instants of all rigs.
         crop_rotation: virtual crop cameras looking through the crop centre (default) or the
@@ -209,8 +213,8 @@ class MultiViewDataset(Dataset):
 
     def __init__(self, videos: str | os.PathLike | None = None, cache: str | os.PathLike | None = None, *,
                  calibration: str | os.PathLike | Mapping[str, Camera] | None = None, subject: str | None = None,
-                 size: int = 64, min_gap: int = 5, max_gap: int = 50, instants_per_epoch: int | None = None,
-                 seed: int = 0, crop_rotation: bool = True, **pair_options):
+                 trust_pickle: bool = False, size: int = 64, min_gap: int = 5, max_gap: int = 50,
+                 instants_per_epoch: int | None = None, seed: int = 0, crop_rotation: bool = True, **pair_options):
         self.pairs = FramePairDataset(videos, cache, size=size, min_gap=min_gap, max_gap=max_gap, seed=seed,
                                       **pair_options)
         self.size, self.seed, self.crop_rotation = self.pairs.settings["size"], seed, crop_rotation
@@ -220,7 +224,7 @@ class MultiViewDataset(Dataset):
         self.rigs: list[Rig] = []
         self.views: list[list[tuple[int, np.ndarray, Camera]]] = []  # per rig: (video index, frame K, camera)
         frames = []
-        for rig in build_rigs(paths, calibration, subject):
+        for rig in build_rigs(paths, calibration, subject, trust_pickle):
             if len(rig.videos) < 2:
                 warnings.warn(f"rig {rig.name}: only {list(rig.videos)} usable, needs two views; skipped", stacklevel=2)
                 continue

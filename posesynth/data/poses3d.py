@@ -18,6 +18,7 @@ Sources:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -25,7 +26,11 @@ import numpy as np
 import torch
 
 from posesynth import skeleton as sk
+from posesynth.data.arrays import load_array, open_archive
 from posesynth.data.bvh import forward_kinematics, read_bvh
+from posesynth.errors import untrusted_pickle
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".npz", ".npy", ".bvh")
 UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001}  # metres per unit
@@ -58,6 +63,8 @@ _Z_UP_TO_Y_DOWN = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 # A median bone longer than this cannot be metres (the longest human bone is ~0.5 m).
 _MAX_MEDIAN_BONE_M = 2.0
+# A median bone shorter than this (1 mm) is no skeleton: all-zero or collapsed poses.
+_MIN_MEDIAN_BONE_M = 1e-3
 
 
 def bone_lengths(poses: np.ndarray) -> np.ndarray:
@@ -98,6 +105,16 @@ def _check_metres(poses: np.ndarray, source: str) -> None:
         guess = "mm" if median > 100 else "cm"
         raise ValueError(f"{source}: median bone length is {median:.1f}, too long for metres; the file looks "
                          f"like {guess} — pass unit={guess!r} (units: {sorted(UNITS)})")
+    if median < _MIN_MEDIAN_BONE_M:
+        raise ValueError(f"{source}: median bone length is {median:.2g} m: the poses are all zero or collapsed "
+                         f"to a point, not skeletons; check the file (N, 17, 3 metres, Human3.6M-17 order)")
+
+
+def _warn_if_constant(poses: np.ndarray, source: str) -> None:
+    """Warn when every pose is the same: the adversarial prior then learns a single pose."""
+    if len(poses) > 1 and float(np.abs(poses - poses[:1]).max()) < 1e-6:
+        log.warning("%s: all %d poses are identical (zero variance): the pose prior will only accept that one "
+                    "pose; use real motion capture with varied poses", source, len(poses))
 
 
 def _finish(poses: np.ndarray, source: str) -> np.ndarray:
@@ -106,35 +123,42 @@ def _finish(poses: np.ndarray, source: str) -> np.ndarray:
         raise ValueError(f"{source}: no poses selected")
     poses = normalize_poses(np.asarray(poses, dtype=np.float64))
     _check_metres(poses, source)
+    _warn_if_constant(poses, source)
     return poses.astype(np.float32)
 
 
-def load_npz_poses(path: str | Path, *, subjects: Sequence[str] | None = None, frame_step: int = 1
-                   ) -> np.ndarray:
+def load_npz_poses(path: str | Path, *, subjects: Sequence[str] | None = None, frame_step: int = 1,
+                   trust_pickle: bool = False) -> np.ndarray:
     """Poses from a VideoPose3D ``data_3d_h36m.npz`` or an mmpose ``h36m_*.npz`` annotation file.
 
-    VideoPose3D files hold a *pickled* dict, so this calls ``np.load(allow_pickle=True)``:
-    unpickling can run arbitrary code — load only files from a source you trust.
+    VideoPose3D files hold a *pickled* dict: unpickling can run arbitrary code, so they are read
+    only with ``trust_pickle=True`` (``data.trust_pickle=true``). mmpose files are plain arrays.
 
     Args:
         path: the ``.npz`` file.
         subjects: keep only these subjects (e.g. ``["S1", "S5"]``); None keeps all.
         frame_step: keep every ``frame_step``-th frame of each sequence (of the rows for mmpose).
+        trust_pickle: allow reading a VideoPose3D file (a pickle).
     Returns:
         (N, 17, 3) float32 metres, root-relative, y down.
+    Raises:
+        UntrustedPickleError naming the file for a VideoPose3D file without ``trust_pickle``.
     """
     path = Path(path)
-    with np.load(path, allow_pickle=True) as data:
+    with open_archive(path, "a VideoPose3D or mmpose Human3.6M .npz") as data:
         keys = set(data.files)
-        if "positions_3d" in keys:
-            table = data["positions_3d"].item()
-            if not isinstance(table, dict):
-                raise ValueError(f"{path}: positions_3d should be a dict [subject][action] → (F, 32, 3)")
-            return _from_videopose3d(table, path, subjects, frame_step)
-        if "S" in keys:
+        if "S" in keys and "positions_3d" not in keys:
             names = data["imgname"] if "imgname" in keys else None
             return _from_mmpose(data["S"], names, path, subjects, frame_step)
-    raise ValueError(f"{path}: no 'positions_3d' (VideoPose3D) or 'S' (mmpose) array; found keys {sorted(keys)}")
+    if "positions_3d" not in keys:
+        raise ValueError(f"{path}: no 'positions_3d' (VideoPose3D) or 'S' (mmpose) array; found keys {sorted(keys)}")
+    if not trust_pickle:
+        raise untrusted_pickle(path, "a VideoPose3D poses file (positions_3d)")
+    with np.load(path, allow_pickle=True) as data:
+        table = data["positions_3d"].item()
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: positions_3d should be a dict [subject][action] → (F, 32, 3)")
+    return _from_videopose3d(table, path, subjects, frame_step)
 
 
 def _from_videopose3d(table: dict, path: Path, subjects: Sequence[str] | None, frame_step: int) -> np.ndarray:
@@ -181,7 +205,7 @@ def load_npy_poses(path: str | Path, *, unit: str = "m", frame_step: int = 1) ->
     path = Path(path)
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {sorted(UNITS)}, got {unit!r}")
-    poses = np.load(path, allow_pickle=False)
+    poses = load_array(path, "an (N, 17, 3) array of poses")
     if poses.ndim != 3 or poses.shape[1:] != (17, 3):
         raise ValueError(f"{path}: array has shape {poses.shape}, expected (N, 17, 3) in Human3.6M-17 order")
     return _finish(poses[::frame_step] * UNITS[unit], str(path))
@@ -247,8 +271,8 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 def load_poses3d(paths: str | Path | Iterable[str | Path], *, frame_step: int = 1,
                  subjects: Sequence[str] | None = None, unit: str = "m",
-                 bvh_mapping: Mapping[str, str | Sequence[str]] | None = None, bvh_scale: float | None = None
-                 ) -> np.ndarray:
+                 bvh_mapping: Mapping[str, str | Sequence[str]] | None = None, bvh_scale: float | None = None,
+                 trust_pickle: bool = False) -> np.ndarray:
     """Load unpaired 3D poses from files and/or folders into one array.
 
     Dispatches on the suffix (``.npz``, ``.npy``, ``.bvh``); a folder loads every supported
@@ -260,13 +284,14 @@ def load_poses3d(paths: str | Path | Iterable[str | Path], *, frame_step: int = 
         subjects: Human3.6M subjects to keep (npz files only), e.g. ``["S1", "S5", "S6", "S7", "S8"]``.
         unit: unit of ``.npy`` files ("m", "cm", "mm").
         bvh_mapping, bvh_scale: see :func:`load_bvh_poses`.
+        trust_pickle: allow VideoPose3D npz files (pickles; see :func:`load_npz_poses`).
     Returns:
         (N, 17, 3) float32 metres, root-relative, y down, Human3.6M-17 order.
     """
     if frame_step < 1:
         raise ValueError(f"frame_step must be >= 1, got {frame_step}")
     loaders: dict[str, Callable[[Path], np.ndarray]] = {
-        ".npz": lambda p: load_npz_poses(p, subjects=subjects, frame_step=frame_step),
+        ".npz": lambda p: load_npz_poses(p, subjects=subjects, frame_step=frame_step, trust_pickle=trust_pickle),
         ".npy": lambda p: load_npy_poses(p, unit=unit, frame_step=frame_step),
         ".bvh": lambda p: load_bvh_poses(p, frame_step=frame_step, mapping=bvh_mapping, scale=bvh_scale),
     }

@@ -14,6 +14,7 @@ timestamp, so random access never decodes from the start of the file.
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import logging
 import os
@@ -25,6 +26,8 @@ from typing import Iterator, Protocol, Sequence
 import av
 import decord
 import numpy as np
+
+from posesynth.config import DataConfig
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +281,27 @@ def read_frames(path: str | os.PathLike, indices: Sequence[int]) -> np.ndarray:
 
 # --- index ----------------------------------------------------------------------------------
 
+DEFAULT_MIN_GAP = DataConfig().min_gap  # training's default data.min_gap
+
+
+def add_clip_length_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--min-gap`` / ``--min-frames`` of ``index`` and ``prepare``: which clips are too short to train on."""
+    parser.add_argument("--min-gap", type=int, default=DEFAULT_MIN_GAP, metavar="G",
+                        help=f"the data.min_gap you will train with: clips of at most G frames hold no frame pair "
+                             f"G apart and are reported as too short (default {DEFAULT_MIN_GAP}, the default "
+                             f"data.min_gap)")
+    parser.add_argument("--min-frames", type=int, default=None, metavar="N",
+                        help="skip clips with fewer than N frames instead (default: min-gap + 1)")
+
+
+def clip_min_frames(args: argparse.Namespace) -> int:
+    """The shortest usable clip for ``--min-gap`` / ``--min-frames`` (:func:`add_clip_length_arguments`)."""
+    if args.min_gap < 1:
+        raise ValueError(f"--min-gap must be >= 1, got {args.min_gap}")
+    if args.min_frames is not None and args.min_frames < 1:
+        raise ValueError(f"--min-frames must be >= 1, got {args.min_frames}")
+    return args.min_gap + 1 if args.min_frames is None else args.min_frames
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Open a video and decode its first and last frame.
 
@@ -370,4 +394,4 @@ def _reason(error: BaseException) -> str:
 
 __all__ = ["VIDEO_EXTENSIONS", "VideoError", "NoUsableVideosError", "VideoInfo", "SkippedVideo", "VideoIndex",
            "find_videos", "file_beside", "open_video", "read_frames", "iter_frames", "probe_video", "index_videos",
-           "DecordReader", "PyAVReader", "FrameReader"]
+           "DecordReader", "PyAVReader", "FrameReader", "add_clip_length_arguments", "clip_min_frames"]
