@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
@@ -12,7 +11,8 @@ import pytest
 import torch
 
 from posesynth import skeleton
-from posesynth.data.synthetic import add_synth_arguments, generate_dataset, load_labels, run_synth
+from posesynth.cli import main
+from posesynth.data.synthetic import generate_dataset, load_labels
 from posesynth.geometry import intrinsics, project
 from posesynth.synth.motion import ACTIONS, make_motion
 from posesynth.synth.render import intersect_capsules, nearest_hits, pixel_rays, ray_capsule
@@ -192,16 +192,13 @@ def test_bad_arguments(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_synth_arguments(parser)
-    args = parser.parse_args(["--out", str(tmp_path), "--videos", "1", "--frames", "3", "--size", "32",
-                              "--subjects", "7"])
-    assert run_synth(args) == 0
+    assert main(["synth", "--out", str(tmp_path), "--videos", "1", "--frames", "3", "--size", "32",
+                 "--subjects", "7"]) == 0
     assert "wrote 1 videos" in capsys.readouterr().out
     assert len(list((tmp_path / "videos").glob("s07_*.mp4"))) == len(list((tmp_path / "labels").glob("s07_*.npz"))) == 1
-    bad = parser.parse_args(["--out", str(tmp_path), "--size", "31"])
-    assert run_synth(bad) == 2
-    assert "even" in capsys.readouterr().err
+    assert main(["synth", "--out", str(tmp_path), "--size", "31"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "even" in err
 
 
 def test_ray_capsule_matches_brute_force():

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -196,16 +195,12 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    """Run ``posesynth synth``; returns the exit status."""
-    try:
-        written = generate_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,
-                                   seed=args.seed, views=args.views, fps=args.fps, subjects=args.subjects,
-                                   motions=getattr(args, "motions", None), progress=True,
-                                   box_sidecars=not getattr(args, "no_box_sidecars", False),
-                                   background_plates=not getattr(args, "no_background_plates", False))
-    except ValueError as err:
-        print(f"posesynth synth: error: {err}", file=sys.stderr)
-        return 2
+    """Run ``posesynth synth``; errors go to the command's error boundary (``posesynth.cli.main``)."""
+    written = generate_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,
+                               seed=args.seed, views=args.views, fps=args.fps, subjects=args.subjects,
+                               motions=getattr(args, "motions", None), progress=True,
+                               box_sidecars=not getattr(args, "no_box_sidecars", False),
+                               background_plates=not getattr(args, "no_background_plates", False))
     out = Path(args.out)
     print(f"wrote {len(written)} videos ({args.videos} scenes x {args.views} views, {args.frames} frames, "
           f"{args.size}x{args.size}) to {out / 'videos'}; labels in {out / 'labels'}; index {out / 'scenes.json'}")
