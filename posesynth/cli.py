@@ -250,7 +250,7 @@ def _exit_status(error: BaseException) -> int:
     return EXIT_NONFINITE if isinstance(error, NonFiniteLossError) else EXIT_ERROR
 
 
-def debug_requested(args: argparse.Namespace | None = None) -> bool:
+def debug_requested(args: argparse.Namespace) -> bool:
     """``--debug`` was given or ``POSESYNTH_DEBUG`` is set to something other than 0/empty."""
     return bool(getattr(args, "debug", False)) or os.environ.get("POSESYNTH_DEBUG", "0") not in ("", "0")
 
@@ -266,7 +266,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
         overrides = getattr(args, "overrides", None)
         if not isinstance(overrides, list) or not all("=" in word and not word.startswith("-") for word in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        overrides.extend(extra)
+        args.overrides = [*overrides, *extra]
     return args
 
 
