@@ -134,6 +134,16 @@ def tiny_train_argv(data: Path, out: Path, *extra: str) -> list[str]:
             *TINY, *extra]
 
 
+@pytest.fixture(scope="session")
+def tiny_finished_run(tiny_training_set, tmp_path_factory) -> Path:
+    """A tiny 3-step run trained through the CLI, checkpoints at steps 2 and 3; copy it before changing it."""
+    from posesynth.cli import main
+
+    run = tmp_path_factory.mktemp("tiny_finished_run") / "run"
+    assert main(tiny_train_argv(tiny_training_set, run, "train.steps=3", "train.checkpoint_every=2")) == 0
+    return run
+
+
 @pytest.fixture
 def realdata() -> Path:
     """``../shared/realdata``; tests using it skip with a reason when it is absent (a user's clone)."""

@@ -33,18 +33,11 @@ def _snapshot(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def finished(tiny_training_set, tmp_path_factory) -> Path:
-    """A tiny run of 3 steps with checkpoints at steps 2 and 3."""
-    run = tmp_path_factory.mktemp("rundir") / "run"
-    assert main(tiny_train_argv(tiny_training_set, run, "train.steps=3", "train.checkpoint_every=2")) == 0
-    return run
-
-
 @pytest.fixture
-def run(finished, tmp_path) -> Path:
+def run(tiny_finished_run, tmp_path) -> Path:
+    """A copy of a tiny 3-step run with checkpoints at steps 2 and 3."""
     copy = tmp_path / "run"
-    shutil.copytree(finished, copy)
+    shutil.copytree(tiny_finished_run, copy)
     return copy
 
 

@@ -52,14 +52,6 @@ def _refused(capsys, argv: list, *names: str) -> str:
     return err
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_training_set, tmp_path_factory) -> Path:
-    """A tiny finished run with checkpoints (steps 2 and 3)."""
-    run = tmp_path_factory.mktemp("safety_run") / "run"
-    assert main(tiny_train_argv(tiny_training_set, run, "train.steps=3", "train.checkpoint_every=2")) == 0
-    return run
-
-
 def test_videopose3d_poses_need_trust_pickle(tmp_path, marker, capsys):
     evil = tmp_path / "data_3d_h36m.npz"
     np.savez(evil, positions_3d=_evil_array(marker))
@@ -124,9 +116,9 @@ def test_camera_pickle_as_calibration_needs_trust_pickle(tiny_training_set, tmp_
 
 
 @pytest.mark.parametrize("planted", ["custom_checkpoint_0.pkl", "optimizer.bin", "pytorch_model.bin"])
-def test_resume_does_not_unpickle_planted_checkpoint_files(trained, tmp_path, marker, capsys, planted):
+def test_resume_does_not_unpickle_planted_checkpoint_files(tiny_finished_run, tmp_path, marker, capsys, planted):
     run = tmp_path / "shared_run"
-    shutil.copytree(trained, run)
+    shutil.copytree(tiny_finished_run, run)
     target = latest_checkpoint(run) / planted
     torch.save(Payload(marker), target)  # what Accelerate's files are: torch.save pickles
     if planted == "pytorch_model.bin":  # Accelerate reads it only where no model.safetensors is
@@ -137,8 +129,8 @@ def test_resume_does_not_unpickle_planted_checkpoint_files(trained, tmp_path, ma
     assert marker.exists()
 
 
-def test_resume_of_an_intact_run_still_works(trained, tmp_path):
+def test_resume_of_an_intact_run_still_works(tiny_finished_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(trained, run)
+    shutil.copytree(tiny_finished_run, run)
     assert main(["train", "--out", str(run), "--resume", "train.steps=4"]) == 0
     assert latest_checkpoint(run).name == "step_0000004"
