@@ -72,7 +72,7 @@ def demo(out: str | os.PathLike, overrides: list[str] | None = None, progress: b
 
     train(config, out, progress=progress)
     model = load_model(out)
-    reference = mean_pose(torch.as_tensor(np.load(poses_path)))
+    reference = mean_pose(torch.as_tensor(np.load(poses_path, allow_pickle=False)))
     scores = evaluate_synthetic(model, DEMO_ASSETS / "heldout", mean_pose=reference, margin=config.data.margin)
     metrics = {
         "heldout": str(DEMO_ASSETS / "heldout"),

@@ -146,6 +146,20 @@ def test_a_video_without_a_person_warns(tmp_path, caplog):
     assert "empty_room.mp4: no person found in any frame" in caplog.text
 
 
+def test_empty_side_files_are_errors_naming_them(tmp_path):
+    from posesynth.data.crops import SidecarError, read_sidecar_boxes
+    from posesynth.data.keypoints2d import KeypointsError, read_keypoints
+    from posesynth.data.labels3d import LabelsError, read_labels3d
+
+    readers = {"clip.boxes.npy": (lambda p: read_sidecar_boxes(p, 3), SidecarError),
+               "clip.keypoints.npz": (lambda p: read_keypoints(p, frames=3), KeypointsError),
+               "clip.npz": (lambda p: read_labels3d(p, 3), LabelsError)}
+    for name, (read, error) in readers.items():
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(error, match=rf"{name}.*empty file \(0 bytes\)"):
+            read(tmp_path / name)
+
+
 # --- case 8: one error line instead of a traceback; --debug shows it ---------------------------------
 
 def test_config_paths_that_are_no_yaml_file(tmp_path, capsys):

@@ -50,7 +50,7 @@ def read_plate(path: str | Path, width: int, height: int) -> np.ndarray:
     """
     path = Path(path)
     try:
-        plate = np.load(path) if path.suffix == ".npy" else imread(path)
+        plate = np.load(path, allow_pickle=False) if path.suffix == ".npy" else imread(path)
     except (OSError, ValueError) as error:
         raise BackgroundPlateError(f"{path}: cannot read the background plate ({error})") from error
     if plate.ndim == 2:

@@ -33,6 +33,7 @@ from einops import rearrange
 from skimage.measure import label
 from skimage.morphology import disk, opening
 
+from posesynth.data.arrays import load_array
 from posesynth.data.keypoints2d import KeypointsError, read_keypoint_arrays
 from posesynth.data.videos import file_beside
 from posesynth.geometry import crop_camera_rotation
@@ -110,7 +111,7 @@ def read_sidecar_boxes(path: str | Path, frames: int, *, min_score: float = 0.3,
         if name.endswith(".boxes.json"):
             boxes = _boxes_from_json(path)
         elif name.endswith(".boxes.npy"):
-            boxes = np.asarray(np.load(path, allow_pickle=False), np.float64)
+            boxes = np.asarray(load_array(path, "an (F, 4) array of boxes"), np.float64)
             if boxes.ndim != 2 or boxes.shape[1] != 4:
                 raise SidecarError(f"{path}: expected an (F, 4) array of x0, y0, x1, y1 per frame, "
                                    f"got shape {boxes.shape}")

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from posesynth import skeleton
+from posesynth.data.arrays import open_archive
 from posesynth.data.videos import file_beside
 
 COCO17_NAMES: tuple[str, ...] = (
@@ -201,7 +202,7 @@ def find_keypoints(video: str | os.PathLike, folder: str | os.PathLike | None = 
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None, str | None]:
-    with np.load(path, allow_pickle=False) as data:
+    with open_archive(path, "a keypoint file: keypoints (F, J, 2) pixels, optionally scores (F, J)") as data:
         if "keypoints" not in data:
             raise KeypointsError(f"{path}: no 'keypoints' array; expected keypoints (F, J, 2) pixels and "
                                  f"optionally scores (F, J), found {sorted(data.files)}")

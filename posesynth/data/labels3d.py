@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posesynth.data.arrays import open_archive
 from posesynth.skeleton import BONES, NUM_JOINTS
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def read_labels3d(path: str | os.PathLike, frames: int) -> tuple[np.ndarray, np.
     """
     path = Path(path)
     try:
-        with np.load(path) as data:
+        with open_archive(path, "a label file: joints3d (F, 17, 3) metres, optionally K") as data:
             if "joints3d" not in data:
                 raise LabelsError(f"{path}: no 'joints3d' array (found {sorted(data.files)}); a label file holds "
                                   f"joints3d (F, 17, 3) camera frame, metres")
