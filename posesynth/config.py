@@ -70,6 +70,7 @@ class ModelConfig:
     bone_scaling: bool = False         # per-sample bone lengths (±25 %) instead of fixed canonical ratios
     spatial_head: bool = False         # pose heads see a 4×4 feature grid, not the global average
     encoder: Literal["kinematic", "heatmap"] = "kinematic"  # heatmap: 2.5D heatmaps + depth maps (integral)
+    lifter: bool = False               # heatmap encoder: depth = a 2D→depth lifter's (unpaired poses) + the maps'
 
 
 @dataclass
@@ -97,6 +98,7 @@ class LossConfig:
     cross_view: float = 0.0            # synthesise view j's frame from view i's transformed pose
     proportions: float = 0.0           # all bone-length ratios ≈ canonical (for model.encoder=heatmap's free bones)
     imitation: float = 0.0             # recover a sampled unpaired pose from the decoder's rendering of it
+    lifting: float = 0.0               # train model.lifter on projections of unpaired poses
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
 
 

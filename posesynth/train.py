@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 
 LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "heading_search", "pose3d",
               "reprojection", "relative_depth", "bone_ratio", "multiview_consistency", "transform_reprojection",
-              "cross_view", "imitation", "proportions")
+              "cross_view", "imitation", "proportions", "lifting")
+
+
+LIFTING_BATCH = 256  # sampled poses per step for the lifter: a small MLP, it needs many more than the images
 
 
 class NonFiniteLossError(RuntimeError):
@@ -60,7 +63,8 @@ def model_kwargs(config: Config) -> dict:
     return dict(image_size=m.image_size, encoder_width=m.encoder_width, encoder_stages=m.encoder_stages,
                 appearance_channels=m.appearance_channels, appearance_width=m.appearance_width,
                 decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
-                bone_scaling=m.bone_scaling, spatial_head=m.spatial_head, encoder=m.encoder)
+                bone_scaling=m.bone_scaling, spatial_head=m.spatial_head, encoder=m.encoder,
+                lifter=m.lifter)
 
 
 def canonical_poses(poses: torch.Tensor) -> torch.Tensor:
@@ -293,6 +297,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         raise ValueError("loss.bone_ratio > 0 needs model.bone_scaling=true or model.encoder=heatmap: with the "
                          "kinematic encoder's fixed canonical bone ratios "
                          "the term is constant")
+    if bool(losses.lifting) != m.lifter:
+        raise ValueError("model.lifter and loss.lifting go together: the lifter learns only from the lifting term "
+                         f"(got model.lifter={m.lifter}, loss.lifting={losses.lifting})")
     if losses.pose3d and data.labels3d is None:
         raise ValueError("loss.pose3d > 0 needs 3D labels: set data.labels3d to a folder of <video stem>.npz "
                          "label files (or set loss.pose3d=0)")
@@ -341,11 +348,17 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         if multiview:
             batch = stack_views(batch)
         with accelerator.accumulate(model, discriminator):
-            imitation = None
-            if losses.imitation and step >= losses.imitation_start:  # sampled poses for the imitation cycle
-                imitation = imitation_views(real_poses, len(batch["target"]), t.seed, step, micro, m.image_size,
-                                            accelerator.unwrap_model(model).focal).to(batch["target"].device)
-            outputs = model(batch["source"], batch["target"], batch["background"], imitation_joints=imitation)
+            # unpaired poses placed in the crop camera: painted for imitation (a batch), lifted (many)
+            count = len(batch["target"])
+            imitate = bool(losses.imitation) and step >= losses.imitation_start
+            sampled = None
+            if imitate or losses.lifting:
+                sampled = imitation_views(real_poses, max(count, LIFTING_BATCH if losses.lifting else 0), t.seed,
+                                          step, micro, m.image_size, accelerator.unwrap_model(model).focal)
+                sampled = sampled.to(batch["target"].device)
+            outputs = model(batch["source"], batch["target"], batch["background"],
+                            imitation_joints=sampled[:count] if imitate else None,
+                            lifting_joints=sampled if losses.lifting else None)
             terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
                                    foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
                                    model=accelerator.unwrap_model(model))

@@ -13,7 +13,7 @@ from torch import nn
 from posesynth.losses.priors import articulation_loss, generator_loss
 from posesynth.losses.geometric import bone_ratio_loss
 from posesynth.losses.heading import heading_search_loss
-from posesynth.losses.imitation import imitation_loss
+from posesynth.losses.imitation import imitation_loss, lifting_loss
 from posesynth.losses.keypoints import keypoint_loss
 from posesynth.losses.multiview import MULTIVIEW_TERMS, multiview_losses
 from posesynth.losses.relative_depth import relative_depth_loss
@@ -39,7 +39,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
             silhouette, heading_search (needs ``model``), pose3d (needs ``*_pose3d`` labels in the
             batch), reprojection (needs ``*_keypoints``), relative_depth (needs
-            ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), and on stacked view pairs (``R_ij`` in the batch)
+            ``*_depth_relation``), bone_ratio, proportions, imitation, lifting (needs ``lifting_*`` outputs) (needs the ``imitation_*`` outputs), and on stacked view pairs (``R_ij`` in the batch)
             the terms of :mod:`posesynth.losses.multiview`.
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
@@ -100,6 +100,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         terms["imitation"] = imitation_loss(outputs["imitation_joints2d"], outputs["imitation_pose_camera"],
                                             outputs["imitation_true2d"], outputs["imitation_true_pose"],
                                             target.shape[-1])
+    if weights.get("lifting", 0) and "lifting_pred" in outputs:
+        terms["lifting"] = lifting_loss(outputs["lifting_pred"], outputs["lifting_true"])
     if "R_ij" in batch and any(weights.get(name, 0) for name in MULTIVIEW_TERMS):
         terms.update(multiview_losses(outputs, batch, weights=weights, model=model, foreground_boost=foreground_boost))
     total = sum(weights[name] * value for name, value in terms.items())

@@ -1,4 +1,4 @@
-"""The pose-imitation loss: the encoder must recover a sampled pose from the decoder's painting of it."""
+"""Losses on sampled unpaired poses: imitation (recover a painted pose) and lifting (recover dropped depths)."""
 
 from __future__ import annotations
 
@@ -31,4 +31,18 @@ def imitation_loss(pred2d: torch.Tensor, pred_pose: torch.Tensor, true2d: torch.
     return error2d + error3d
 
 
-__all__ = ["imitation_loss"]
+def lifting_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of lifted depths (Martinez et al. 2017 use L2; L1 is kinder to rare poses).
+
+    Args:
+        pred, true: (B, J) root-relative depths in units of the 2D scale
+            (:func:`posesynth.models.lifter.relative_depth_units`).
+    Returns:
+        scalar ≥ 0, in those units.
+    """
+    if pred.shape != true.shape:
+        raise ValueError(f"lifting_loss: shapes differ: {tuple(pred.shape)} vs {tuple(true.shape)}")
+    return (pred - true).abs().mean()
+
+
+__all__ = ["imitation_loss", "lifting_loss"]

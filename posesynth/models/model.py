@@ -33,6 +33,7 @@ from posesynth.models.appearance import AppearanceEncoder
 from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
 from posesynth.models.heatmap_encoder import HeatmapPoseEncoder
+from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
 from posesynth.models.kinematics import (
     forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
 )
@@ -59,12 +60,16 @@ class PoseSynthModel(nn.Module):
             average (:class:`~posesynth.models.pose_encoder.PoseEncoder`).
         encoder: ``"kinematic"`` (bone directions + camera, fixed bone ratios) or ``"heatmap"``
             (2.5D: heatmaps and depth maps, :class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`).
+        lifter: (heatmap encoder) add the depths a :class:`~posesynth.models.lifter.DepthLifter`
+            reads off the predicted 2D joints to the depth maps' (which then learn a residual).
+            The lifter learns only from projections of unpaired poses (``loss.lifting``).
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
                  decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False,
-                 spatial_head: bool = False, encoder: Literal["kinematic", "heatmap"] = "kinematic"):
+                 spatial_head: bool = False, encoder: Literal["kinematic", "heatmap"] = "kinematic",
+                 lifter: bool = False):
         super().__init__()
         if encoder not in ("kinematic", "heatmap"):
             raise ValueError(f"model.encoder={encoder!r}: choose 'kinematic' or 'heatmap'")
@@ -74,6 +79,9 @@ class PoseSynthModel(nn.Module):
         self.focal = focal_ratio * image_size
         self.nominal_depth = nominal_fill_depth(self.focal, image_size)
         self.encoder = encoder
+        if lifter and encoder != "heatmap":
+            raise ValueError("model.lifter needs model.encoder=heatmap (it lifts the heatmap encoder's 2D joints)")
+        self.lifter = DepthLifter() if lifter else None
         if encoder == "heatmap":
             if bone_scaling or spatial_head:
                 raise ValueError("model.bone_scaling and model.spatial_head belong to the kinematic encoder; "
@@ -96,7 +104,8 @@ class PoseSynthModel(nn.Module):
         if self.encoder == "heatmap":  # the pose seen frontally, its pelvis at the crop centre, nominal depth
             pose = pose3d.float().to(self.K) - pose3d.float().to(self.K)[:1]
             joints = pose + pose.new_tensor([0.0, 0.0, self.nominal_depth])
-            self.pose_encoder.reset_heads(project(joints, self.K), pose[:, 2])
+            # with a lifter the depth maps only add a residual to its depths: start them at zero
+            self.pose_encoder.reset_heads(project(joints, self.K), None if self.lifter is not None else pose[:, 2])
             return
         directions, _ = pose_to_directions(pose3d[None].float())
         self.pose_encoder.reset_heads(global_to_local_directions(directions)[0])
@@ -141,7 +150,10 @@ class PoseSynthModel(nn.Module):
         """:meth:`encode_pose` for the 2.5D encoder: back-project, then derive rotation and bones."""
         out = self.pose_encoder(image)
         root_depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
-        depth = (root_depth[:, None] + out["relative_depth"]).clamp(min=0.1 * self.nominal_depth)
+        relative = out["relative_depth"]
+        if self.lifter is not None:
+            relative = relative + self._lifted_depth(out["joints2d"], root_depth)
+        depth = (root_depth[:, None] + relative).clamp(min=0.1 * self.nominal_depth)
         joints_camera = unproject(out["joints2d"], depth, self.K)
         pose_camera = joints_camera - joints_camera[:, :1]
         to_body = body_frame(pose_camera)  # rows: the body axes in the camera frame
@@ -151,12 +163,24 @@ class PoseSynthModel(nn.Module):
                 "joints2d": out["joints2d"], "depth": depth, "rotation": to_body.transpose(-1, -2),
                 "local_directions": global_to_local_directions(directions), "heatmaps": out["heatmaps"]}
 
+    def _lifted_depth(self, joints2d: torch.Tensor, root_depth: torch.Tensor) -> torch.Tensor:
+        """The lifter's depths (B, 17) m for predicted joints, with no gradient into the lifter or the 2D.
+
+        The lifter learns from unpaired poses only (``loss.lifting``); letting the image losses
+        reach it would let it bend towards whatever the reconstruction prefers.
+        """
+        frozen = {name: value.detach() for name, value in self.lifter.named_parameters()}
+        _, scale = normalise_2d(joints2d.detach())
+        units = torch.func.functional_call(self.lifter, frozen, (joints2d.detach(),))
+        return units * (scale * root_depth.detach() / self.focal)[:, None]
+
     def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
         return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
-                imitation_joints: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -171,7 +195,10 @@ class PoseSynthModel(nn.Module):
             with the source's appearance over the target's background (no gradient: the painting
             is a training image, not a prediction), encoded again, and returned as
             ``imitation_image`` (B, 3, S, S), ``imitation_true2d`` (B, 17, 2) px,
-            ``imitation_true_pose`` (B, 17, 3) m, ``imitation_joints2d`` and ``imitation_pose_camera``.
+            ``imitation_true_pose`` (B, 17, 3) m, ``imitation_joints2d`` and ``imitation_pose_camera``
+            With a lifter and ``lifting_joints`` (N, 17, 3), more sampled poses in the crop camera
+            frame: ``lifting_pred`` and ``lifting_true`` (N, 17), the lifter's depths for their
+            projections and the true ones, in units of the 2D scale.
         """
         batch = target.shape[0]
         # one encoder pass over both frames: the same network must explain both poses
@@ -186,6 +213,10 @@ class PoseSynthModel(nn.Module):
                    source_maps=source_maps, target_maps=target_maps,
                    appearance=appearance, synthesis=decoded["image"], foreground=decoded["foreground"],
                    mask=decoded["mask"])
+        if lifting_joints is not None and self.lifter is not None:
+            sampled2d = project(lifting_joints, self.K)
+            out.update(lifting_pred=self.lifter(sampled2d),
+                       lifting_true=relative_depth_units(lifting_joints, sampled2d, self.focal))
         if imitation_joints is not None:
             with torch.no_grad():
                 true2d = project(imitation_joints, self.K)
