@@ -99,6 +99,7 @@ class LossConfig:
     proportions: float = 0.0           # all bone-length ratios ≈ canonical (for model.encoder=heatmap's free bones)
     imitation: float = 0.0             # recover a sampled unpaired pose from the decoder's rendering of it
     lifting: float = 0.0               # train model.lifter on projections of unpaired poses
+    imitation_flat: float = 0.0        # share of imitation paintings made of flat-coloured parts, not the decoder
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
 
 
@@ -271,6 +272,9 @@ def check_ranges(config: Config) -> None:
     d, m = config.data, config.model
     if d.labels_fraction > 1:
         raise ConfigError(f"'data.labels_fraction' is a share of the frames, in [0, 1]; got {d.labels_fraction}")
+    if config.loss.imitation_flat > 1:
+        raise ConfigError(f"'loss.imitation_flat' is a share of the imitation paintings, in [0, 1]; "
+                          f"got {config.loss.imitation_flat}")
     if d.min_gap > d.max_gap:
         raise ConfigError(f"'data.min_gap' ({d.min_gap}) must be <= 'data.max_gap' ({d.max_gap}): no frame pair "
                           f"could be drawn")

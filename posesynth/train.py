@@ -358,7 +358,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                 sampled = sampled.to(batch["target"].device)
             outputs = model(batch["source"], batch["target"], batch["background"],
                             imitation_joints=sampled[:count] if imitate else None,
-                            lifting_joints=sampled if losses.lifting else None)
+                            lifting_joints=sampled if losses.lifting else None, flat_share=losses.imitation_flat)
             terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
                                    foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
                                    model=accelerator.unwrap_model(model))

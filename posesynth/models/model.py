@@ -38,6 +38,7 @@ from posesynth.models.kinematics import (
     forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
 )
 from posesynth.models.pose_encoder import PoseEncoder
+from posesynth.render.paint import paint_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 from posesynth.skeleton import bone_lengths_tensor
 
@@ -179,8 +180,8 @@ class PoseSynthModel(nn.Module):
         return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
-                imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor]:
+                imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,
+                flat_share: float = 0.0) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -195,7 +196,9 @@ class PoseSynthModel(nn.Module):
             with the source's appearance over the target's background (no gradient: the painting
             is a training image, not a prediction), encoded again, and returned as
             ``imitation_image`` (B, 3, S, S), ``imitation_true2d`` (B, 17, 2) px,
-            ``imitation_true_pose`` (B, 17, 3) m, ``imitation_joints2d`` and ``imitation_pose_camera``
+            ``imitation_true_pose`` (B, 17, 3) m, ``imitation_joints2d`` and ``imitation_pose_camera``.
+            The last ``round(flat_share · B)`` paintings are flat-coloured parts instead
+            (:mod:`posesynth.render.paint`, the source's colours under its predicted puppet).
             With a lifter and ``lifting_joints`` (N, 17, 3), more sampled poses in the crop camera
             frame: ``lifting_pred`` and ``lifting_true`` (N, 17), the lifter's depths for their
             projections and the true ones, in units of the 2D scale.
@@ -223,6 +226,11 @@ class PoseSynthModel(nn.Module):
                 imitation_maps = self.render(true2d, imitation_joints[..., 2])
                 painted = self.decoder(imitation_maps, appearance.detach(), background,
                                        coverage=foreground_mask(imitation_maps))["image"]
+                flat = round(flat_share * batch)
+                if flat:
+                    colours = part_colours(source[-flat:], source_maps[-flat:])
+                    painted = torch.cat([painted[:-flat], paint_parts(imitation_maps[-flat:], colours,
+                                                                      background[-flat:])])
             imitated = self.encode_pose(painted)
             out.update(imitation_image=painted, imitation_true2d=true2d, imitation_true_pose=imitation_joints,
                        imitation_joints2d=imitated["joints2d"], imitation_pose_camera=imitated["pose_camera"])

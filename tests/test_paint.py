@@ -1,0 +1,42 @@
+"""Flat-colour painting of part maps: closed forms, and it puts the colours where the maps are."""
+
+import torch
+
+from posesynth.render.paint import paint_parts, part_colours
+from posesynth.render.puppet import foreground_mask, render_part_maps
+from posesynth.skeleton import canonical_tpose
+from posesynth.geometry import intrinsics, project
+
+
+def _maps(size: int = 32) -> torch.Tensor:
+    K = intrinsics(64.0, 15.5, 15.5)
+    joints = canonical_tpose()[None] + torch.tensor([0.0, 0.0, 4.0])
+    return render_part_maps(project(joints, K), joints[..., 2], (size, size), focal=64.0)
+
+
+def test_uniform_image_gives_its_colour_to_every_part():
+    image = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, 32, 32)
+    colours = part_colours(image, _maps())
+    torch.testing.assert_close(colours, torch.tensor([0.2, 0.5, 0.9]).expand(1, 16, 3))
+
+
+def test_a_part_takes_the_colour_under_it():
+    maps = torch.zeros(1, 17, 4, 4)
+    maps[0, 3, :2] = 1.0                     # part 3 covers the top half
+    maps[0, -1, 2:] = 1.0                    # background below
+    image = torch.zeros(1, 3, 4, 4)
+    image[0, 0, :2] = 1.0                    # red on top
+    assert torch.allclose(part_colours(image, maps)[0, 3], torch.tensor([1.0, 0.0, 0.0]), atol=1e-3)
+
+
+def test_painting_is_the_background_off_the_person_and_part_colours_on_it():
+    maps = _maps()
+    colours = torch.rand(1, 16, 3)
+    background = torch.rand(1, 3, 32, 32)
+    painted = paint_parts(maps, colours, background)
+    off = foreground_mask(maps)[0, 0] < 1e-4
+    torch.testing.assert_close(painted[0][:, off], background[0][:, off], atol=1e-4, rtol=0)
+    # a single-colour puppet over black paints exactly its coverage in that colour
+    one = paint_parts(maps, torch.ones(1, 16, 3) * 0.7, torch.zeros(1, 3, 32, 32))
+    torch.testing.assert_close(one, 0.7 * foreground_mask(maps).expand(1, 3, 32, 32), atol=1e-5, rtol=0)
+    assert painted.min() >= 0 and painted.max() <= 1
