@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full ``posesynth`` argument parser."""
     from posesynth import demo, depth_labels, evaluate, h36m_labels, predict, pretrain_depth, visualize
     from posesynth.data import cache, synthetic
+    from posesynth.detect import keypoints
 
     parser = argparse.ArgumentParser(prog="posesynth", description="Learn 3D human pose from unlabeled video.")
     parser.add_argument("--version", action="version", version=f"posesynth {__version__}")
@@ -178,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "predict", predict.add_predict_arguments, predict.run_predict,
              "3D joints (poses.npz/json) and an overlay video for a video",
              "Stream VIDEO through a trained encoder; write DIR/poses.npz, poses.json and overlay.mp4.")
+    _command(sub, "keypoints", keypoints.add_keypoints_arguments, keypoints.run_keypoints,
+             "2D keypoints of every frame with the bundled detector (posesynth[detect])",
+             "Detect the person in every frame of every video (or every image) with MediaPipe Pose (bundled model, "
+             "no download), map it onto the Human3.6M 17 joints and write <stem>.keypoints.npz sidecars (a folder "
+             "of images: keypoints.npz) that boxes and the keypoint losses read.")
     _command(sub, "depth-labels", depth_labels.add_depth_labels_arguments, depth_labels.run_depth_labels,
              "relative-depth labels (closer / farther / equal) from 2D keypoint annotations",
              "Make WSP-style depth-order labels with confidences for every joint pair of every person of a "
