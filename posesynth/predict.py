@@ -42,7 +42,8 @@ from posesynth import skeleton
 from posesynth.config import Config
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import warn_no_person
-from posesynth.data.crops import crop_and_resize, crop_rotations, foreground_box, initial_boxes, person_boxes
+from posesynth.data.crops import (crop_and_resize, crop_rotations, foreground_box, foreground_frames, initial_boxes,
+                                  person_boxes)
 from posesynth.data.videos import VideoError, VideoInfo, iter_frames, open_video, probe_video
 from posesynth.data.writer import VideoWriter
 from posesynth.geometry import intrinsics, project
@@ -95,9 +96,10 @@ def smooth_poses(joints3d: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: str, background_window: int,
-                      threshold: float = 25.0, radius: int = SMOOTH_RADIUS
+                      threshold: float = 25.0, radius: int = SMOOTH_RADIUS, keypoints: str | None = None
                       ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Stream a video's person crops, boxes found the way training finds them.
+    """Stream a video's person crops, boxes found the way training finds them (``keypoints``: a
+    folder of keypoint files looked in before the video's own, as ``data.keypoints2d``).
 
     Yields:
         (frame index, crop (S, S, 3) uint8, square crop box (4,) int64 video pixels), in order;
@@ -105,9 +107,10 @@ def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: 
     Raises:
         SidecarError, BackgroundPlateError naming the file; VideoError when nothing decodes.
     """
-    mode, tight = initial_boxes(info.path, info.frames, box_source)
+    mode, tight = initial_boxes(info.path, info.frames, box_source, keypoints)
+    from_foreground = foreground_frames(mode, tight)
     backgrounds = reader = None
-    if mode == "foreground":
+    if from_foreground.any():
         reader = open_video(info.path)
         plate_path = find_plate(info.path)
         plate = read_plate(plate_path, info.width, info.height) if plate_path else None
@@ -125,7 +128,7 @@ def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: 
         for i, frame in iter_frames(info.path):
             if i >= info.frames:
                 break
-            if backgrounds is not None:
+            if from_foreground[i]:
                 found = foreground_box(frame, backgrounds(i), threshold=threshold)
                 tight[i] = np.nan if found is None else found
                 people += found is not None
@@ -135,7 +138,7 @@ def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: 
                 yield finish(*pending.popleft(), known=info.frames)
         if decoded == 0:
             raise VideoError(f"{info.path}: no frame could be decoded")
-        if backgrounds is not None and people == 0:
+        if mode == "foreground" and people == 0:
             warn_no_person(info.path)
         while pending:
             yield finish(*pending.popleft(), known=decoded)
@@ -190,7 +193,7 @@ def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Confi
         crops.clear()
 
     stream = iter_person_crops(info, size, margin=d.margin, box_source=d.box_source,
-                               background_window=d.background_window)
+                               background_window=d.background_window, keypoints=d.keypoints2d)
     for _, crop, box in tqdm(stream, total=info.frames, desc="predict", unit="frame", disable=not progress):
         crops.append(crop)
         boxes.append(box)

@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
-from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box,
+from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box, foreground_frames,
                                   initial_boxes, person_boxes)
 from posesynth.data.videos import (SkippedVideo, VideoError, VideoIndex, VideoInfo, add_clip_length_arguments,
                                    clip_min_frames, index_videos, iter_frames, open_video)
@@ -43,6 +43,7 @@ from posesynth.data.videos import (SkippedVideo, VideoError, VideoIndex, VideoIn
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
+KEYPOINTS_FOLDER = "keypoints"  # CACHE/keypoints/<stem>.keypoints.npz from `prepare --keypoints`
 _TEMP_PREFIXES = (".tmp-", ".old-")
 
 
@@ -76,10 +77,10 @@ def crop_settings(*, size: int = 64, margin: float = 1.25, box_source: str = "au
             "smooth_radius": int(smooth_radius), "threshold": float(threshold)}
 
 
-def _source_stamp(path: Path) -> dict:
-    """What identifies a source's content cheaply: size and mtime of the video and its sidecar."""
+def _source_stamp(path: Path, keypoints: Path | None = None) -> dict:
+    """What identifies a source's content cheaply: size and mtime of the video and its box source file."""
     stamp = {"bytes": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns}
-    sidecar = find_sidecar(path)
+    sidecar = find_sidecar(path, keypoints)
     if sidecar is not None:
         stamp["sidecar"] = {"name": sidecar.name, "mtime_ns": sidecar.stat().st_mtime_ns}
     plate = find_plate(path)
@@ -90,7 +91,8 @@ def _source_stamp(path: Path) -> dict:
 
 # --- writing --------------------------------------------------------------------------------
 
-def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable[[], None] | None = None) -> dict:
+def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable[[], None] | None = None,
+                keypoints: Path | None = None) -> dict:
     """Decode one video once and write its cache entry atomically.
 
     Frames are decoded sequentially; a frame is cropped once the tight boxes of the
@@ -103,6 +105,7 @@ def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable
             and renamed to it when complete (replacing an outdated entry).
         settings: from :func:`crop_settings`.
         on_frame: called after each decoded frame (progress bars).
+        keypoints: a folder of keypoint files whose boxes come before the foreground (or None).
     Returns:
         The entry's meta dict (also written as ``meta.json``).
     Raises:
@@ -110,7 +113,8 @@ def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable
     """
     start = time.perf_counter()
     size, radius = settings["size"], settings["smooth_radius"]
-    mode, tight = initial_boxes(info.path, info.frames, settings["box_source"])
+    mode, tight = initial_boxes(info.path, info.frames, settings["box_source"], keypoints)
+    from_foreground = foreground_frames(mode, tight)
     temp = entry.parent / f".tmp-{entry.name}-{os.getpid()}"
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir(parents=True)
@@ -140,7 +144,7 @@ def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable
             for i, frame in iter_frames(info.path):
                 if i >= info.frames:  # the container announced fewer frames than it holds
                     break
-                if mode == "foreground":
+                if from_foreground[i]:
                     found = foreground_box(frame, backgrounds(i), threshold=settings["threshold"])
                     tight[i] = np.nan if found is None else found
                     people += found is not None
@@ -162,7 +166,7 @@ def cache_video(info: VideoInfo, entry: Path, settings: dict, on_frame: Callable
         np.save(temp / "boxes.npy", boxes[:decoded])
         meta = {"source": str(info.path), "frames": decoded, "fps": info.fps, "width": info.width,
                 "height": info.height, "box_source": mode, "settings": settings,
-                "stamp": _source_stamp(info.path), "seconds": round(time.perf_counter() - start, 3)}
+                "stamp": _source_stamp(info.path, keypoints), "seconds": round(time.perf_counter() - start, 3)}
         if decoded < info.frames:
             log.warning("%s: decoded %d of the %d frames the index found; caching %d", info.path, decoded,
                         info.frames, decoded)
@@ -220,13 +224,13 @@ def entry_problem(entry: Path, frames: int, size: int) -> str | None:
     return None
 
 
-def _reusable(entry: Path, info: VideoInfo, settings: dict) -> dict | None:
+def _reusable(entry: Path, info: VideoInfo, settings: dict, keypoints: Path | None = None) -> dict | None:
     """The meta of a complete, intact entry made from the same file with the same settings, else None."""
     try:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if meta.get("settings") != settings or meta.get("stamp") != _source_stamp(info.path):
+    if meta.get("settings") != settings or meta.get("stamp") != _source_stamp(info.path, keypoints):
         return None
     problem = entry_problem(entry, int(meta.get("frames", 0)), settings["size"])
     if problem is not None:
@@ -236,7 +240,7 @@ def _reusable(entry: Path, info: VideoInfo, settings: dict) -> dict | None:
 
 
 def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, progress: bool = True,
-                  force: bool = False) -> tuple[list[dict], VideoIndex, int]:
+                  force: bool = False, keypoints: Path | None = None) -> tuple[list[dict], VideoIndex, int]:
     """Cache every indexed video under ``out`` and write ``index.json`` and ``report.json``.
 
     Args:
@@ -245,6 +249,7 @@ def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, 
         settings: from :func:`crop_settings`.
         progress: show a frame progress bar (only on a terminal, for long folders).
         force: recompute entries even when they could be reused.
+        keypoints: a folder of keypoint files (``<stem>.keypoints.npz``) to take person boxes from.
     Returns:
         (entries of index.json, the final report's VideoIndex with videos that failed while
         caching moved to ``skipped``, number of entries reused from an earlier run).
@@ -265,13 +270,13 @@ def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, 
         name = entry_name(relative)
         entry = out / "videos" / name
         bar.set_postfix_str(relative[-40:])
-        meta = None if force else _reusable(entry, info, settings)
+        meta = None if force else _reusable(entry, info, settings, keypoints)
         if meta is not None:
             reused += 1
             bar.update(info.frames)
         else:
             try:
-                meta = cache_video(info, entry, settings, on_frame=lambda: bar.update(1))
+                meta = cache_video(info, entry, settings, on_frame=lambda: bar.update(1), keypoints=keypoints)
             except Exception as error:  # decoder errors come in many types; one bad file must not stop the run
                 reason = str(error).replace(f"{info.path}: ", "")
                 failed.append(SkippedVideo(info.path, f"failed while caching: {reason}"))
@@ -362,6 +367,10 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames sampled per background median (default 20)")
     add_clip_length_arguments(parser)
     parser.add_argument("--force", action="store_true", help="recompute entries that could be reused")
+    parser.add_argument("--keypoints", action="store_true",
+                        help=f"first detect 2D keypoints with the bundled detector (posesynth[detect]) into "
+                             f"CACHE/{KEYPOINTS_FOLDER}/ for videos without a keypoint sidecar; person boxes then come "
+                             f"from them, and training from this cache uses them")
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -370,12 +379,22 @@ def run_prepare(args: argparse.Namespace) -> int:
                              background_window=args.background_window, background_samples=args.background_samples)
     start = time.perf_counter()
     index = index_videos(args.video_dir, min_frames=clip_min_frames(args), progress=True)
-    entries, report, reused = prepare_cache(index, args.out, settings, force=args.force)
+    keypoints = detect_keypoints(index, args.out / KEYPOINTS_FOLDER) if args.keypoints else None
+    entries, report, reused = prepare_cache(index, args.out, settings, force=args.force, keypoints=keypoints)
     print(_summary(entries, report, reused, args.out, settings, time.perf_counter() - start))
     if not entries:
         print(f"error: none of the {len(index.videos)} usable video(s) could be cached", file=sys.stderr)
         return 2
     return 0
+
+
+def detect_keypoints(index: VideoIndex, folder: Path) -> Path:
+    """``prepare --keypoints``: sidecars in ``folder`` for the videos without a keypoint file beside them."""
+    from posesynth.data.keypoints2d import find_keypoints
+    from posesynth.detect.keypoints import detect_videos  # the optional extra: imported only when asked for
+
+    detect_videos([v for v in index.videos if find_keypoints(v.path) is None], folder, progress=True)
+    return folder
 
 
 def _summary(entries: list[dict], report: VideoIndex, reused: int, out: Path, settings: dict, seconds: float,
@@ -398,5 +417,5 @@ def _summary(entries: list[dict], report: VideoIndex, reused: int, out: Path, se
     return "\n".join(lines)
 
 
-__all__ = ["CACHE_VERSION", "CacheError", "FrameCache", "entry_name", "crop_settings", "cache_video",
+__all__ = ["CACHE_VERSION", "KEYPOINTS_FOLDER", "CacheError", "FrameCache", "entry_name", "crop_settings", "cache_video",
            "prepare_cache", "add_prepare_arguments", "run_prepare"]

@@ -34,11 +34,12 @@ from skimage.measure import label
 from skimage.morphology import disk, opening
 
 from posesynth.data.arrays import load_array
-from posesynth.data.keypoints2d import KeypointsError, read_keypoint_arrays
+from posesynth.data.keypoints2d import KEYPOINT_SUFFIXES, KeypointsError, find_keypoints, read_keypoint_arrays
 from posesynth.data.videos import file_beside
 from posesynth.geometry import crop_camera_rotation
 
-SIDECAR_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy", ".keypoints.npz", ".keypoints.json")
+BOX_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy")
+SIDECAR_SUFFIXES: tuple[str, ...] = BOX_SUFFIXES + KEYPOINT_SUFFIXES
 BOX_SOURCES: tuple[str, ...] = ("auto", "foreground", "sidecar", "center")
 
 
@@ -88,9 +89,11 @@ def foreground_box(frame: np.ndarray, background: np.ndarray, *, threshold: floa
 
 # --- boxes from sidecar files -------------------------------------------------------------------
 
-def find_sidecar(video: str | Path) -> Path | None:
-    """The first existing sidecar of ``video`` in the order of :data:`SIDECAR_SUFFIXES`, or None."""
-    return file_beside(video, SIDECAR_SUFFIXES)
+def find_sidecar(video: str | Path, keypoints: str | Path | None = None) -> Path | None:
+    """The box source file of ``video``, or None: a box sidecar beside it, else its keypoint file
+    (in the folder ``keypoints`` when given, e.g. ``data.keypoints2d``, else beside it); suffixes
+    in the order of :data:`SIDECAR_SUFFIXES`."""
+    return file_beside(video, BOX_SUFFIXES) or find_keypoints(video, keypoints)
 
 
 def read_sidecar_boxes(path: str | Path, frames: int, *, min_score: float = 0.3, pad: float = 0.1) -> np.ndarray:
@@ -188,7 +191,8 @@ def keypoint_boxes(keypoints: np.ndarray, scores: np.ndarray | None = None, *, m
     return boxes
 
 
-def initial_boxes(video: str | Path, frames: int, box_source: str) -> tuple[str, np.ndarray]:
+def initial_boxes(video: str | Path, frames: int, box_source: str,
+                  keypoints: str | Path | None = None) -> tuple[str, np.ndarray]:
     """Decide where a video's person boxes come from, and load them when they come from a file.
 
     Args:
@@ -196,9 +200,11 @@ def initial_boxes(video: str | Path, frames: int, box_source: str) -> tuple[str,
         frames: its frame count.
         box_source: "auto" (a sidecar if there is one, else the foreground), "foreground",
             "sidecar" (one must exist) or "center" (always the centred crop).
+        keypoints: a folder of keypoint files to look in first (``data.keypoints2d``), or None.
     Returns:
         (mode, tight): mode is "foreground" (``tight`` is all NaN, to be filled from the frames),
         "sidecar:<file name>" or "center"; tight is (F, 4) float64 pixels, NaN rows missing.
+        :func:`foreground_frames` says which rows the foreground fills.
     Raises:
         SidecarError for a malformed sidecar, or box_source="sidecar" without one.
     """
@@ -207,7 +213,7 @@ def initial_boxes(video: str | Path, frames: int, box_source: str) -> tuple[str,
     empty = np.full((frames, 4), np.nan)
     if box_source == "center":
         return "center", empty
-    sidecar = find_sidecar(video) if box_source in ("auto", "sidecar") else None
+    sidecar = find_sidecar(video, keypoints) if box_source in ("auto", "sidecar") else None
     if sidecar is not None:
         return f"sidecar:{sidecar.name}", read_sidecar_boxes(sidecar, frames)
     if box_source == "sidecar":
@@ -215,6 +221,25 @@ def initial_boxes(video: str | Path, frames: int, box_source: str) -> tuple[str,
         raise SidecarError(f"{video}: box_source is 'sidecar' but there is no sidecar file; expected one of "
                            + ", ".join(f"{stem.name}{suffix}" for suffix in SIDECAR_SUFFIXES) + " next to it")
     return "foreground", empty
+
+
+def foreground_frames(mode: str, tight: np.ndarray) -> np.ndarray:
+    """Which frames' tight boxes come from the foreground (against the median background).
+
+    Every frame in "foreground" mode; with a keypoint sidecar, the frames whose keypoints give no
+    box (nobody detected there: the keypoints come first, the background fills their gaps); none
+    with a box sidecar (its missing boxes are a choice, e.g. for a moving camera) or "center".
+
+    Args:
+        mode, tight: from :func:`initial_boxes`; tight (F, 4).
+    Returns:
+        (F,) bool.
+    """
+    if mode == "foreground":
+        return np.ones(len(tight), bool)
+    if mode.startswith("sidecar:") and mode.endswith(KEYPOINT_SUFFIXES):
+        return np.isnan(tight).any(axis=1)
+    return np.zeros(len(tight), bool)
 
 
 # --- from tight boxes to square crop boxes ------------------------------------------------------
@@ -355,7 +380,7 @@ def to_crop_frame(pose: np.ndarray, K: np.ndarray, boxes: np.ndarray) -> np.ndar
     return np.einsum("nij,nkj->nki", crop_rotations(K, boxes), pose)
 
 
-__all__ = ["SIDECAR_SUFFIXES", "BOX_SOURCES", "SidecarError", "foreground_box", "find_sidecar", "read_sidecar_boxes",
-           "initial_boxes",
+__all__ = ["BOX_SUFFIXES", "SIDECAR_SUFFIXES", "BOX_SOURCES", "SidecarError", "foreground_box", "find_sidecar",
+           "read_sidecar_boxes", "initial_boxes", "foreground_frames",
            "keypoint_boxes", "smooth_boxes", "square_boxes", "center_box", "person_boxes", "crop_and_resize",
            "crop_matrix", "crop_intrinsics", "crop_rotations", "to_crop_frame"]

@@ -23,7 +23,8 @@ from torch.utils.data import Dataset
 
 from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import FrameCache, crop_settings
-from posesynth.data.crops import crop_and_resize, crop_matrix, crop_rotations, foreground_box, initial_boxes, person_boxes
+from posesynth.data.crops import (crop_and_resize, crop_matrix, crop_rotations, foreground_box, foreground_frames,
+                                  initial_boxes, person_boxes)
 from posesynth.data.keypoints2d import find_keypoints, read_keypoints
 from posesynth.depth_labels import depth_labels
 from posesynth.data.labels3d import find_labels, label_index, labelled_subset, read_labels3d
@@ -143,11 +144,12 @@ class FramePairDataset(Dataset):
             self.videos = [v.to_json() for v in index.videos]
             # sidecars are read (and checked) now, so a malformed one fails here, not in a worker
             self._box_modes, self._tight, self._known = [], [], []
+            folder = None if isinstance(keypoints2d, bool) else keypoints2d  # keypoint boxes come from there too
             for v in self.videos:
-                mode, tight = initial_boxes(v["path"], v["frames"], box_source)
+                mode, tight = initial_boxes(v["path"], v["frames"], box_source, folder)
                 self._box_modes.append(mode)
                 self._tight.append(tight)
-                self._known.append(np.full(v["frames"], mode != "foreground"))
+                self._known.append(~foreground_frames(mode, tight))
         self.frames = np.array([v["frames"] for v in self.videos], np.int64)
         self.labels = self._load_labels(labels3d, labels_fraction) if labels3d is not None else None
         self.keypoints = self._load_keypoints(None if keypoints2d is True else keypoints2d) if keypoints2d else None
