@@ -49,6 +49,7 @@ class DataConfig:
     labels3d: str | None = None        # folder of per-video 3D labels <stem>.npz (enables loss.pose3d)
     labels_fraction: float = 1.0       # share of training frames whose 3D label is used (e.g. 0.05)
     keypoints2d: str | None = None     # folder of 2D keypoint files <stem>.keypoints.{npz,json} (else beside videos)
+    auto_keypoints: bool = True        # detect missing 2D keypoints (posesynth[detect]) and use them (docs/data.md)
     calibration: str | None = None     # camera calibration of synchronised views (multi-view training)
     calibration_subject: str | None = None  # Human3.6M calibration files only: whose cameras, e.g. S1
     trust_pickle: bool = False         # read pickle-based files (VideoPose3D npz, cameras.pkl): they can run code

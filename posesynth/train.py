@@ -28,7 +28,6 @@ from tqdm.auto import tqdm
 from posesynth.config import Config, load_config, write_resolved_config
 from posesynth.data.multiview import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.poses3d import load_poses3d
 from posesynth.eval_synthetic import load_labelled_set, score_poses
 from posesynth.imitation import sample_views
 from posesynth.losses.combine import compute_losses
@@ -38,6 +37,7 @@ from posesynth.models.discriminator import PoseDiscriminator, body_frame
 from posesynth.models.kinematics import forward_kinematics, pose_to_directions
 from posesynth.models.model import PoseSynthModel
 from posesynth.rundir import load_state_safely, truncate_log
+from posesynth.train_inputs import resolve_keypoints, unpaired_poses
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
@@ -268,12 +268,10 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                               gradient_accumulation_steps=t.grad_accum)
     set_seed(t.seed)
 
-    # --- build
-    if data.poses3d is None:
-        raise ValueError("data.poses3d is not set: the adversarial prior needs unpaired real 3D poses "
-                         "(a VideoPose3D npz, BVH files, or an npy of (N, 17, 3) metres)")
-    real_poses = canonical_poses(torch.as_tensor(load_poses3d(data.poses3d, frame_step=data.poses3d_frame_step,
-                                                              trust_pickle=data.trust_pickle), dtype=torch.float32))
+    # --- build (what the config leaves open is filled in and logged: 2D keypoints, unpaired poses)
+    config = resolve_keypoints(config, run, main_process=accelerator.is_main_process, wait=accelerator.wait_for_everyone)
+    data, losses = config.data, config.loss
+    real_poses = canonical_poses(torch.as_tensor(unpaired_poses(data), dtype=torch.float32))
     micro_batches = t.steps * t.grad_accum
     pair_options = dict(videos=data.videos, cache=data.cache, size=m.image_size, min_gap=data.min_gap,
                         max_gap=data.max_gap, background_window=data.background_window, margin=data.margin,
