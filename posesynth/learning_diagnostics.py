@@ -14,11 +14,12 @@ import torch
 from einops import rearrange
 
 from posesynth.losses.reconstruction import (
-    foreground_weight, l1_loss, observed_foreground, silhouette_loss, ssim_loss,
+    foreground_weight, l1_loss, silhouette_loss, ssim_loss,
 )
 from posesynth.metrics import pa_mpjpe
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
+from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
 from posesynth.skeleton import BONES, flip_pose
 

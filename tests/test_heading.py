@@ -7,7 +7,7 @@ import torch
 
 from posesynth.geometry import intrinsics, project
 from posesynth.losses.heading import best_headings, heading_search_loss, yaw_matrices
-from posesynth.losses.reconstruction import observed_foreground
+from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask, render_part_maps
 from posesynth.skeleton import canonical_tpose
 

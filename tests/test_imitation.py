@@ -14,7 +14,7 @@ from posesynth.imitation import CROP_FILL, sample_views
 from posesynth.losses.imitation import imitation_loss
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
-from posesynth.render.paint import paint_parts, part_colours
+from posesynth.render.paint import observed_foreground, paint_parts, part_colours
 from posesynth.skeleton import canonical_tpose
 from posesynth.train import train
 from posesynth.viz.draw import sample_grid
@@ -82,7 +82,8 @@ def test_model_paints_the_sampled_pose_and_encodes_it_again(encoder):
     # flat-coloured paintings: the sampled puppet in the source's part colours, exactly
     flat = model(source, target, background, imitation_joints=joints, flat_share=0.5)
     maps = model.render(flat["imitation_true2d"], joints[..., 2])
-    expected = paint_parts(maps[1:], part_colours(source[1:], flat["source_maps"][1:]), background[1:])
+    seen = observed_foreground(source[1:], background[1:])
+    expected = paint_parts(maps[1:], part_colours(source[1:], flat["source_maps"][1:], seen), background[1:])
     torch.testing.assert_close(flat["imitation_image"][1:], expected)
     torch.testing.assert_close(flat["imitation_image"][:1], out["imitation_image"][:1])
     # the training sample grid gains a fifth column: the painting with the skeleton read back

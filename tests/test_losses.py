@@ -91,7 +91,8 @@ def test_articulation_gradcheck():
 
 
 def test_silhouette_closed_form():
-    from posesynth.losses.reconstruction import observed_foreground, silhouette_loss
+    from posesynth.losses.reconstruction import silhouette_loss
+    from posesynth.render.paint import observed_foreground
 
     background = torch.full((1, 3, 8, 8), 0.5)
     target = background.clone()

@@ -19,8 +19,9 @@ from posesynth.losses.multiview import MULTIVIEW_TERMS, multiview_losses
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.losses.supervised import pose3d_loss
 from posesynth.losses.reconstruction import (
-    foreground_weight, l1_loss, lpips_loss, observed_foreground, silhouette_loss, ssim_loss,
+    foreground_weight, l1_loss, lpips_loss, silhouette_loss, ssim_loss,
 )
+from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
 from posesynth.skeleton import NUM_BONES
 

@@ -28,7 +28,7 @@ import math
 import torch
 
 from posesynth.geometry import project
-from posesynth.losses.reconstruction import observed_foreground
+from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask, render_part_maps
 
 

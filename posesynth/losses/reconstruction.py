@@ -14,6 +14,8 @@ import kornia.metrics
 import torch
 from torch import nn
 
+from posesynth.render.paint import observed_foreground
+
 
 def l1_loss(prediction: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean absolute error, optionally per-pixel weighted.
@@ -48,21 +50,6 @@ def ssim_loss(prediction: torch.Tensor, target: torch.Tensor, window_size: int =
     return (dissimilarity * weight).sum() / (weight.sum() * dissimilarity.shape[1]).clamp(min=1e-8)
 
 
-def observed_foreground(image: torch.Tensor, background: torch.Tensor, threshold: float = 0.08,
-                        slope: float = 100.0) -> torch.Tensor:
-    """Soft mask of where a frame differs from its background: the person, seen by the camera.
-
-    Args:
-        image, background: (B, 3, H, W) in [0, 1].
-        threshold: colour difference (max over channels) at which the mask is ½.
-        slope: steepness of the soft step.
-    Returns:
-        (B, 1, H, W) in [0, 1], detached.
-    """
-    difference = (image - background).abs().amax(dim=1, keepdim=True)
-    return torch.sigmoid((difference - threshold) * slope).detach()
-
-
 def silhouette_loss(coverage: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
     """Disagreement of the puppet's coverage with the observed foreground, mean |a − b|.
 
@@ -71,7 +58,7 @@ def silhouette_loss(coverage: torch.Tensor, observed: torch.Tensor) -> torch.Ten
 
     Args:
         coverage: (B, 1, H, W) the puppet's soft foreground.
-        observed: (B, 1, H, W) :func:`observed_foreground`.
+        observed: (B, 1, H, W) :func:`posesynth.render.paint.observed_foreground`.
     Returns:
         scalar in [0, 1].
     """

@@ -38,7 +38,7 @@ from posesynth.models.kinematics import (
     forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
 )
 from posesynth.models.pose_encoder import PoseEncoder
-from posesynth.render.paint import paint_parts, part_colours
+from posesynth.render.paint import observed_foreground, paint_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 from posesynth.skeleton import bone_lengths_tensor
 
@@ -228,7 +228,9 @@ class PoseSynthModel(nn.Module):
                                        coverage=foreground_mask(imitation_maps))["image"]
                 flat = round(flat_share * batch)
                 if flat:
-                    colours = part_colours(source[-flat:], source_maps[-flat:])
+                    # a pair comes from one static-camera video: the target's background is the source's
+                    seen = observed_foreground(source[-flat:], background[-flat:])
+                    colours = part_colours(source[-flat:], source_maps[-flat:], seen)
                     painted = torch.cat([painted[:-flat], paint_parts(imitation_maps[-flat:], colours,
                                                                       background[-flat:])])
             imitated = self.encode_pose(painted)
