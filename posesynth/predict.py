@@ -12,11 +12,15 @@ Two sequential passes over the video, so memory does not grow with its length be
    the input's size and frame count) and, with ``--side-by-side``, a side and top view of the
    3D pose next to it (``side_by_side.mp4``).
 
-Outputs (``DIR/poses.npz`` and the same in ``DIR/poses.json``, see :data:`FIELDS`): joints3d are
-root-relative metres in the frame of the crop camera — the virtual camera through the crop
-centre that the model sees (docs/architecture.md) — or, with ``--focal`` (the video camera's
-focal length in pixels), rotated back into the video camera's frame
-(:func:`~posesynth.data.crops.crop_rotations`).
+Outputs (``DIR/poses.npz`` and the same in ``DIR/poses.json``, see :data:`FIELDS`; ``--csv``,
+``--bvh``: :mod:`posesynth.export`): joints3d are root-relative metres in the video camera's frame,
+turned from each crop's virtual camera (docs/architecture.md) with
+:func:`~posesynth.data.crops.crop_rotations`. The video camera is the one ``--focal`` names (pixels,
+principal point at the frame centre) or, without calibration, an assumed focal length of the
+frame's longer side (a 53° field of view across it). The root track places each pose in that
+camera: the translation whose projection best fits the frame's 2D joints, with the pose at the
+canonical bone lengths (:func:`posesynth.export.motion.root_translation`): metric if the person
+has average proportions and the focal length is right; a wrong focal scales depth with it.
 joints2d are the model's 3D joints projected with the crop camera and mapped back through the
 crop box into the video's pixels.
 """
@@ -35,7 +39,6 @@ from typing import Iterator
 import numpy as np
 import torch
 from einops import rearrange
-from scipy.ndimage import gaussian_filter1d
 from tqdm.auto import tqdm
 
 from posesynth import skeleton
@@ -46,6 +49,9 @@ from posesynth.data.crops import (crop_and_resize, crop_rotations, foreground_bo
                                   person_boxes)
 from posesynth.data.videos import VideoError, VideoInfo, iter_frames, open_video, probe_video
 from posesynth.data.writer import VideoWriter
+from posesynth.export.bvh_writer import write_bvh
+from posesynth.export.motion import canonical_size, fixed_lengths, root_translation, smooth_motion, smooth_track
+from posesynth.export.table import write_csv
 from posesynth.geometry import intrinsics, project
 from posesynth.models.model import PoseSynthModel
 from posesynth.train import load_model, run_config
@@ -54,8 +60,11 @@ from posesynth.viz.draw import draw_skeleton, skeleton_view
 log = logging.getLogger(__name__)
 
 FIELDS: dict[str, str] = {
-    "joints3d": "(F, 17, 3) float32, metres, root-relative (pelvis at 0), camera frame x right, y down, z forward "
-                "(the crop camera's frame, or the video camera's with --focal)",
+    "joints3d": "(F, 17, 3) float32, metres, root-relative (pelvis at 0), the video camera's frame: x right, y down, "
+                "z forward",
+    "root": "(F, 3) float32, metres, the pelvis in the video camera's frame (depth from the canonical bone lengths "
+            "and the focal length)",
+    "focal": "float, the video camera's focal length in pixels (--focal, or assumed: the frame's longer side)",
     "joints2d": "(F, 17, 2) float32, pixels (u, v) in the input video, (0, 0) the centre of the top-left pixel",
     "boxes": "(F, 4) int64, square crop boxes x0, y0, x1, y1 (x1, y1 exclusive) in video pixels",
     "fps": "float, the video's frame rate",
@@ -63,6 +72,7 @@ FIELDS: dict[str, str] = {
     "parents": "(17,) parent joint of each joint, -1 for the pelvis",
 }
 BACKGROUND_SAMPLES = 20  # frames per median background, as in training (FramePairDataset's default)
+ASSUMED_FOCAL_PER_SIDE = 1.0  # no calibration: focal = the frame's longer side (53° across it)
 SMOOTH_RADIUS = 2        # box smoothing radius in frames, as in training
 
 
@@ -81,18 +91,11 @@ def crop_to_frame(points: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     return (points + 0.5) / s + np.array([x0, y0]) - 0.5
 
 
-def smooth_poses(joints3d: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing over time, per joint and axis (edges repeat the end frames).
-
-    Args:
-        joints3d: (F, J, 3) metres.
-        sigma: standard deviation in frames; 0 returns the input.
-    Returns:
-        (F, J, 3) float32.
-    """
-    if sigma <= 0:
-        return joints3d.astype(np.float32)
-    return gaussian_filter1d(joints3d.astype(np.float64), sigma, axis=0, mode="nearest").astype(np.float32)
+def video_camera(info: VideoInfo, focal: float | None) -> np.ndarray:
+    """The video camera's intrinsics (3, 3): ``focal`` pixels (default :data:`ASSUMED_FOCAL_PER_SIDE` ×
+    the longer side), principal point at the frame centre, square pixels, no distortion."""
+    f = float(focal) if focal is not None else ASSUMED_FOCAL_PER_SIDE * max(info.width, info.height)
+    return intrinsics(f, (info.width - 1) / 2, (info.height - 1) / 2, dtype=torch.float64).numpy()
 
 
 def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: str, background_window: int,
@@ -165,19 +168,21 @@ def encode_crops(model: PoseSynthModel, crops: np.ndarray) -> tuple[np.ndarray, 
 
 def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Config, *, batch_size: int = 32,
                   smooth: float = 0.0, focal: float | None = None, progress: bool = True) -> dict[str, np.ndarray]:
-    """3D and 2D joints of every frame of a video (pass 1 of the module docstring).
+    """3D and 2D joints and the root track of every frame of a video (pass 1 of the module docstring).
 
     Args:
         model: a trained :class:`PoseSynthModel`, eval mode, any device.
         video: the video file.
         config: the run's config (its data section gives the crop settings).
         batch_size: crops encoded at once.
-        smooth: Gaussian sigma over time in frames for joints3d (0: off); joints2d are then the
-            smoothed root-relative pose placed at each frame's own root and projected.
+        smooth: Gaussian sigma over time in frames (0: off) for the bone directions of joints3d
+            (bone lengths fixed at their medians) and for the root track; joints2d are then the
+            smoothed pose placed at each frame's own predicted root and projected.
         focal: the video camera's focal length in pixels (principal point at the frame centre);
-            when given, joints3d are rotated from the crop camera's frame into the video camera's.
+            default: assumed, the frame's longer side (:func:`video_camera`).
     Returns:
-        ``joints3d`` (F, 17, 3), ``joints2d`` (F, 17, 2), ``boxes`` (F, 4), ``fps`` — see :data:`FIELDS`.
+        ``joints3d`` (F, 17, 3), ``joints2d`` (F, 17, 2), ``root`` (F, 3), ``boxes`` (F, 4), ``fps``,
+        ``focal`` — see :data:`FIELDS`.
     Raises:
         VideoError when the video cannot be read; SidecarError / BackgroundPlateError for bad side files.
     """
@@ -201,17 +206,19 @@ def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Confi
             flush()
     if crops:
         flush()
-    pose_camera, root = smooth_poses(np.concatenate(poses), smooth).astype(np.float64), np.concatenate(roots)
     boxes_array = np.stack(boxes).astype(np.int64)
-    crop_joints = project(torch.from_numpy(pose_camera + root), model.K.double().cpu()).numpy()
+    K = video_camera(info, focal)
+    rotation = crop_rotations(K, boxes_array.astype(np.float64))  # X_crop = R · X_video
+    joints3d = np.concatenate(poses) @ rotation                   # X_video = Rᵀ · X_crop, row vectors
+    if smooth > 0:
+        joints3d = smooth_motion(joints3d, smooth)
+    crop_pose = joints3d @ rotation.transpose(0, 2, 1)
+    crop_joints = project(torch.from_numpy(crop_pose + np.concatenate(roots)), model.K.double().cpu()).numpy()
     joints2d = np.stack([crop_to_frame(p, b, size) for p, b in zip(crop_joints, boxes_array)])
-    joints3d = pose_camera
-    if focal is not None:
-        K = intrinsics(float(focal), (info.width - 1) / 2, (info.height - 1) / 2, dtype=torch.float64)
-        rotation = crop_rotations(K.numpy(), boxes_array.astype(np.float64))  # X_crop = R · X_video
-        joints3d = joints3d @ rotation                      # X_video = Rᵀ · X_crop, row vectors
+    root = smooth_track(root_translation(canonical_size(joints3d), joints2d, K), smooth)
     return {"joints3d": joints3d.astype(np.float32), "joints2d": joints2d.astype(np.float32),
-            "boxes": boxes_array, "fps": np.float64(info.fps)}
+            "root": root.astype(np.float32), "boxes": boxes_array, "fps": np.float64(info.fps),
+            "focal": np.float64(K[0, 0])}
 
 
 def write_overlays(video: str | os.PathLike, result: dict[str, np.ndarray], out: str | os.PathLike, *,
@@ -265,14 +272,29 @@ def save_poses(result: dict[str, np.ndarray], out: str | os.PathLike, video: str
     return out / "poses.npz", out / "poses.json"
 
 
+def export_motion(result: dict[str, np.ndarray], out: str | os.PathLike, *, bvh: bool, csv: bool) -> list[Path]:
+    """``--bvh`` (``out/poses.bvh``: the motion at fixed bone lengths, root track included) and
+    ``--csv`` (``out/poses.csv``, one row per frame). Returns the written paths."""
+    out, written = Path(out), []
+    if bvh:
+        lengths = fixed_lengths(result["joints3d"])
+        motion = smooth_motion(result["joints3d"], 0.0, lengths) + result["root"][:, None]
+        written.append(write_bvh(out / "poses.bvh", motion, float(result["fps"]), lengths))
+    if csv:
+        written.append(write_csv(out / "poses.csv", result["joints3d"], result["root"], result["joints2d"],
+                                 float(result["fps"])))
+    return written
+
+
 def predict(run: str | os.PathLike, video: str | os.PathLike, out: str | os.PathLike, *, smooth: float = 0.0,
             side_by_side: bool = False, focal: float | None = None, batch_size: int = 32, device: str = "cpu",
-            progress: bool = True) -> dict[str, np.ndarray]:
-    """The whole command: predict, save poses.npz/json, write the overlay video(s). Returns the arrays."""
+            bvh: bool = False, csv: bool = False, progress: bool = True) -> dict[str, np.ndarray]:
+    """The whole command: predict, save poses.npz/json (and BVH/CSV), write the overlay video(s). Returns the arrays."""
     model = load_model(run, map_location=device)
     result = predict_video(model, video, run_config(run), batch_size=batch_size, smooth=smooth, focal=focal,
                            progress=progress)
     save_poses(result, out, video)
+    export_motion(result, out, bvh=bvh, csv=csv)
     write_overlays(video, result, out, side_by_side=side_by_side, progress=progress)
     return result
 
@@ -282,11 +304,16 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="the video file")
     parser.add_argument("--out", type=Path, required=True, help="output folder (poses.npz, poses.json, overlay.mp4)")
     parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
-                        help="Gaussian smoothing of joints3d over time, sigma in frames (default 0: off)")
+                        help="temporal smoothing, sigma in frames: bone directions (lengths stay fixed) and the root "
+                             "track (default 0: off; 1.5-3 removes most jitter)")
+    parser.add_argument("--bvh", action="store_true",
+                        help="also write poses.bvh: the 17-joint skeleton with joint rotations and the root track")
+    parser.add_argument("--csv", action="store_true", help="also write poses.csv: one row per frame")
     parser.add_argument("--side-by-side", action="store_true",
                         help="also write side_by_side.mp4: the overlay next to side and top views of the 3D pose")
     parser.add_argument("--focal", type=float, default=None, metavar="PX",
-                        help="video camera focal length in pixels: joints3d in its frame instead of the crop camera's")
+                        help="the video camera's focal length in pixels (default: assumed, the frame's longer side); "
+                             "sets the camera frame of joints3d and the depth of the root track")
     parser.add_argument("--batch-size", type=int, default=32, help="crops per forward pass (default 32)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="torch device (default: cuda if available, else cpu)")
@@ -296,11 +323,14 @@ def run_predict(args: argparse.Namespace) -> int:
     """Run ``posesynth predict``; errors go to the command's error boundary (``posesynth.cli.main``)."""
     started = time.perf_counter()
     result = predict(args.run, args.video, args.out, smooth=args.smooth, side_by_side=args.side_by_side,
-                     focal=args.focal, batch_size=args.batch_size, device=args.device)
+                     focal=args.focal, batch_size=args.batch_size, device=args.device, bvh=args.bvh, csv=args.csv)
+    extra = [name for name, wanted in (("poses.bvh", args.bvh), ("poses.csv", args.csv),
+                                       ("side_by_side.mp4", args.side_by_side)) if wanted]
     print(f"{len(result['joints3d'])} frames at {float(result['fps']):g} fps in {time.perf_counter() - started:.1f} s: "
-          f"{args.out / 'poses.npz'}, poses.json, overlay.mp4" + (", side_by_side.mp4" if args.side_by_side else ""))
+          + ", ".join([str(args.out / "poses.npz"), "poses.json", "overlay.mp4", *extra])
+          + f" (root track: focal {float(result['focal']):.0f} px{'' if args.focal else ', assumed'})")
     return 0
 
 
-__all__ = ["FIELDS", "crop_to_frame", "smooth_poses", "iter_person_crops", "encode_crops",
-           "predict_video", "write_overlays", "save_poses", "predict", "add_predict_arguments", "run_predict"]
+__all__ = ["FIELDS", "crop_to_frame", "video_camera", "iter_person_crops", "encode_crops", "predict_video",
+           "write_overlays", "save_poses", "export_motion", "predict", "add_predict_arguments", "run_predict"]

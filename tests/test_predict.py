@@ -13,8 +13,10 @@ from posesynth import skeleton
 from posesynth.cli import main
 from posesynth.data.crops import crop_matrix, square_boxes
 from posesynth.data.videos import VideoError, probe_video
+from posesynth.data.crops import crop_rotations
+from posesynth.export.motion import bone_vectors, smooth_motion
 from posesynth.predict import (FIELDS, crop_to_frame, encode_crops, iter_person_crops, predict, predict_video,
-                               run_config, smooth_poses)
+                               run_config, video_camera)
 from posesynth.train import load_model
 
 
@@ -40,15 +42,6 @@ def test_crop_to_frame_inverts_crop_matrix():
     # the crop's top-left pixel centre samples the box corner's first pixel at scale 100/32
     scale = 100 / 32
     np.testing.assert_allclose(crop_to_frame(np.zeros(2), box, 32), [-7 + 0.5 * scale - 0.5, 12 + 0.5 * scale - 0.5])
-
-
-def test_smooth_poses():
-    rng = np.random.default_rng(0)
-    constant = np.broadcast_to(rng.normal(size=(1, 17, 3)), (30, 17, 3))
-    np.testing.assert_allclose(smooth_poses(constant, 2.0), constant, atol=1e-6)
-    noisy = constant + rng.normal(scale=0.05, size=constant.shape)
-    assert np.array_equal(smooth_poses(noisy, 0), noisy.astype(np.float32))
-    assert np.abs(smooth_poses(noisy, 3.0) - constant).mean() < 0.5 * np.abs(noisy - constant).mean()
 
 
 def test_predict_writes_poses_and_overlays(tiny_run, clip, tmp_path):
@@ -86,8 +79,10 @@ def test_joints2d_are_the_crop_projections_mapped_back(tiny_run, clip):
     for joints, box, expected in zip(result["joints2d"], result["boxes"], crop_joints.numpy()):
         mapped = (crop_matrix(box, 32) @ np.c_[joints, np.ones(17)].T).T[:, :2]
         np.testing.assert_allclose(mapped, expected, atol=1e-3)
-    pose, _ = encode_crops(model, crops)
-    np.testing.assert_allclose(result["joints3d"], pose, atol=1e-5)
+    pose, _ = encode_crops(model, crops)  # the crop camera's frame; joints3d are in the video camera's
+    rotation = crop_rotations(video_camera(info, None), result["boxes"].astype(np.float64))
+    np.testing.assert_allclose(result["joints3d"] @ rotation.transpose(0, 2, 1), pose, atol=1e-5)
+    assert float(result["focal"]) == 64.0  # assumed: the longer side
 
 
 def test_boxes_follow_the_moving_person(tiny_run, clip):
@@ -106,21 +101,28 @@ def test_box_sidecar_is_used(tiny_run, tmp_path):
     assert (result["boxes"] == expected).all()
 
 
-def test_focal_rotates_into_the_video_camera(tiny_run, clip):
+def test_focal_sets_the_camera_frame_and_the_root_depth(tiny_run, clip):
     model, config = load_model(tiny_run), run_config(tiny_run)
-    crop_frame = predict_video(model, clip, config, progress=False)
+    assumed = predict_video(model, clip, config, progress=False)
+    np.testing.assert_array_equal(predict_video(model, clip, config, focal=64.0, progress=False)["joints3d"],
+                                  assumed["joints3d"])
     video_frame = predict_video(model, clip, config, focal=50.0, progress=False)
     lengths = lambda p: np.linalg.norm(p, axis=-1)  # noqa: E731 — a rotation keeps distances to the root
-    np.testing.assert_allclose(lengths(video_frame["joints3d"]), lengths(crop_frame["joints3d"]), atol=1e-5)
-    assert np.abs(video_frame["joints3d"] - crop_frame["joints3d"]).max() > 1e-3  # boxes are off-centre
-    np.testing.assert_array_equal(video_frame["joints2d"], crop_frame["joints2d"])
+    np.testing.assert_allclose(lengths(video_frame["joints3d"]), lengths(assumed["joints3d"]), atol=1e-5)
+    assert np.abs(video_frame["joints3d"] - assumed["joints3d"]).max() > 1e-4  # boxes are off-centre
+    np.testing.assert_array_equal(video_frame["joints2d"], assumed["joints2d"])
+    # the same image size seen through a shorter lens is nearer: depth scales with the focal length
+    np.testing.assert_allclose(video_frame["root"][:, 2] / assumed["root"][:, 2], 50 / 64, rtol=0.02)
+    assert (assumed["root"][:, 2] > 0).all()
 
 
-def test_smoothing_option_changes_only_over_time(tiny_run, clip):
+def test_smoothing_keeps_bone_lengths_and_changes_only_over_time(tiny_run, clip):
     model, config = load_model(tiny_run), run_config(tiny_run)
     raw = predict_video(model, clip, config, progress=False)
     smooth = predict_video(model, clip, config, smooth=2.0, progress=False)
-    np.testing.assert_allclose(smooth["joints3d"], smooth_poses(raw["joints3d"], 2.0), atol=1e-5)
+    np.testing.assert_allclose(smooth["joints3d"], smooth_motion(raw["joints3d"], 2.0), atol=1e-5)
+    bones = np.linalg.norm(bone_vectors(smooth["joints3d"]), axis=-1)
+    np.testing.assert_allclose(bones, np.broadcast_to(bones[0], bones.shape), atol=1e-5)
 
 
 def test_bad_video_is_a_clear_error(tiny_run, tmp_path, capsys):

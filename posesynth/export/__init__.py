@@ -1,0 +1,1 @@
+"""Exporting predicted motion: fixed bone lengths, smoothing, root track, BVH, CSV."""
