@@ -258,6 +258,53 @@ def run_weak(ws, cache, synth, mocap, run_depth) -> Path:
     return ws.root / "runs/weak"
 
 
+def _has_detector() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("mediapipe") is not None
+
+
+@pytest.fixture(scope="session")
+def keypointed(ws, synth) -> Path:
+    """README: `posesynth keypoints`; without the detect extra it is one error line naming the extra."""
+    result = ws.run("keypoints", "synth/videos", "--out", "kp", ok=_has_detector())
+    if not _has_detector():
+        assert result.returncode == 2 and 'pip install "posesynth[detect]"' in result.stderr.splitlines()[-1]
+    return ws.root / "kp"
+
+
+@pytest.fixture(scope="session")
+def prepared_with_keypoints(ws, synth) -> subprocess.CompletedProcess:
+    return ws.run("prepare", "synth/videos", "--out", "cache_kp", "--size", 32, "--min-gap", 2, "--keypoints",
+                  ok=_has_detector())
+
+
+@pytest.fixture(scope="session")
+def run_folder(ws, synth) -> Path:
+    """README: train on a folder with nothing else (unpaired poses from the motion generator)."""
+    ws.run("train", "--out", "runs/folder", "data.videos=synth/videos", *TRAIN_TINY)
+    return ws.root / "runs/folder"
+
+
+@pytest.fixture(scope="session")
+def run_wild(ws, synth) -> Path:
+    """README: the wild-videos recipe on a folder whose videos have keypoint sidecars (as `keypoints` writes)."""
+    folder = ws.root / "wild"
+    folder.mkdir()
+    for label in sorted((synth / "labels").glob("*.npz")):
+        (folder / f"{label.stem}.mp4").symlink_to(synth / "videos" / f"{label.stem}.mp4")
+        np.savez(folder / f"{label.stem}.keypoints.npz", keypoints=load_labels(label)["joints2d"], layout="h36m17")
+    ws.run("train", "-c", "configs/wild_videos.yaml", "--out", "runs/wild", "data.videos=wild", *TRAIN_TINY)
+    return ws.root / "runs/wild"
+
+
+@pytest.fixture(scope="session")
+def predicted_motion(ws, demo, synth) -> Path:
+    video = sorted((synth / "videos").glob("*.mp4"))[0]
+    ws.run("predict", "runs/demo", video, "--out", "runs/demo/motion", "--bvh", "--csv", "--smooth", 2)
+    return ws.root / "runs/demo/motion"
+
+
 @pytest.fixture(scope="session")
 def helped(ws) -> subprocess.CompletedProcess:
     return ws.run("--help")
@@ -270,7 +317,8 @@ def configured(ws) -> subprocess.CompletedProcess:
 
 DOCUMENTED_RUNS = ("synth", "indexed", "cache", "run_mine", "demo", "predicted", "visualized", "eval_model_h36m",
                    "eval_predictions_h36m", "eval_videopose3d", "eval_synthetic", "eval_3dhp", "h36m_labels",
-                   "run_semi", "run_multiview", "depth_labels", "run_depth", "run_weak", "helped", "configured")
+                   "run_semi", "run_multiview", "depth_labels", "run_depth", "run_weak", "helped", "configured",
+                   "keypointed", "prepared_with_keypoints", "run_folder", "run_wild", "predicted_motion")
 
 
 # --- the outputs --------------------------------------------------------------------------------
@@ -315,6 +363,25 @@ def test_predict(predicted, synth):
     assert json.loads((predicted / "poses.json").read_text())["frames"] == 16
     for name in ("overlay.mp4", "side_by_side.mp4"):
         assert (predicted / name).stat().st_size > 0
+
+
+def test_your_own_video_end_to_end(keypointed, prepared_with_keypoints, run_folder, run_wild, predicted_motion):
+    if _has_detector():
+        assert sorted(p.name for p in keypointed.iterdir()) == [f"{v.stem}.keypoints.npz"
+                                                                for v in sorted((keypointed.parent / "synth/videos")
+                                                                                .glob("*.mp4"))]
+        assert (prepared_with_keypoints.returncode == 0 and
+                len(list((keypointed.parent / "cache_kp" / "keypoints").glob("*.keypoints.npz"))) == 2)
+    assert _log_steps(run_folder) == [1, 2] and (run_folder / "model.pt").is_file()
+    log = (run_wild / "log.jsonl").read_text()
+    assert "loss/reprojection" in log and "loss/relative_depth" in log
+    from posesynth.export.bvh_writer import read_bvh_joints
+
+    with np.load(predicted_motion / "poses.npz") as poses:
+        joints = poses["joints3d"] + poses["root"][:, None]
+    assert np.abs(read_bvh_joints(predicted_motion / "poses.bvh") - joints).max() < 1e-3
+    with open(predicted_motion / "poses.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 16
 
 
 def test_visualize(visualized):
