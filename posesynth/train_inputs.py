@@ -97,6 +97,8 @@ def resolve_keypoints(config: Config, run: Path, *, main_process: bool = True,
     data, loss = config.data, config.loss
     if not data.auto_keypoints or data.calibration is not None:  # multi-view sets bring their own
         return config
+    if (data.videos is None) == (data.cache is None):  # the dataset says what is wrong
+        return config
     folder = keypoint_folder(data)
     videos = training_videos(data)
     missing = [v for v in videos if find_keypoints(v, folder) is None]

@@ -215,3 +215,11 @@ def test_keypoints_command_on_a_real_clip(realdata, tmp_path):
     # the person stands in the middle of the frame, upright: head above pelvis above ankles
     assert (loaded.keypoints[:, J["head"], 1] < loaded.keypoints[:, J["pelvis"], 1]).all()
     assert (loaded.keypoints[:, J["pelvis"], 1] < loaded.keypoints[:, J["lankle"], 1]).all()
+
+
+def test_nothing_to_detect_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no videos here")
+    assert main(["keypoints", str(tmp_path)]) == 2
+    assert "no video (" in capsys.readouterr().err
+    assert main(["keypoints", str(tmp_path / "missing")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err

@@ -33,7 +33,8 @@ from skimage.io import imread
 from tqdm.auto import tqdm
 
 from posesynth import skeleton
-from posesynth.data.videos import (NoUsableVideosError, VideoInfo, find_videos, index_videos, iter_frames)
+from posesynth.data.videos import (VIDEO_EXTENSIONS, NoUsableVideosError, VideoInfo, find_videos, index_videos,
+                                   iter_frames)
 from posesynth.detect.mapping import blazepose_to_h36m
 from posesynth.detect.mediapipe_pose import Landmarks, PoseDetector
 
@@ -189,10 +190,15 @@ def run_keypoints(args: argparse.Namespace) -> int:
     """Run ``posesynth keypoints``; errors go to the command's error boundary (``posesynth.cli.main``)."""
     started = time.perf_counter()
     source: Path = args.source
-    images = find_images(source) if source.is_dir() else []
-    has_videos = bool(find_videos(source)) if (source.is_dir() or source.is_file()) else False
+    if not source.exists():
+        raise NoUsableVideosError(f"{source}: no such file or folder; pass a video, or a folder of videos or images")
+    if source.is_file() and source.suffix.lower() in IMAGE_EXTENSIONS:
+        images, has_videos, source = [source], False, source.parent
+    else:
+        images = find_images(source) if source.is_dir() else []
+        has_videos = bool(find_videos(source))
     if not images and not has_videos:
-        raise NoUsableVideosError(f"{source}: no video ({', '.join(('mp4', 'avi', 'mov', 'mkv', 'webm', 'm4v'))}) or "
+        raise NoUsableVideosError(f"{source}: no video ({', '.join(e[1:] for e in sorted(VIDEO_EXTENSIONS))}) or "
                                   f"image ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) found there")
     written: list[Path] = []
     frames = 0
