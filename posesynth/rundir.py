@@ -126,10 +126,17 @@ def run_contents(run: str | os.PathLike) -> list[str]:
     return [name for name in RUN_MARKERS if (Path(run) / name).exists()]
 
 
+def latest_checkpoint(run: str | os.PathLike) -> Path | None:
+    """The checkpoint folder ``RUN/checkpoints/latest`` points at, or None."""
+    pointer = Path(run) / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    folder = pointer.parent / pointer.read_text().strip()
+    return folder if (folder / "trainer_state.json").is_file() else None
+
+
 def checkpoint_step(run: str | os.PathLike) -> int | None:
     """The step of ``RUN``'s latest checkpoint, or None when it has none."""
-    from posesynth.train import latest_checkpoint  # train imports this module: loaded on use
-
     checkpoint = latest_checkpoint(run)
     if checkpoint is None:
         return None

@@ -36,7 +36,7 @@ from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator, body_frame
 from posesynth.models.kinematics import forward_kinematics, pose_to_directions
 from posesynth.models.model import PoseSynthModel
-from posesynth.rundir import load_state_safely, truncate_log
+from posesynth.rundir import latest_checkpoint, load_state_safely, truncate_log
 from posesynth.train_inputs import resolve_keypoints, unpaired_poses
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
@@ -128,15 +128,6 @@ def imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro
 
 
 # --- checkpoints ----------------------------------------------------------------------------
-
-def latest_checkpoint(run: str | os.PathLike) -> Path | None:
-    """The checkpoint folder ``RUN/checkpoints/latest`` points at, or None."""
-    pointer = Path(run) / "checkpoints" / "latest"
-    if not pointer.is_file():
-        return None
-    folder = pointer.parent / pointer.read_text().strip()
-    return folder if (folder / "trainer_state.json").is_file() else None
-
 
 def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path, step: int, config: Config,
                     keep: int) -> Path:

@@ -72,8 +72,3 @@ class DepthLifter(nn.Module):
         shape, _ = normalise_2d(joints2d)
         depth = self.net(rearrange(shape, "b j c -> b (j c)"))
         return depth - depth[:, :1]
-
-    def metres(self, joints2d: torch.Tensor, root_depth: torch.Tensor, focal: float) -> torch.Tensor:
-        """Root-relative depths in metres.  (B, J, 2) px, (B,) m, focal px → (B, J) m."""
-        _, scale = normalise_2d(joints2d)
-        return self(joints2d) * (scale * root_depth / focal)[:, None]
