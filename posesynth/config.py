@@ -102,6 +102,7 @@ class LossConfig:
     lifting: float = 0.0               # train model.lifter on projections of unpaired poses
     imitation_flat: float = 0.0        # share of imitation paintings made of flat-coloured parts, not the decoder
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
+    equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
 
 
 

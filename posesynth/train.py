@@ -37,6 +37,7 @@ from posesynth.models.discriminator import PoseDiscriminator, body_frame
 from posesynth.models.kinematics import forward_kinematics, pose_to_directions
 from posesynth.models.model import PoseSynthModel
 from posesynth.rundir import latest_checkpoint, load_state_safely, truncate_log
+from posesynth.render.warp import random_similarities
 from posesynth.train_inputs import resolve_keypoints, unpaired_poses
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "heading_search", "pose3d",
               "reprojection", "relative_depth", "bone_ratio", "multiview_consistency", "transform_reprojection",
-              "cross_view", "imitation", "proportions", "lifting")
+              "cross_view", "imitation", "proportions", "lifting", "equivariance")
 
 
 LIFTING_BATCH = 256  # sampled poses per step for the lifter: a small MLP, it needs many more than the images
@@ -113,6 +114,12 @@ def sample_real_poses(poses: torch.Tensor, count: int, seed: int, step: int, mic
     """``count`` unpaired poses for one discriminator step; a pure function of (seed, step, micro)."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro)
     return poses[torch.randint(len(poses), (count,), generator=generator)]
+
+
+def frame_warps(count: int, seed: int, step: int, micro: int, image_size: int) -> torch.Tensor:
+    """``count`` similarity warps for one equivariance step; pure in (seed, step, micro).  → (count, 2, 3) px."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 15_485_863)
+    return random_similarities(count, image_size, generator)
 
 
 def imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro: int, image_size: int,
@@ -347,7 +354,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                 sampled = sampled.to(batch["target"].device)
             outputs = model(batch["source"], batch["target"], batch["background"],
                             imitation_joints=sampled[:count] if imitate else None,
-                            lifting_joints=sampled if losses.lifting else None, flat_share=losses.imitation_flat)
+                            lifting_joints=sampled if losses.lifting else None, flat_share=losses.imitation_flat,
+                            warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
+                            if losses.equivariance else None)
             terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
                                    foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
                                    model=accelerator.unwrap_model(model))

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from posesynth.losses.priors import articulation_loss, generator_loss
+from posesynth.losses.equivariance import equivariance_loss
 from posesynth.losses.geometric import bone_ratio_loss
 from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.imitation import imitation_loss, lifting_loss
@@ -40,7 +41,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
             silhouette, heading_search (needs ``model``), pose3d (needs ``*_pose3d`` labels in the
             batch), reprojection (needs ``*_keypoints``), relative_depth (needs
-            ``*_depth_relation``), bone_ratio, proportions, imitation, lifting (needs ``lifting_*`` outputs) (needs the ``imitation_*`` outputs), and on stacked view pairs (``R_ij`` in the batch)
+            ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting (needs ``lifting_*``
+            outputs), equivariance (needs ``warped_joints2d``), and on stacked view pairs (``R_ij`` in the batch)
             the terms of :mod:`posesynth.losses.multiview`.
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
@@ -101,6 +103,9 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         terms["imitation"] = imitation_loss(outputs["imitation_joints2d"], outputs["imitation_pose_camera"],
                                             outputs["imitation_true2d"], outputs["imitation_true_pose"],
                                             target.shape[-1])
+    if weights.get("equivariance", 0) and "warped_joints2d" in outputs:
+        terms["equivariance"] = equivariance_loss(outputs["warped_joints2d"], outputs["joints2d"], outputs["warp"],
+                                                  target.shape[-1])
     if weights.get("lifting", 0) and "lifting_pred" in outputs:
         terms["lifting"] = lifting_loss(outputs["lifting_pred"], outputs["lifting_true"])
     if "R_ij" in batch and any(weights.get(name, 0) for name in MULTIVIEW_TERMS):

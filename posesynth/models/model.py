@@ -40,6 +40,7 @@ from posesynth.models.kinematics import (
 from posesynth.models.pose_encoder import PoseEncoder
 from posesynth.render.paint import observed_foreground, paint_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
+from posesynth.render.warp import warp_person
 from posesynth.skeleton import bone_lengths_tensor
 
 NOMINAL_HEIGHT_M = 1.7
@@ -181,7 +182,7 @@ class PoseSynthModel(nn.Module):
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
                 imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,
-                flat_share: float = 0.0) -> dict[str, torch.Tensor]:
+                flat_share: float = 0.0, warp: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -202,6 +203,10 @@ class PoseSynthModel(nn.Module):
             With a lifter and ``lifting_joints`` (N, 17, 3), more sampled poses in the crop camera
             frame: ``lifting_pred`` and ``lifting_true`` (N, 17), the lifter's depths for their
             projections and the true ones, in units of the 2D scale.
+            With ``warp`` (B, 2, 3), similarities in crop pixels
+            (:func:`posesynth.render.warp.random_similarities`): the target's person is moved by
+            them over its background and encoded again, returned as ``warp`` and ``warped_joints2d``
+            (B, 17, 2) px, for :func:`~posesynth.losses.equivariance.equivariance_loss`.
         """
         batch = target.shape[0]
         # one encoder pass over both frames: the same network must explain both poses
@@ -220,6 +225,9 @@ class PoseSynthModel(nn.Module):
             sampled2d = project(lifting_joints, self.K)
             out.update(lifting_pred=self.lifter(sampled2d),
                        lifting_true=relative_depth_units(lifting_joints, sampled2d, self.focal))
+        if warp is not None:
+            warped = self.encode_pose(warp_person(target, background, warp))
+            out.update(warp=warp, warped_joints2d=warped["joints2d"])
         if imitation_joints is not None:
             with torch.no_grad():
                 true2d = project(imitation_joints, self.K)
