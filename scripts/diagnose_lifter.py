@@ -13,12 +13,15 @@ once its 2D joints are right: the lifter never sees an image, so it has no domai
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from posesynth.budget import StepTimer
 from posesynth.eval_synthetic import baseline_poses, load_labelled_set
 from posesynth.geometry import intrinsics, project, unproject
 from posesynth.imitation import sample_views
@@ -34,6 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="bench_learning's data folder (poses3d.npy, heldout/)")
     parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="budget on this machine instead of --iterations: fixed from a timing of the first "
+                             "iterations (printed, so --iterations can repeat it)")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -56,15 +62,23 @@ def main() -> None:
     optimizer = torch.optim.AdamW(lifter.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(args.seed)
     started = time.perf_counter()
-    for step in range(1, args.iterations + 1):
-        chosen = poses[torch.randint(len(poses), (args.batch,), generator=generator)]
-        joints = sample_views(chosen, image_size=SIZE, focal=FOCAL, generator=generator)
-        joints2d = project(joints, K)
-        loss = lifting_loss(lifter(joints2d), relative_depth_units(joints, joints2d, FOCAL))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if step % max(1, args.iterations // 6) == 0 or step == args.iterations:
+    timer = StepTimer(args.minutes) if args.minutes else None
+    total = None if timer else args.iterations
+    step = 0
+    while total is None or step < total:
+        step += 1
+        with timer or nullcontext():
+            chosen = poses[torch.randint(len(poses), (args.batch,), generator=generator)]
+            joints = sample_views(chosen, image_size=SIZE, focal=FOCAL, generator=generator)
+            joints2d = project(joints, K)
+            loss = lifting_loss(lifter(joints2d), relative_depth_units(joints, joints2d, FOCAL))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if total is None and (total := timer.steps()) is not None:
+            print(f"--minutes {args.minutes}: {total} iterations ({statistics.median(timer.times):.4f} s each)",
+                  flush=True)
+        if total is not None and (step % max(1, total // 6) == 0 or step == total):
             with torch.no_grad():
                 _, scale = normalise_2d(true2d)
                 depth = DEPTH + lifter(true2d) * (scale * DEPTH / FOCAL)[:, None]

@@ -12,13 +12,16 @@ self-supervised signal; if not, the problem is upstream of the renderer.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 from einops import rearrange
 
+from posesynth.budget import StepTimer
 from posesynth.config import load_config
 from posesynth.data.augment import colour_jitter, flip_images, flip_poses, jitter_parameters
 from posesynth.data.synthetic import load_labels
@@ -34,6 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="bench_learning's data folder (train/, heldout/)")
     parser.add_argument("--steps", type=int, default=900)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="budget on this machine instead of --steps: the step count is fixed from a timing of "
+                             "the first steps (printed, so --steps can repeat it)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
@@ -60,24 +66,37 @@ def main() -> None:
     optimizer = torch.optim.AdamW(model.pose_encoder.parameters(), lr=args.lr, betas=(0.5, 0.999))
     generator = torch.Generator().manual_seed(args.seed)
     started = time.perf_counter()
-    for step in range(1, args.steps + 1):
-        idx = torch.randint(len(images), (args.batch,), generator=generator)
-        batch, target = images[idx].float() / 255, targets[idx]
-        if args.augment:
-            flip = torch.rand(args.batch, generator=generator) < 0.5
-            batch = colour_jitter(flip_images(batch, flip), jitter_parameters(args.batch, 1.0, generator))
-            target = flip_poses(target, flip)
-        out = model.encode_pose(batch)
-        loss = (out["pose_camera"] - target).norm(dim=-1).mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step % max(1, args.steps // args.evals) == 0 or step == args.steps:
+    timer = StepTimer(args.minutes) if args.minutes else None
+    total = None if timer else args.steps
+    step = 0
+    while total is None or step < total:
+        step += 1
+        with timer or nullcontext():
+            loss = train_step(model, optimizer, images, targets, args, generator)
+        if total is None and (total := timer.steps()) is not None:
+            print(f"--minutes {args.minutes}: {total} steps ({statistics.median(timer.times):.3f} s/step)", flush=True)
+        if total is not None and (step % max(1, total // args.evals) == 0 or step == total):
             scores = evaluate_synthetic(model, args.data / "heldout", mean_pose=reference, margin=config.data.margin)
-            print(f"step {step:5d}  train MPJPE {loss.item() * 1000:6.1f} mm  held-out PA-MPJPE "
+            print(f"step {step:5d}  train MPJPE {loss * 1000:6.1f} mm  held-out PA-MPJPE "
                   f"{scores['model']['pa_mpjpe']:6.1f} (baseline {scores['baseline']['pa_mpjpe']:.1f})  "
                   f"N-MPJPE {scores['model']['n_mpjpe']:6.1f} (baseline {scores['baseline']['n_mpjpe']:.1f})  "
                   f"[{time.perf_counter() - started:.0f} s]", flush=True)
+
+
+def train_step(model, optimizer, images, targets, args, generator) -> float:
+    """One supervised step on a random batch of labelled crops; returns its MPJPE (m, camera frame)."""
+    idx = torch.randint(len(images), (args.batch,), generator=generator)
+    batch, target = images[idx].float() / 255, targets[idx]
+    if args.augment:
+        flip = torch.rand(args.batch, generator=generator) < 0.5
+        batch = colour_jitter(flip_images(batch, flip), jitter_parameters(args.batch, 1.0, generator))
+        target = flip_poses(target, flip)
+    out = model.encode_pose(batch)
+    loss = (out["pose_camera"] - target).norm(dim=-1).mean()
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 if __name__ == "__main__":
