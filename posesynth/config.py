@@ -101,6 +101,7 @@ class LossConfig:
     imitation: float = 0.0             # recover a sampled unpaired pose from the decoder's rendering of it
     lifting: float = 0.0               # train model.lifter on projections of unpaired poses
     imitation_flat: float = 0.0        # share of imitation paintings made of flat-coloured parts, not the decoder
+    imitation_warped: float = 0.0      # share made of the source person's pixels moved bone by bone
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
 
@@ -274,9 +275,9 @@ def check_ranges(config: Config) -> None:
     d, m = config.data, config.model
     if d.labels_fraction > 1:
         raise ConfigError(f"'data.labels_fraction' is a share of the frames, in [0, 1]; got {d.labels_fraction}")
-    if config.loss.imitation_flat > 1:
-        raise ConfigError(f"'loss.imitation_flat' is a share of the imitation paintings, in [0, 1]; "
-                          f"got {config.loss.imitation_flat}")
+    if config.loss.imitation_flat + config.loss.imitation_warped > 1:
+        raise ConfigError(f"'loss.imitation_flat' and 'loss.imitation_warped' are shares of the imitation paintings: "
+                          f"together at most 1; got {config.loss.imitation_flat} + {config.loss.imitation_warped}")
     if d.min_gap > d.max_gap:
         raise ConfigError(f"'data.min_gap' ({d.min_gap}) must be <= 'data.max_gap' ({d.max_gap}): no frame pair "
                           f"could be drawn")

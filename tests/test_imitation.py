@@ -14,7 +14,7 @@ from posesynth.imitation import CROP_FILL, sample_views
 from posesynth.losses.imitation import imitation_loss
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
-from posesynth.render.paint import observed_foreground, paint_parts, part_colours
+from posesynth.render.paint import paint_warped_parts, observed_foreground, paint_parts, part_colours
 from posesynth.skeleton import canonical_tpose
 from posesynth.train import train
 from posesynth.viz.draw import sample_grid
@@ -86,6 +86,17 @@ def test_model_paints_the_sampled_pose_and_encodes_it_again(encoder):
     expected = paint_parts(maps[1:], part_colours(source[1:], flat["source_maps"][1:], seen), background[1:])
     torch.testing.assert_close(flat["imitation_image"][1:], expected)
     torch.testing.assert_close(flat["imitation_image"][:1], out["imitation_image"][:1])
+    # part-warped paintings sit between the decoder's and the flat ones: [decoder | warped | flat]
+    mixed = model(source.repeat(2, 1, 1, 1), target.repeat(2, 1, 1, 1), background.repeat(2, 1, 1, 1),
+                  imitation_joints=joints.repeat(2, 1, 1), flat_share=0.25, warped_share=0.5)
+    seen = observed_foreground(source.repeat(2, 1, 1, 1), background.repeat(2, 1, 1, 1))
+    colours = part_colours(source.repeat(2, 1, 1, 1), mixed["source_maps"], seen)
+    expected = paint_warped_parts(model.render(mixed["imitation_true2d"], joints.repeat(2, 1, 1)[..., 2])[1:3],
+                                  source.repeat(2, 1, 1, 1)[1:3], seen[1:3], mixed["source_joints2d"][1:3],
+                                  mixed["imitation_true2d"][1:3], colours[1:3], background.repeat(2, 1, 1, 1)[1:3])
+    torch.testing.assert_close(mixed["imitation_image"][1:3], expected)
+    with pytest.raises(ValueError, match="at most 1"):
+        model(source, target, background, imitation_joints=joints, flat_share=0.5, warped_share=1.0)
     # the training sample grid gains a fifth column: the painting with the skeleton read back
     grid = sample_grid({"source": source, "target": target}, out, rows=2)
     assert grid.shape == (2 * (128 + 2) + 2, 5 * (128 + 2) + 2, 3)

@@ -38,7 +38,7 @@ from posesynth.models.kinematics import (
     forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
 )
 from posesynth.models.pose_encoder import PoseEncoder
-from posesynth.render.paint import observed_foreground, paint_parts, part_colours
+from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 from posesynth.render.warp import warp_person
 from posesynth.skeleton import bone_lengths_tensor
@@ -182,7 +182,8 @@ class PoseSynthModel(nn.Module):
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
                 imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,
-                flat_share: float = 0.0, warp: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                flat_share: float = 0.0, warped_share: float = 0.0,
+                warp: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -199,7 +200,9 @@ class PoseSynthModel(nn.Module):
             ``imitation_image`` (B, 3, S, S), ``imitation_true2d`` (B, 17, 2) px,
             ``imitation_true_pose`` (B, 17, 3) m, ``imitation_joints2d`` and ``imitation_pose_camera``.
             The last ``round(flat_share · B)`` paintings are flat-coloured parts instead
-            (:mod:`posesynth.render.paint`, the source's colours under its predicted puppet).
+            (:mod:`posesynth.render.paint`, the source's colours under its predicted puppet), and the
+            ``round(warped_share · B)`` before them the source's own pixels moved bone by bone onto
+            the sampled pose (:func:`~posesynth.render.paint.paint_warped_parts`).
             With a lifter and ``lifting_joints`` (N, 17, 3), more sampled poses in the crop camera
             frame: ``lifting_pred`` and ``lifting_true`` (N, 17), the lifter's depths for their
             projections and the true ones, in units of the 2D scale.
@@ -234,13 +237,23 @@ class PoseSynthModel(nn.Module):
                 imitation_maps = self.render(true2d, imitation_joints[..., 2])
                 painted = self.decoder(imitation_maps, appearance.detach(), background,
                                        coverage=foreground_mask(imitation_maps))["image"]
-                flat = round(flat_share * batch)
-                if flat:
+                flat, moved = round(flat_share * batch), round(warped_share * batch)
+                if flat + moved > batch:
+                    raise ValueError(f"flat_share + warped_share must be at most 1, got {flat_share} + {warped_share}")
+                if flat or moved:
                     # a pair comes from one static-camera video: the target's background is the source's
-                    seen = observed_foreground(source[-flat:], background[-flat:])
-                    colours = part_colours(source[-flat:], source_maps[-flat:], seen)
-                    painted = torch.cat([painted[:-flat], paint_parts(imitation_maps[-flat:], colours,
-                                                                      background[-flat:])])
+                    seen = observed_foreground(source, background)
+                    colours = part_colours(source, source_maps, seen)
+                    first = batch - flat - moved  # paintings: [decoder | part-warped | flat]
+                    pieces = [painted[:first]]
+                    if moved:
+                        part = slice(first, batch - flat)
+                        pieces.append(paint_warped_parts(imitation_maps[part], source[part], seen[part],
+                                                         both["joints2d"][batch:][part], true2d[part],
+                                                         colours[part], background[part]))
+                    if flat:
+                        pieces.append(paint_parts(imitation_maps[-flat:], colours[-flat:], background[-flat:]))
+                    painted = torch.cat(pieces)
             imitated = self.encode_pose(painted)
             out.update(imitation_image=painted, imitation_true2d=true2d, imitation_true_pose=imitation_joints,
                        imitation_joints2d=imitated["joints2d"], imitation_pose_camera=imitated["pose_camera"])
