@@ -1,29 +1,36 @@
 """MediaPipe Pose's 33 landmarks → the Human3.6M 17 joints, with a joint-definition correction.
 
 The two skeletons name the same body parts but put some joints elsewhere: MediaPipe's (BlazePose's)
-hips are narrower and lower than Human3.6M's hip-joint centres, its shoulders wider, and it has no
-pelvis, spine or thorax joint. Knees, ankles, elbows and wrists are the same anatomical points in
-both and are taken over as they are. The rest is rebuilt from the canonical Human3.6M skeleton of
-:mod:`posesynth.skeleton` (bone lengths ``L``, metres), scaled to the person:
+hips are narrower and lower than Human3.6M's hip-joint centres, its shoulders wider, Human3.6M's
+thorax sits above the line of its shoulder joints, its head joint on top of the head, and
+MediaPipe has no pelvis, spine, thorax or head-top landmark. Knees, ankles, elbows and wrists are
+the same anatomical points in both and are taken over as they are, and the nose stands for
+Human3.6M's neck/nose joint. The rest is rebuilt from the Human3.6M reference skeleton, scaled to
+the person:
 
 1. scale ``k`` = the person's shins (knee→ankle) and forearms (elbow→wrist), the bones both
-   skeletons define alike, over their canonical lengths;
-2. hips: about MediaPipe's mid-hip, along its hip line, ``k·L[pelvis→hip]`` to each side;
-3. pelvis height: the pelvis and hips move along the torso axis (mid-hips → mid-shoulders) until
-   the torso and the mean thigh have the canonical ratio
-   ``(L[pelvis→spine] + L[spine→thorax]) : L[hip→knee]``;
-4. thorax = mid-shoulders; shoulders along MediaPipe's shoulder line, ``k·L[thorax→shoulder]``
-   to each side;
-5. spine on pelvis→thorax at ``L[pelvis→spine] / (L[pelvis→spine] + L[spine→thorax])``;
-6. neck/nose = the nose, head = mid-ears (stand-ins: no MediaPipe landmark is Human3.6M's head
-   joint, which lies above the ears).
+   skeletons define alike, over the reference person's;
+2. hips: about MediaPipe's mid-hip, along its hip line, ``k·half_hips_m`` to each side;
+3. pelvis height: the pelvis and hips move along the torso axis (mid-hips → thorax) until
+   |pelvis→thorax| : mean thigh is the reference ``torso_to_thigh``;
+4. thorax = MediaPipe's mid-shoulders + ``k·thorax_from_mid_shoulders_m`` in the torso frame
+   (:func:`torso_frame`: left, up, forward); shoulders along MediaPipe's shoulder line,
+   ``k·half_shoulders_m`` to each side of the mid-shoulders;
+5. spine on pelvis→thorax at ``spine_fraction``;
+6. neck/nose = the nose; head = the nose + ``k·head_from_neck_m`` in the torso frame.
 
-Nothing here is fitted to images: every number comes from the two skeletons' definitions. The
-geometry runs on MediaPipe's *world* landmarks (metric 3D, so foreshortened limbs keep their
-lengths), and each rebuilt joint is its image anchor (mid-hips, mid-shoulders) plus the world
-displacement mapped into the image by the frame's affine camera: the least-squares fit of image
-landmarks ≈ A · world landmarks + b, weighted by visibility. MediaPipe's image-landmark z is not
-used (its scale varies too much from frame to frame).
+The numbers (:data:`FITTED`) come from Human3.6M's own motion capture, never from images: 4,609
+poses of subject S1 (Walking 1, and Directions 1 from 5 s in) through forward kinematics of the
+standard 32-joint offset table (:mod:`posesynth.detect.reference`, reproduced by
+``scripts/fit_keypoint_correction.py``). The four real Human3.6M test frames are not part of it.
+The one assumption that no data here can check is that MediaPipe's mid-shoulders are Human3.6M's,
+and its nose Human3.6M's neck/nose joint.
+
+The geometry runs on MediaPipe's *world* landmarks (metric 3D, so foreshortened limbs keep their
+lengths), and each rebuilt joint is its image anchor (mid-hips, mid-shoulders, nose) plus the
+world displacement mapped into the image by the frame's affine camera: the least-squares fit of
+image landmarks ≈ A · world landmarks + b, weighted by visibility. MediaPipe's image-landmark z is
+not used (its scale varies too much from frame to frame).
 
 A joint's score is the smallest MediaPipe visibility of the landmarks it is built from.
 """
@@ -41,27 +48,44 @@ LEFT_HIP, RIGHT_HIP, LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE = 23, 24, 25
 NUM_LANDMARKS = 33
 
 _J = {name: i for i, name in enumerate(skeleton.JOINT_NAMES)}
-# canonical bone length by child joint name, metres
-_L = {skeleton.JOINT_NAMES[child]: length for (_, child), length in zip(skeleton.BONES, skeleton.BONE_LENGTHS_M)}
-TORSO_TO_THIGH = (_L["spine"] + _L["thorax"]) / _L["lknee"]
-SPINE_FRACTION = _L["spine"] / (_L["spine"] + _L["thorax"])
-MAX_PELVIS_SHIFT_M = 0.15  # step 3 searches this far up and down the torso (in canonical metres)
-# bones both skeletons define with the same end points: (landmark a, landmark b, canonical length m)
+# Human3.6M reference geometry fitted on its motion capture (module docstring): lengths in metres
+# of the reference person (subject S1), offsets (left, up, forward) in the torso frame.
+# Printed by scripts/fit_keypoint_correction.py; tests/test_keypoints_detect.py checks they agree.
+FITTED: dict[str, object] = {
+    "frames": 4609,
+    "shin_m": 0.4542,
+    "forearm_m": 0.2517,
+    "half_hips_m": 0.1329,
+    "half_shoulders_m": 0.1372,
+    "torso_to_thigh": 1.1008,
+    "spine_fraction": 0.4756,
+    "thorax_from_mid_shoulders_m": (0.0, 0.0601, 0.0062),
+    "head_from_neck_m": (0.0, 0.0948, -0.049),
+}
+TORSO_TO_THIGH = float(FITTED["torso_to_thigh"])
+SPINE_FRACTION = float(FITTED["spine_fraction"])
+HALF_HIPS_M = float(FITTED["half_hips_m"])
+HALF_SHOULDERS_M = float(FITTED["half_shoulders_m"])
+THORAX_FROM_MID_SHOULDERS_M = np.array(FITTED["thorax_from_mid_shoulders_m"])
+HEAD_FROM_NECK_M = np.array(FITTED["head_from_neck_m"])
+MAX_PELVIS_SHIFT_M = 0.15  # step 3 searches this far up and down the torso (in reference metres)
+# bones both skeletons define with the same end points: (landmark a, landmark b, reference length m)
 SCALE_BONES: tuple[tuple[int, int, float], ...] = (
-    (LEFT_KNEE, LEFT_ANKLE, _L["lankle"]), (RIGHT_KNEE, RIGHT_ANKLE, _L["rankle"]),
-    (LEFT_ELBOW, LEFT_WRIST, _L["lwrist"]), (RIGHT_ELBOW, RIGHT_WRIST, _L["rwrist"]),
+    (LEFT_KNEE, LEFT_ANKLE, float(FITTED["shin_m"])), (RIGHT_KNEE, RIGHT_ANKLE, float(FITTED["shin_m"])),
+    (LEFT_ELBOW, LEFT_WRIST, float(FITTED["forearm_m"])), (RIGHT_ELBOW, RIGHT_WRIST, float(FITTED["forearm_m"])),
 )
 # H36M joints taken over from one landmark: joint name → landmark
 DIRECT: dict[str, int] = {"rknee": RIGHT_KNEE, "rankle": RIGHT_ANKLE, "lknee": LEFT_KNEE, "lankle": LEFT_ANKLE,
                           "lelbow": LEFT_ELBOW, "lwrist": LEFT_WRIST, "relbow": RIGHT_ELBOW, "rwrist": RIGHT_WRIST,
                           "neck": NOSE}
-_HIPS_AND_SHOULDERS = (LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_KNEE, RIGHT_KNEE)
+_TORSO = (LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER)
 # landmarks each H36M joint is built from (its score is their smallest visibility)
 SOURCES: dict[str, tuple[int, ...]] = {
     **{name: (index,) for name, index in DIRECT.items()},
-    **{name: _HIPS_AND_SHOULDERS for name in ("pelvis", "rhip", "lhip", "spine")},
-    **{name: (LEFT_SHOULDER, RIGHT_SHOULDER) for name in ("thorax", "lshoulder", "rshoulder")},
-    "head": (LEFT_EAR, RIGHT_EAR),
+    **{name: _TORSO + (LEFT_KNEE, RIGHT_KNEE) for name in ("pelvis", "rhip", "lhip", "spine")},
+    "thorax": _TORSO,
+    **{name: (LEFT_SHOULDER, RIGHT_SHOULDER) for name in ("lshoulder", "rshoulder")},
+    "head": (NOSE,) + _TORSO,
 }
 
 
@@ -69,6 +93,23 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     """(..., 3) vectors scaled to length 1 (zero vectors stay zero)."""
     norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return np.divide(vectors, norm, out=np.zeros_like(vectors), where=norm > 0)
+
+
+def torso_frame(left_hip: np.ndarray, right_hip: np.ndarray, left_shoulder: np.ndarray,
+                right_shoulder: np.ndarray) -> np.ndarray:
+    """Per frame, the body's (left, up, forward) unit axes as the rows of a (F, 3, 3) rotation.
+
+    Up is mid-hips → mid-shoulders; left is the mean of the hip and shoulder lines (right → left)
+    made perpendicular to up; forward = left × up (the side the face is on, in any right-handed
+    coordinate system: Human3.6M's y-up millimetres and MediaPipe's y-down world landmarks alike).
+
+    Args:
+        left_hip, right_hip, left_shoulder, right_shoulder: (F, 3).
+    """
+    up = _unit((left_shoulder + right_shoulder) / 2 - (left_hip + right_hip) / 2)
+    left = (left_hip - right_hip) + (left_shoulder - right_shoulder)
+    left = _unit(left - np.sum(left * up, axis=-1, keepdims=True) * up)
+    return np.stack([left, up, np.cross(left, up)], axis=1)
 
 
 def affine_cameras(image: np.ndarray, world: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -141,19 +182,25 @@ def blazepose_to_h36m(image: np.ndarray, world: np.ndarray, visibility: np.ndarr
     for name, index in DIRECT.items():
         joints[:, _J[name]] = image[:, index]
     mid_hip_w = (world[:, LEFT_HIP] + world[:, RIGHT_HIP]) / 2
-    thorax_w = (world[:, LEFT_SHOULDER] + world[:, RIGHT_SHOULDER]) / 2
-    half_hips = _unit(world[:, LEFT_HIP] - world[:, RIGHT_HIP]) * (_L["lhip"] * k)[:, None]
+    mid_shoulder_w = (world[:, LEFT_SHOULDER] + world[:, RIGHT_SHOULDER]) / 2
+    frame = torso_frame(world[:, LEFT_HIP], world[:, RIGHT_HIP], world[:, LEFT_SHOULDER], world[:, RIGHT_SHOULDER])
+    # (left, up, forward) reference metres in the torso frame → this person's world metres
+    from_frame = lambda offset: k[:, None] * np.einsum("fji,j->fi", frame, offset)  # noqa: E731
+    thorax_shift = from_frame(THORAX_FROM_MID_SHOULDERS_M)
+    thorax_w = mid_shoulder_w + thorax_shift
+    half_hips = _unit(world[:, LEFT_HIP] - world[:, RIGHT_HIP]) * (HALF_HIPS_M * k)[:, None]
     shift = pelvis_shift(mid_hip_w, half_hips, thorax_w, world[:, [RIGHT_KNEE, LEFT_KNEE]], k)
     pelvis = (image[:, LEFT_HIP] + image[:, RIGHT_HIP]) / 2 + to_image(shift[:, None] * _unit(thorax_w - mid_hip_w))
-    thorax = (image[:, LEFT_SHOULDER] + image[:, RIGHT_SHOULDER]) / 2
-    half_shoulders = _unit(world[:, LEFT_SHOULDER] - world[:, RIGHT_SHOULDER]) * (_L["lshoulder"] * k)[:, None]
+    mid_shoulders = (image[:, LEFT_SHOULDER] + image[:, RIGHT_SHOULDER]) / 2
+    thorax = mid_shoulders + to_image(thorax_shift)
+    half_shoulders = _unit(world[:, LEFT_SHOULDER] - world[:, RIGHT_SHOULDER]) * (HALF_SHOULDERS_M * k)[:, None]
     joints[:, _J["pelvis"]] = pelvis
     joints[:, _J["lhip"]], joints[:, _J["rhip"]] = pelvis + to_image(half_hips), pelvis - to_image(half_hips)
     joints[:, _J["thorax"]] = thorax
-    joints[:, _J["lshoulder"]] = thorax + to_image(half_shoulders)
-    joints[:, _J["rshoulder"]] = thorax - to_image(half_shoulders)
+    joints[:, _J["lshoulder"]] = mid_shoulders + to_image(half_shoulders)
+    joints[:, _J["rshoulder"]] = mid_shoulders - to_image(half_shoulders)
     joints[:, _J["spine"]] = pelvis + SPINE_FRACTION * (thorax - pelvis)
-    joints[:, _J["head"]] = (image[:, LEFT_EAR] + image[:, RIGHT_EAR]) / 2
+    joints[:, _J["head"]] = image[:, NOSE] + to_image(from_frame(HEAD_FROM_NECK_M))
     return joints.astype(np.float32), joint_scores(visibility).astype(np.float32)
 
 
@@ -183,5 +230,6 @@ def uncorrected_h36m(image: np.ndarray) -> np.ndarray:
     return joints.astype(np.float32)
 
 
-__all__ = ["NUM_LANDMARKS", "SCALE_BONES", "DIRECT", "SOURCES", "TORSO_TO_THIGH", "SPINE_FRACTION",
+__all__ = ["NUM_LANDMARKS", "FITTED", "SCALE_BONES", "DIRECT", "SOURCES", "TORSO_TO_THIGH", "SPINE_FRACTION",
+           "HALF_HIPS_M", "HALF_SHOULDERS_M", "THORAX_FROM_MID_SHOULDERS_M", "HEAD_FROM_NECK_M", "torso_frame",
            "affine_cameras", "person_scale", "pelvis_shift", "blazepose_to_h36m", "joint_scores", "uncorrected_h36m"]
