@@ -51,7 +51,7 @@ _WRITE_FAILURES = ("PytorchStreamWriter failed", "file write failed", "No space 
 # --- subcommands defined here -------------------------------------------------------------------
 
 def _add_index(parser: argparse.ArgumentParser) -> None:
-    from posesynth.data.videos import add_clip_length_arguments
+    from posesynth.video.index import add_clip_length_arguments
 
     parser.add_argument("folder", type=Path, help="folder of videos (or one video file)")
     add_clip_length_arguments(parser)
@@ -59,7 +59,7 @@ def _add_index(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_index(args: argparse.Namespace) -> int:
-    from posesynth.data.videos import clip_min_frames, index_videos
+    from posesynth.video.index import clip_min_frames, index_videos
 
     index = index_videos(args.folder, min_frames=clip_min_frames(args), progress=True)
     for video in index.videos:
@@ -99,8 +99,8 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from posesynth.rundir import RunDirError, claim_run
-    from posesynth.train import train
+    from posesynth.training.rundir import RunDirError, claim_run
+    from posesynth.training.train import train
 
     config_path = args.config
     if config_path is None and args.resume and (args.out / "config.yaml").is_file():
@@ -142,8 +142,13 @@ def _command(sub: argparse._SubParsersAction, name: str, add_arguments: Callable
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``posesynth`` argument parser."""
-    from posesynth import demo, depth_labels, evaluate, h36m_labels, predict, pretrain_depth, visualize
-    from posesynth.data import cache, synthetic
+    from posesynth.apps import demo, predict, visualize
+    from posesynth.data import depth_labels
+    from posesynth.evaluation import h36m as evaluate
+    from posesynth.datasets.h36m import label_files as h36m_labels
+    from posesynth.training import pretrain_depth
+    from posesynth.data import cache
+    from posesynth.synth import dataset as synthetic
     from posesynth.detect import keypoints
 
     parser = argparse.ArgumentParser(prog="posesynth", description="Learn 3D human pose from unlabeled video.")
@@ -251,7 +256,7 @@ def write_failure(error: BaseException) -> str | None:
 
 
 def _exit_status(error: BaseException) -> int:
-    from posesynth.train import NonFiniteLossError
+    from posesynth.training.train import NonFiniteLossError
 
     return EXIT_NONFINITE if isinstance(error, NonFiniteLossError) else EXIT_ERROR
 

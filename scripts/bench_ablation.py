@@ -26,11 +26,11 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.data.synthetic import generate_dataset, load_labels
-from posesynth.data.videos import index_videos
-from posesynth.eval_synthetic import evaluate_synthetic
+from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.video.index import index_videos
+from posesynth.evaluation.synthetic import evaluate_synthetic
 from posesynth.synth.poses import sample_poses
-from posesynth.train import load_model, mean_pose, train
+from posesynth.training.train import load_model, mean_pose, train
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -26,7 +26,7 @@ import torch
 
 from posesynth.data.cache import crop_settings, prepare_cache
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.videos import index_videos
+from posesynth.video.index import index_videos
 
 
 def write_synthetic_clips(folder: Path, count: int = 3, frames: int = 200, width: int = 640, height: int = 360,

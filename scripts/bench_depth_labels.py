@@ -1,7 +1,7 @@
 """How right are the relative-depth labels made from 2D alone? Measured against known 3D.
 
 Makes labels from the synthetic set's exact 2D joints (optionally with pixel noise, standing in
-for a detector) with :func:`posesynth.depth_labels.depth_labels`, and compares them with the
+for a detector) with :func:`posesynth.data.depth_labels.depth_labels`, and compares them with the
 true depth order of the same joints' camera-frame z:
 
 - ordered labels: sign accuracy (the true z_i − z_j has the label's sign) and strict accuracy
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from posesynth.data.synthetic import generate_dataset, load_labels
-from posesynth.depth_labels import EQUAL_DEPTH_M, KIND_NAMES, depth_labels, true_relations
+from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.data.depth_labels import EQUAL_DEPTH_M, KIND_NAMES, depth_labels, true_relations
 
 REALDATA_H36M = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "mmpose" / "h36m" / "test_h36m_body3d.npz"
 BUCKETS = (0.6, 0.7, 0.8, 0.9, 1.01)

@@ -23,12 +23,12 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.data.synthetic import generate_dataset
-from posesynth.data.videos import index_videos
+from posesynth.synth.dataset import generate_dataset
+from posesynth.video.index import index_videos
 from posesynth.models.model import PoseSynthModel
 from posesynth.synth.poses import sample_poses
-from posesynth.imitation import sample_views
-from posesynth.train import model_kwargs, train
+from posesynth.training.imitation_views import sample_views
+from posesynth.training.train import model_kwargs, train
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,4 +1,4 @@
-"""Benchmark posesynth.metrics: batched PA-MPJPE against a naive per-pose loop.
+"""Benchmark posesynth.evaluation.metrics: batched PA-MPJPE against a naive per-pose loop.
 
 The naive loop (one numpy SVD per pose, as evaluation scripts commonly do) runs on a subset and
 is extrapolated per pose; both sides see the same poses in the same run, with repeats
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posesynth import metrics
+from posesynth.evaluation import metrics
 from posesynth.skeleton import canonical_tpose
 
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from posesynth import geometry as g
 from posesynth import skeleton
-from posesynth.models import kinematics
+from posesynth import kinematics
 from posesynth.render import puppet
 
 

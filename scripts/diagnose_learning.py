@@ -1,4 +1,4 @@
-"""Why does a trained run not beat the mean pose? One number per suspect (posesynth.learning_diagnostics).
+"""Why does a trained run not beat the mean pose? One number per suspect (posesynth.training.diagnostics).
 
 Needs a training run and a labelled ``posesynth synth`` folder (e.g. bench_learning's
 ``data/heldout``). Prints, and with ``--json`` writes: the 2D joint error of the projected
@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 
 from posesynth.data.poses3d import load_poses3d
-from posesynth.eval_synthetic import labelled_views
-from posesynth.learning_diagnostics import diagnose
+from posesynth.evaluation.synthetic import labelled_views
+from posesynth.training.diagnostics import diagnose
 from posesynth.models.model import PoseSynthModel
-from posesynth.train import canonical_poses, load_model, mean_pose, model_kwargs, run_config
+from posesynth.training.train import canonical_poses, load_model, mean_pose, model_kwargs, run_config
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Diagnostic: how good can depth from 2D be, learned from unpaired 3D poses alone?
 
 Trains :class:`posesynth.models.lifter.DepthLifter` exactly as training does (projections of
-unpaired poses turned to random headings, ``posesynth.imitation.sample_views``), then lifts the
+unpaired poses turned to random headings, ``posesynth.training.imitation_views.sample_views``), then lifts the
 *true* 2D joints of a held-out synthetic set (each crop's truth placed at a nominal depth and
 projected through the model's crop camera) and scores the result against the truth, beside the
 mean-pose baseline and the true 2D with flat depth. It bounds what the 2.5D recipe's 3D can be
@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posesynth.budget import StepTimer
-from posesynth.eval_synthetic import baseline_poses, load_labelled_set
+from posesynth.training.budget import StepTimer
+from posesynth.evaluation.synthetic import baseline_poses, load_labelled_set
 from posesynth.geometry import intrinsics, project, unproject
-from posesynth.imitation import sample_views
+from posesynth.training.imitation_views import sample_views
 from posesynth.losses.imitation import lifting_loss
-from posesynth.metrics import pa_mpjpe
+from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
-from posesynth.train import canonical_poses, mean_pose
+from posesynth.training.train import canonical_poses, mean_pose
 
 SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's crop (focal_ratio 2) and a nominal root depth
 

@@ -28,14 +28,14 @@ import torch
 from einops import rearrange
 
 from posesynth.config import load_config
-from posesynth.eval_synthetic import labelled_views
-from posesynth.learning_diagnostics import true_puppet_depth, yaw_error_degrees
+from posesynth.evaluation.synthetic import labelled_views
+from posesynth.training.diagnostics import true_puppet_depth, yaw_error_degrees
 from posesynth.losses.reconstruction import foreground_weight, l1_loss, ssim_loss
-from posesynth.metrics import pa_mpjpe
+from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import foreground_mask
 from posesynth.synth.poses import sample_poses
-from posesynth.train import mean_pose, model_kwargs
+from posesynth.training.train import mean_pose, model_kwargs
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.budget import StepTimer
+from posesynth.training.budget import StepTimer
 from posesynth.config import load_config
 from posesynth.data.augment import colour_jitter, flip_images, flip_poses, jitter_parameters
-from posesynth.data.synthetic import load_labels
-from posesynth.eval_synthetic import crop_frame_truth, evaluate_synthetic, labelled_crops
+from posesynth.synth.dataset import load_labels
+from posesynth.evaluation.synthetic import crop_frame_truth, evaluate_synthetic, labelled_crops
 from posesynth.models.model import PoseSynthModel
 from posesynth.synth.poses import sample_poses
-from posesynth.train import mean_pose, model_kwargs
+from posesynth.training.train import mean_pose, model_kwargs
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -2,7 +2,7 @@
 
 The held-out split uses subjects that never appear in training (bodies and clothes differ),
 so the demo's evaluation measures generalisation to new people. Both folders follow the
-layout of ``posesynth.data.synthetic`` (videos/, labels/, scenes.json).
+layout of ``posesynth.synth.dataset`` (videos/, labels/, scenes.json).
 
 Usage: ``python scripts/make_demo_assets.py [--out assets/demo] [--frames 80] [--size 128]``
 """
@@ -13,7 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from posesynth.data.synthetic import generate_dataset
+from posesynth.synth.dataset import generate_dataset
 from posesynth.synth.motion import ACTIONS
 
 TRAIN_SUBJECTS = (1, 2, 3, 4, 5)

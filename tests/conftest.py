@@ -23,7 +23,7 @@ TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3"
 
 def save_unpaired_poses(root: Path, labels: list[Path]) -> Path:
     """Write the labels' 3D joints as ``root/poses.npy`` (the unpaired poses of a tiny training run)."""
-    from posesynth.data.synthetic import load_labels
+    from posesynth.synth.dataset import load_labels
 
     np.save(root / "poses.npy", np.concatenate([load_labels(p)["joints3d"] for p in labels]))
     return root / "poses.npy"
@@ -48,7 +48,7 @@ def write_mmpose_h36m(root: Path, views: list[tuple[str, str, str, int]], *, spl
 
     import skimage.io
 
-    from posesynth.data.h36m_cameras import published_camera
+    from posesynth.datasets.h36m.cameras import published_camera
 
     annotations = root / "annotation_body3d"
     (annotations / "fps10").mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def write_test_video(path: str | Path, frames: int = 24, width: int = 64, height
 @pytest.fixture(scope="session")
 def tiny_training_set(tmp_path_factory) -> Path:
     """Two 10-frame synthetic videos (``videos/``) and their joints as unpaired poses (``poses.npy``)."""
-    from posesynth.data.synthetic import generate_dataset
+    from posesynth.synth.dataset import generate_dataset
 
     root = tmp_path_factory.mktemp("tiny_training_set")
     save_unpaired_poses(root, generate_dataset(root, videos=2, frames=10, size=64, seed=1, progress=False))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import write_test_video
 
-from posesynth.data.background import (SegmentBackgrounds, median_background, read_background, sample_indices,
-                                       segment_bounds, segment_of)
-from posesynth.data.videos import open_video
+from posesynth.video.backgrounds import (SegmentBackgrounds, median_background, read_background, sample_indices,
+    segment_bounds, segment_of)
+from posesynth.video.index import open_video
 
 
 def test_segment_bounds_cover_the_video():
@@ -92,7 +92,7 @@ def test_segment_backgrounds_are_computed_once_and_bounded():
 def test_background_plate_is_found_checked_and_used(tmp_path):
     from skimage.io import imsave
 
-    from posesynth.data.background import BackgroundPlateError, SegmentBackgrounds, find_plate, read_plate
+    from posesynth.video.backgrounds import BackgroundPlateError, SegmentBackgrounds, find_plate, read_plate
 
     video = tmp_path / "clip.mp4"
     write_test_video(video, frames=12, width=64, height=48)

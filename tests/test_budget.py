@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from posesynth.budget import StepTimer, steps_for_minutes
+from posesynth.training.budget import StepTimer, steps_for_minutes
 
 
 def test_steps_for_minutes_closed_form():

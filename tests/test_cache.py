@@ -12,7 +12,7 @@ from conftest import write_test_video
 from posesynth.cli import main
 from posesynth.data.cache import CacheError, FrameCache, crop_settings, entry_name, prepare_cache
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.videos import index_videos
+from posesynth.video.index import index_videos
 
 
 def prepare(*argv: object) -> int:

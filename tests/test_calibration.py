@@ -12,8 +12,8 @@ from posesynth.data.calibration import (
     CalibrationError, Camera, camera_from_h36m, h36m_cameras_from_tree, load_calibration,
     relative_extrinsics, write_calibration,
 )
-from posesynth.data.h36m_cameras import published_camera
-from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.datasets.h36m.cameras import published_camera
+from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.errors import UntrustedPickleError
 
 
@@ -98,7 +98,7 @@ def test_pose2sim_toml_with_several_cameras(tmp_path):
 # --- Human3.6M --------------------------------------------------------------------------------------
 
 def _published(name: str = "54138969", subject: str = "S1"):
-    """The published calibration (VideoPose3D's table, posesynth.data.h36m_cameras) as a Camera."""
+    """The published calibration (VideoPose3D's table, posesynth.datasets.h36m.cameras) as a Camera."""
     return camera_from_h36m(published_camera(subject, name))
 
 

@@ -27,7 +27,7 @@ from conftest import POSESYNTH, TINY, save_unpaired_poses, write_mmpose_h36m
 
 from posesynth import skeleton
 from posesynth.cli import HANDLER, build_parser
-from posesynth.data.synthetic import load_labels
+from posesynth.synth.dataset import load_labels
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -127,7 +127,7 @@ def h36m(ws) -> Path:
 
 def _ground_truth_predictions(root: Path, out: Path, **load_options) -> Path:
     """A predictions file holding the ground truth of every view (millimetres): it scores 0."""
-    from posesynth.data.h36m import load_h36m
+    from posesynth.datasets.h36m.load import load_h36m
 
     split = load_h36m(root, **load_options)
     arrays = {}
@@ -212,7 +212,7 @@ def run_multiview(ws, mocap) -> Path:
 @pytest.fixture(scope="session")
 def coco(ws, synth) -> Path:
     """A COCO-style keypoint file (Human3.6M-17 names) over frames of a synthetic video, as PNG images."""
-    from posesynth.data.videos import read_frames
+    from posesynth.video.index import read_frames
 
     folder = ws.root / "coco"
     folder.mkdir()

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from conftest import write_test_video
 
-from posesynth.data.background import read_background
+from posesynth.video.backgrounds import read_background
 from posesynth.data.crops import (SidecarError, center_box, crop_and_resize, crop_intrinsics, crop_matrix,
                                   foreground_box, initial_boxes, keypoint_boxes, person_boxes, read_sidecar_boxes,
                                   smooth_boxes, square_boxes)
-from posesynth.data.videos import open_video
+from posesynth.video.index import open_video
 
 
 def _contains(outer, inner) -> bool:

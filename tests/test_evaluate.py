@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from posesynth.data.h36m import CAMERAS, H36MSequence, canonical_action, load_h36m
+from posesynth.datasets.h36m.load import CAMERAS, H36MSequence, canonical_action, load_h36m
 from posesynth.cli import main
-from posesynth.evaluate import PredictionsError, SequenceScores, evaluate_predictions, frame_selection, summarize
-from posesynth.evaluate_3dhp import PCK_JOINTS_14, MPIInf3DHPError, evaluate_3dhp, load_3dhp
-from posesynth.evaluate_report import markdown_table
+from posesynth.evaluation.h36m import PredictionsError, SequenceScores, evaluate_predictions, frame_selection, summarize
+from posesynth.evaluation.mpi_3dhp import PCK_JOINTS_14, MPIInf3DHPError, evaluate_3dhp, load_3dhp
+from posesynth.evaluation.report import markdown_table
 from posesynth.models.model import PoseSynthModel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -286,7 +286,7 @@ def test_summarize_of_nothing_is_empty():
 def test_model_poses_are_turned_from_the_crop_camera_into_the_camera_frame():
     import torch
 
-    from posesynth.evaluate_model import to_camera_frame
+    from posesynth.evaluation.model_eval import to_camera_frame
     from posesynth.geometry import crop_camera_rotation
 
     K = np.array([[1000.0, 0, 500], [0, 1000.0, 500], [0, 0, 1]])

@@ -5,7 +5,7 @@ import torch
 
 from posesynth import skeleton
 from posesynth.losses.geometric import bone_lengths, bone_ratio_loss, scale_bones
-from posesynth.models.kinematics import forward_kinematics, pose_to_directions
+from posesynth.kinematics import forward_kinematics, pose_to_directions
 
 
 def _pose(batch: int = 2, seed: int = 0) -> torch.Tensor:

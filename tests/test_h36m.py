@@ -11,11 +11,11 @@ from cdflib.cdfwrite import CDF
 from conftest import write_mmpose_h36m, write_test_video
 
 from posesynth import skeleton as sk
-from posesynth.data import videos
-from posesynth.data.h36m import (ACTIONS, CAMERAS, H36MError, canonical_action, detect_format, load_h36m,
-                                 person_boxes, read_frames)
-from posesynth.data.h36m_cameras import (PUBLISHED_SUBJECTS, project_to_image, published_camera,
-                                         read_camera_pickle, world_to_camera)
+from posesynth.video import index as videos
+from posesynth.datasets.h36m.load import (ACTIONS, CAMERAS, H36MError, canonical_action, detect_format, load_h36m,
+    person_boxes, read_frames)
+from posesynth.datasets.h36m.cameras import (PUBLISHED_SUBJECTS, project_to_image, published_camera, read_camera_pickle,
+    world_to_camera)
 from posesynth.errors import UntrustedPickleError
 
 F = 6  # mocap frames of every synthetic sequence

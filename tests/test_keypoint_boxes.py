@@ -10,8 +10,8 @@ from conftest import write_test_video
 from posesynth.data.cache import crop_settings, prepare_cache
 from posesynth.data.crops import foreground_frames, initial_boxes, keypoint_boxes, person_boxes
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.videos import index_videos, probe_video
-from posesynth.predict import iter_person_crops
+from posesynth.video.index import index_videos, probe_video
+from posesynth.apps.predict import iter_person_crops
 
 FRAMES, MARGIN, SIZE = 12, 1.25, 32
 

@@ -15,7 +15,7 @@ from conftest import REALDATA, write_test_video
 from posesynth import skeleton
 from posesynth.cli import main
 from posesynth.data.keypoints2d import read_keypoints
-from posesynth.data.videos import probe_video
+from posesynth.video.index import probe_video
 from posesynth.detect import mapping, reference
 from posesynth.detect.keypoints import detect_frames, detect_images, detect_videos
 from posesynth.detect.mediapipe_pose import DetectorUnavailableError, Landmarks, import_mediapipe
@@ -291,7 +291,7 @@ def test_real_detector_finds_nobody_in_an_empty_frame(h36m_frames):
 
 def test_keypoints_command_on_a_real_clip(realdata, tmp_path):
     pytest.importorskip("mediapipe", reason="the detect extra is not installed")
-    from posesynth.data.videos import read_frames
+    from posesynth.video.index import read_frames
     import av
 
     clip = tmp_path / "walk.mp4"  # the first 12 frames of the real Human3.6M clip

@@ -4,7 +4,7 @@ from torch.autograd import gradcheck
 
 from posesynth import geometry as g
 from posesynth import skeleton as sk
-from posesynth.models import kinematics as k
+from posesynth import kinematics as k
 
 
 def _random_rotation(n: int) -> torch.Tensor:

@@ -11,10 +11,10 @@ import torch
 from posesynth.config import load_config
 from posesynth.data.labels3d import LabelsError, find_labels, label_index, labelled_subset, read_labels3d
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.geometry import crop_camera_rotation, intrinsics
 from posesynth.losses.supervised import pose3d_loss
-from posesynth.train import load_model, train
+from posesynth.training.train import load_model, train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = TINY_RUN
@@ -141,7 +141,7 @@ def test_h36m_labels_feed_the_pair_dataset(tmp_path):
     from test_h36m import world_poses, write_cdf
 
     from posesynth.cli import main
-    from posesynth.data.h36m import load_h36m
+    from posesynth.datasets.h36m.load import load_h36m
 
     root = tmp_path / "h36m"
     for subject, seed in (("S1", 1), ("S5", 2)):

@@ -6,16 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from posesynth.data.synthetic import generate_dataset, load_labels
-from posesynth.eval_synthetic import labelled_views
-from posesynth.learning_diagnostics import (
-    circular_spread_degrees, depth_sign_agreement, diagnose, mirror_better_fraction, spread_ratio, true_puppet_depth,
-    yaw_degrees, yaw_error_degrees,
-)
+from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.evaluation.synthetic import labelled_views
+from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
+    mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose, flip_pose
 from posesynth.synth.poses import sample_poses
-from posesynth.train import canonical_poses
+from posesynth.training.train import canonical_poses
 
 
 def _yaw(pose: torch.Tensor, degrees: float) -> torch.Tensor:

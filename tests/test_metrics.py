@@ -1,4 +1,4 @@
-"""Tests for posesynth.metrics: closed-form values, invariances, batching and real Human3.6M poses."""
+"""Tests for posesynth.evaluation.metrics: closed-form values, invariances, batching and real Human3.6M poses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from posesynth import metrics as M
+from posesynth.evaluation import metrics as M
 from posesynth import skeleton as sk
 
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from posesynth.config import load_config
-from posesynth.data.multiview import MultiViewDataset
-from posesynth.data.synthetic import generate_dataset
-from posesynth.losses.multiview import multiview_losses, stack_views
+from posesynth.data.multiview_dataset import MultiViewDataset
+from posesynth.synth.dataset import generate_dataset
+from posesynth.losses.multiview_terms import multiview_losses, stack_views
 from posesynth.models.model import PoseSynthModel
-from posesynth.train import train
+from posesynth.training.train import train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = [*TINY_RUN, "train.batch_size=4"]
@@ -75,7 +75,7 @@ def test_two_process_multiview_run_with_accelerate_launch(views, tmp_path):
     import subprocess
     import sys
 
-    from posesynth.train import latest_checkpoint
+    from posesynth.training.train import latest_checkpoint
 
     run = tmp_path / "mv_ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="true")

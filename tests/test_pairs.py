@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from posesynth.data import pairs
 from posesynth.data.crops import SidecarError, center_box, crop_matrix, square_boxes
 from posesynth.data.pairs import FramePairDataset, pair_counts, sample_pair
-from posesynth.data.videos import NoUsableVideosError, PyAVReader
+from posesynth.video.index import NoUsableVideosError, PyAVReader
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from test_visualize import make_tiny_run
 from posesynth import skeleton
 from posesynth.cli import main
 from posesynth.data.crops import crop_matrix, square_boxes
-from posesynth.data.videos import VideoError, probe_video
+from posesynth.video.index import VideoError, probe_video
 from posesynth.data.crops import crop_rotations
 from posesynth.export.motion import bone_vectors, smooth_motion
-from posesynth.predict import (FIELDS, crop_to_frame, encode_crops, iter_person_crops, predict, predict_video,
-                               run_config, video_camera)
-from posesynth.train import load_model
+from posesynth.apps.predict import (FIELDS, crop_to_frame, encode_crops, iter_person_crops, predict, predict_video,
+    run_config, video_camera)
+from posesynth.training.train import load_model
 
 
 @pytest.fixture(scope="module")

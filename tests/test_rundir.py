@@ -20,8 +20,8 @@ import pytest
 from conftest import POSESYNTH, tiny_train_argv
 
 from posesynth.cli import main
-from posesynth.rundir import LOCK_NAME, remove_run, truncate_log
-from posesynth.train import latest_checkpoint
+from posesynth.training.rundir import LOCK_NAME, remove_run, truncate_log
+from posesynth.training.train import latest_checkpoint
 
 
 
@@ -87,7 +87,7 @@ def test_nothing_to_train_is_an_error_not_a_success(tiny_training_set, tmp_path,
 
 def test_a_second_process_is_refused_while_one_runs(tiny_training_set, tmp_path, capsys):
     run = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom posesynth.rundir import run_lock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom posesynth.training.rundir import run_lock\n"
                                "with run_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(120)",
                                str(run)], stdout=subprocess.PIPE, text=True)
     try:

@@ -12,10 +12,10 @@ import torch
 
 from posesynth import skeleton
 from posesynth.cli import main
-from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.geometry import intrinsics, project
 from posesynth.synth.motion import ACTIONS, make_motion
-from posesynth.synth.render import intersect_capsules, nearest_hits, pixel_rays, ray_capsule
+from posesynth.synth.raycast import intersect_capsules, nearest_hits, pixel_rays, ray_capsule
 from posesynth.synth.scene import animate, supersampled_intrinsics
 from posesynth.synth.subject import make_subject
 

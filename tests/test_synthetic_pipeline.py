@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.synthetic import generate_dataset, load_labels
+from posesynth.synth.dataset import generate_dataset, load_labels
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-import posesynth.train as train_module
+import posesynth.training.train as train_module
 from posesynth.config import load_config
-from posesynth.data.synthetic import generate_dataset
-from posesynth.train import NonFiniteLossError, latest_checkpoint, load_model, lr_factor, mean_pose, train
+from posesynth.synth.dataset import generate_dataset
+from posesynth.training.train import NonFiniteLossError, latest_checkpoint, load_model, lr_factor, mean_pose, train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = [*TINY_RUN, "train.sample_every=2", "train.checkpoint_every=2"]

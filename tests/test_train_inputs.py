@@ -1,4 +1,4 @@
-"""What a run uses where its config leaves it open (posesynth.train_inputs): the motion generator's
+"""What a run uses where its config leaves it open (posesynth.training.inputs): the motion generator's
 unpaired poses without data.poses3d, and 2D keypoints found or detected, with their terms switched on."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from conftest import TINY
 from test_keypoints_detect import FakeDetector
 
 import posesynth.detect.keypoints as detect_keypoints
-import posesynth.train_inputs as train_inputs
+import posesynth.training.inputs as train_inputs
 from posesynth.config import load_config
-from posesynth.data.synthetic import generate_dataset, load_labels
-from posesynth.train import train
-from posesynth.train_inputs import KEYPOINT_WEIGHTS, resolve_keypoints, unpaired_poses
+from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.training.train import train
+from posesynth.training.inputs import KEYPOINT_WEIGHTS, resolve_keypoints, unpaired_poses
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_missing_keypoints_are_detected_into_the_run_and_switch_the_terms_on(vid
 
 def _fake_detect_missing(fake: FakeDetector):
     def detect(videos, folder):
-        from posesynth.data.videos import probe_video
+        from posesynth.video.index import probe_video
 
         detect_keypoints.detect_videos([probe_video(v) for v in videos], folder, detector=fake.factory)
         return True

@@ -8,9 +8,8 @@ import pytest
 
 from conftest import write_test_video
 from posesynth.cli import main
-from posesynth.data.videos import (
-    DecordReader, NoUsableVideosError, PyAVReader, VideoError, find_videos, index_videos, open_video, read_frames,
-)
+from posesynth.video.index import (DecordReader, NoUsableVideosError, PyAVReader, VideoError, find_videos, index_videos,
+    open_video, read_frames)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +166,7 @@ def test_widths_decord_misconverts_fall_back_to_pyav(tmp_path, width):
 
 
 def test_find_videos_follows_folder_links_once(tmp_path):
-    from posesynth.data.videos import find_videos
+    from posesynth.video.index import find_videos
 
     (tmp_path / "real" / "S1" / "Videos").mkdir(parents=True)
     (tmp_path / "real" / "S1" / "Videos" / "Walking.54138969.mp4").write_bytes(b"")

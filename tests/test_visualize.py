@@ -13,9 +13,9 @@ from conftest import write_test_video
 from posesynth import skeleton
 from posesynth.config import load_config, write_resolved_config
 from posesynth.models.model import PoseSynthModel
-from posesynth.train import model_kwargs
-from posesynth.visualize import (VIEW_ANGLES, choose_pairs, novel_views, rotate_about_root, swap_grid,
-                                 synthesis_quality, visualize)
+from posesynth.training.train import model_kwargs
+from posesynth.apps.visualize import (VIEW_ANGLES, choose_pairs, novel_views, rotate_about_root, swap_grid,
+    synthesis_quality, visualize)
 from posesynth.viz import html
 from posesynth.viz.draw import (BONE_COLORS, draw_skeleton, overlay_part_maps, sample_grid, skeleton_views,
                                 upscale, upscale_points, view_coordinates)
@@ -45,7 +45,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(tiny_run) -> PoseSynthModel:
-    from posesynth.train import load_model
+    from posesynth.training.train import load_model
     return load_model(tiny_run)
 
 
@@ -212,7 +212,7 @@ def test_visualize_single_video_of_a_checkpoint_file(tiny_run, folder, tmp_path)
 
 
 def test_visualize_folder_without_usable_videos(tiny_run, tmp_path):
-    from posesynth.data.videos import NoUsableVideosError
+    from posesynth.video.index import NoUsableVideosError
 
     (tmp_path / "v").mkdir()
     (tmp_path / "v" / "empty.mp4").write_bytes(b"")

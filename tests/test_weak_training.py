@@ -10,8 +10,8 @@ import pytest
 from posesynth.config import load_config
 from posesynth.data.crops import crop_matrix
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.synthetic import generate_dataset, load_labels
-from posesynth.train import train
+from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.training.train import train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = TINY_RUN

@@ -6,7 +6,7 @@ import decord
 import numpy as np
 import pytest
 
-from posesynth.data.writer import VideoWriter, write_video
+from posesynth.video.writer import VideoWriter, write_video
 
 
 def _smooth_frames(count: int, height: int, width: int) -> np.ndarray:

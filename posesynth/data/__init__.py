@@ -1,1 +1,2 @@
-"""Data: video indexing and reading, frame pairs, backgrounds, labels and the synthetic generator."""
+"""Training data: frame-pair and multi-view datasets, cache, crops, augmentation, sidecar readers
+(2D keypoints, 3D labels, calibration, unpaired poses, BVH) and depth-order labels."""

@@ -34,11 +34,11 @@ from typing import Callable
 
 import numpy as np
 
-from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
+from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box, foreground_frames,
                                   initial_boxes, person_boxes)
-from posesynth.data.videos import (SkippedVideo, VideoError, VideoIndex, VideoInfo, add_clip_length_arguments,
-                                   clip_min_frames, index_videos, iter_frames, open_video)
+from posesynth.video.index import (SkippedVideo, VideoError, VideoIndex, VideoInfo, add_clip_length_arguments,
+    clip_min_frames, index_videos, iter_frames, open_video)
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ class Camera:
     """One calibrated pinhole camera.
 
     Attributes:
-        name: matched against video file stems (see :mod:`posesynth.data.multiview`).
+        name: matched against video file stems (see :mod:`posesynth.data.multiview_dataset`).
         K: (3, 3) float64 intrinsics, pixels.
         R: (3, 3) float64 world→camera rotation (checked orthonormal with det +1, then projected
             onto the nearest rotation).
@@ -199,7 +199,7 @@ def _from_json(text: str, path: Path) -> dict[str, Camera]:
         raise CalibrationError(f"{path}: expected a JSON object with a 'cameras' mapping")
     if data.get("format") == "posesynth-synthetic/1":
         raise CalibrationError(f"{path}: a `posesynth synth` scene index holds one rig per scene; pass it to "
-                               f"MultiViewDataset(calibration=...) (posesynth.data.multiview)")
+                               f"MultiViewDataset(calibration=...) (posesynth.data.multiview_dataset)")
     if data.get("units", "metres") not in ("m", "metre", "metres", "meter", "meters"):
         raise CalibrationError(f"{path}: field 'units' is {data['units']!r}; posesynth JSON stores t in metres")
     cameras = _field(data, "cameras", str(path))
@@ -316,7 +316,7 @@ def h36m_camera(name: str, R: np.ndarray, T: np.ndarray, f: np.ndarray, c: np.nd
 def camera_from_h36m(cam, source: str = "") -> Camera:
     """A :class:`Camera` from the Human3.6M readers' ``H36MCamera`` (R world→camera, t in mm).
 
-    ``posesynth.data.h36m_cameras.published_camera(subject, camera)`` gives the published
+    ``posesynth.datasets.h36m.cameras.published_camera(subject, camera)`` gives the published
     calibration that way, ``read_camera_pickle`` mmpose's file: one conversion for both.
     """
     (k1, k2, k3), (p1, p2) = cam.k, cam.p
@@ -359,7 +359,7 @@ def _h36m_h5(path: Path) -> dict[str, dict[str, Camera]]:
 
 def _h36m_pkl(path: Path) -> dict[str, dict[str, Camera]]:
     """mmpose's ``cameras.pkl``, read by the Human3.6M readers' own loader (one parser of the file)."""
-    from posesynth.data.h36m_cameras import H36MError, read_camera_pickle
+    from posesynth.datasets.h36m.cameras import H36MError, read_camera_pickle
 
     try:
         table = read_camera_pickle(path)

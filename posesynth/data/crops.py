@@ -35,7 +35,7 @@ from skimage.morphology import disk, opening
 
 from posesynth.data.arrays import load_array
 from posesynth.data.keypoints2d import KEYPOINT_SUFFIXES, KeypointsError, find_keypoints, read_keypoint_arrays
-from posesynth.data.videos import file_beside
+from posesynth.video.index import file_beside
 from posesynth.geometry import crop_camera_rotation
 
 BOX_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy")
@@ -376,7 +376,7 @@ def crop_rotations(K: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def to_crop_frame(pose: np.ndarray, K: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`posesynth.evaluate_model.to_camera_frame`: camera-frame poses (N, 17, 3) → each crop's frame, X_crop = R·X_cam."""
+    """The inverse of :func:`posesynth.evaluation.model_eval.to_camera_frame`: camera-frame poses (N, 17, 3) → each crop's frame, X_crop = R·X_cam."""
     return np.einsum("nij,nkj->nki", crop_rotations(K, boxes), pose)
 
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from posesynth import skeleton
 from posesynth.data.arrays import open_archive
-from posesynth.data.videos import file_beside
+from posesynth.video.index import file_beside
 
 COCO17_NAMES: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",

@@ -21,14 +21,14 @@ import torch
 from einops import rearrange
 from torch.utils.data import Dataset
 
-from posesynth.data.background import SegmentBackgrounds, find_plate, read_plate
+from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import FrameCache, crop_settings
 from posesynth.data.crops import (crop_and_resize, crop_matrix, crop_rotations, foreground_box, foreground_frames,
                                   initial_boxes, person_boxes)
 from posesynth.data.keypoints2d import find_keypoints, read_keypoints
-from posesynth.depth_labels import depth_labels
+from posesynth.data.depth_labels import depth_labels
 from posesynth.data.labels3d import find_labels, label_index, labelled_subset, read_labels3d
-from posesynth.data.videos import FrameReader, NoUsableVideosError, index_videos, open_video
+from posesynth.video.index import FrameReader, NoUsableVideosError, index_videos, open_video
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class FramePairDataset(Dataset):
         min_gap, max_gap: frame distance bounds of a pair (1 ≤ min_gap ≤ max_gap); clips with
             at most ``min_gap`` frames are skipped.
         background_window, background_samples: frames per background segment, and frames
-            sampled per median (see :mod:`posesynth.data.background`).
+            sampled per median (see :mod:`posesynth.video.backgrounds`).
         pairs_per_epoch: ``len(dataset)``; default the total number of frames.
         seed: item i is a pure function of (seed, i).
         margin: crop side over the person box's longer side.
@@ -106,7 +106,7 @@ class FramePairDataset(Dataset):
         keypoints2d: load 2D keypoint sidecars (:mod:`posesynth.data.keypoints2d`): True looks
             beside each video, a folder looks there first; items then carry ``*_keypoints``.
         relative_depth: with keypoints, also make WSP depth-order labels of each frame
-            (:func:`posesynth.depth_labels.depth_labels`).
+            (:func:`posesynth.data.depth_labels.depth_labels`).
     Raises:
         NoUsableVideosError when no video is usable; CacheError for a folder that is not a cache;
         SidecarError for a malformed sidecar.

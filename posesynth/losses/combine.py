@@ -16,7 +16,7 @@ from posesynth.losses.geometric import bone_ratio_loss
 from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.imitation import imitation_loss, lifting_loss
 from posesynth.losses.keypoints import keypoint_loss
-from posesynth.losses.multiview import MULTIVIEW_TERMS, multiview_losses
+from posesynth.losses.multiview_terms import MULTIVIEW_TERMS, multiview_losses
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.losses.supervised import pose3d_loss
 from posesynth.losses.reconstruction import (
@@ -43,7 +43,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
             batch), reprojection (needs ``*_keypoints``), relative_depth (needs
             ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting (needs ``lifting_*``
             outputs), equivariance (needs ``warped_joints2d``), and on stacked view pairs (``R_ij`` in the batch)
-            the terms of :mod:`posesynth.losses.multiview`.
+            the terms of :mod:`posesynth.losses.multiview_terms`.
         discriminator: the pose discriminator (its parameters get no gradient from here).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from posesynth import skeleton
-from posesynth.models.kinematics import forward_kinematics, pose_to_directions
+from posesynth.kinematics import forward_kinematics, pose_to_directions
 
 
 def bone_lengths(pose3d: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Ordinal (relative) depth loss on keypoint pairs (Pavlakos et al. CVPR 2018; WSP, Qiu et al. 2023).
 
-Labels come from :mod:`posesynth.depth_labels` as dense (J, J) matrices per person.
+Labels come from :mod:`posesynth.data.depth_labels` as dense (J, J) matrices per person.
 
 Sign convention. ``relation[b, i, j] = r_ij`` with
 

@@ -2,7 +2,7 @@
 
 Given 2D joints, the missing coordinate is depth; a small MLP (Martinez et al., ICCV 2017, use
 one for the whole lifting) learns it from *projections of unpaired 3D poses*: an unpaired pose is
-turned to a random heading, placed in the crop camera (:func:`posesynth.imitation.sample_views`),
+turned to a random heading, placed in the crop camera (:func:`posesynth.training.imitation_views.sample_views`),
 projected, and the lifter is trained to return the depths it dropped. No image and no label of
 the training videos is involved, so it has no domain gap to cross: measured on the held-out
 synthetic people with their true 2D joints, a lifter trained this way reaches 24 mm PA-MPJPE

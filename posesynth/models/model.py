@@ -34,9 +34,8 @@ from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
 from posesynth.models.heatmap_encoder import HeatmapPoseEncoder
 from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
-from posesynth.models.kinematics import (
-    forward_kinematics, global_to_local_directions, local_to_global_directions, pose_to_directions,
-)
+from posesynth.kinematics import (forward_kinematics, global_to_local_directions, local_to_global_directions,
+    pose_to_directions)
 from posesynth.models.pose_encoder import PoseEncoder
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
@@ -194,7 +193,7 @@ class PoseSynthModel(nn.Module):
             ``source_maps`` and ``target_maps`` (B, P+1, S, S), ``appearance`` (B, P, C),
             ``synthesis`` (B, 3, S, S), ``foreground`` (B, 3, S, S), ``mask`` (B, 1, S, S).
             With ``imitation_joints`` (B, 17, 3), sampled poses in the crop camera frame (metres,
-            :func:`posesynth.imitation.sample_views`): their puppets are painted by the decoder
+            :func:`posesynth.training.imitation_views.sample_views`): their puppets are painted by the decoder
             with the source's appearance over the target's background (no gradient: the painting
             is a training image, not a prediction), encoded again, and returned as
             ``imitation_image`` (B, 3, S, S), ``imitation_true2d`` (B, 17, 2) px,

@@ -4,5 +4,5 @@ Modules: ``kinematics`` (joint angles → 17 joints), ``motion`` (procedural mot
 ``subject`` (per-subject proportions and clothing), ``body`` (joints → textured capsules),
 ``render`` (ray–capsule renderer), ``background`` (floor and wall), ``camera`` (static
 cameras that keep the person in view), ``scene`` (one clip seen by one or more cameras).
-The dataset writer and the ``posesynth synth`` command live in ``posesynth.data.synthetic``.
+The dataset writer and the ``posesynth synth`` command live in ``posesynth.synth.dataset``.
 """

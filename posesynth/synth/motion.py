@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posesynth.synth.kinematics import ANGLE_INDEX, ANGLE_NAMES, clip_angles
+from posesynth.synth.joint_angles import ANGLE_INDEX, ANGLE_NAMES, clip_angles
 
 Tracks = dict[str, np.ndarray]
 BLEND_S = 0.6          # cross-fade between primitives, seconds

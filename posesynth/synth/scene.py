@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from posesynth.geometry import project, world_to_camera
-from posesynth.synth.background import Backdrop, render_backdrop, sample_backdrop
+from posesynth.synth.backdrop import Backdrop, render_backdrop, sample_backdrop
 from posesynth.synth.body import Capsules, dress, lowest_point
 from posesynth.synth.camera import Camera, make_camera
-from posesynth.synth.kinematics import forward_kinematics, rest_offsets
+from posesynth.synth.joint_angles import forward_kinematics, rest_offsets
 from posesynth.synth.motion import Motion, make_motion
-from posesynth.synth.render import pixel_rays, render_capsules
+from posesynth.synth.raycast import pixel_rays, render_capsules
 from posesynth.synth.subject import Subject, make_subject
 
 VISIBILITY_TOLERANCE_M = 0.15  # a joint lies inside its limb, up to about this far behind the surface

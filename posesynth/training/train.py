@@ -26,19 +26,19 @@ from torch.utils.data import DataLoader, SequentialSampler
 from tqdm.auto import tqdm
 
 from posesynth.config import Config, load_config, write_resolved_config
-from posesynth.data.multiview import MultiViewDataset
+from posesynth.data.multiview_dataset import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
-from posesynth.eval_synthetic import load_labelled_set, score_poses
-from posesynth.imitation import sample_views
+from posesynth.evaluation.synthetic import load_labelled_set, score_poses
+from posesynth.training.imitation_views import sample_views
 from posesynth.losses.combine import compute_losses
-from posesynth.losses.multiview import stack_views
+from posesynth.losses.multiview_terms import stack_views
 from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator, body_frame
-from posesynth.models.kinematics import forward_kinematics, pose_to_directions
+from posesynth.kinematics import forward_kinematics, pose_to_directions
 from posesynth.models.model import PoseSynthModel
-from posesynth.rundir import latest_checkpoint, load_state_safely, truncate_log
+from posesynth.training.rundir import latest_checkpoint, load_state_safely, truncate_log
 from posesynth.render.warp import random_similarities
-from posesynth.train_inputs import resolve_keypoints, unpaired_poses
+from posesynth.training.inputs import resolve_keypoints, unpaired_poses
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
@@ -127,7 +127,7 @@ def imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro
     """``count`` unpaired poses placed in the crop camera for one imitation step; pure in (seed, step, micro).
 
     Returns:
-        (count, 17, 3) crop camera frame, metres (:func:`posesynth.imitation.sample_views`).
+        (count, 17, 3) crop camera frame, metres (:func:`posesynth.training.imitation_views.sample_views`).
     """
     chosen = sample_real_poses(poses, count, seed + 7919, step, micro)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 104_729)

@@ -30,7 +30,7 @@ MIN_ROOT_DEPTH_M, MAX_ROOT_DEPTH_M = 0.5, 50.0  # where a person in a crop can p
 
 
 def stack_views(batch: dict) -> dict:
-    """A :class:`~posesynth.data.multiview.MultiViewDataset` batch as one batch of 2B crops.
+    """A :class:`~posesynth.data.multiview_dataset.MultiViewDataset` batch as one batch of 2B crops.
 
     Returns:
         every tensor key of ``view_i``/``view_j`` concatenated (view i's B rows first), plus

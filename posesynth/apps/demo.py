@@ -20,11 +20,11 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.data.videos import index_videos
-from posesynth.eval_synthetic import evaluate_synthetic
-from posesynth.rundir import claim_run
+from posesynth.video.index import index_videos
+from posesynth.evaluation.synthetic import evaluate_synthetic
+from posesynth.training.rundir import claim_run
 from posesynth.synth.poses import sample_poses
-from posesynth.train import load_model, mean_pose, train
+from posesynth.training.train import load_model, mean_pose, train
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_ASSETS = REPO / "assets" / "demo"
@@ -41,7 +41,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run ``posesynth demo`` into a folder it has locked and checked (``posesynth.rundir.claim_run``)."""
+    """Run ``posesynth demo`` into a folder it has locked and checked (``posesynth.training.rundir.claim_run``)."""
     overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
     load_config(DEMO_CONFIG, overrides)  # a bad override fails before the folder is touched
     with claim_run(args.out, overwrite=args.overwrite, resumable=False):

@@ -1,7 +1,7 @@
 """``posesynth eval``: score 3D poses on Human3.6M with the papers' protocols.
 
 The protocols (REFERENCE.md, "Protocols and metrics"), on the 17 Human3.6M joints, millimetres,
-one value per frame from :mod:`posesynth.metrics`:
+one value per frame from :mod:`posesynth.evaluation.metrics`:
 
 - Protocol #1, **MPJPE**: mean joint error after moving both pelvises to the origin;
 - Protocol #2, **PA-MPJPE**: after a per-pose similarity Procrustes fit (scale, rotation,
@@ -14,8 +14,8 @@ subject, camera and trial); the average is the mean over the actions.
 
 Predictions come from a file of any method (:func:`evaluate_predictions`, one array per view
 keyed ``"S9|Walking 1|54138969"``), or from a trained posesynth model run on crops around the 2D
-ground truth (:mod:`posesynth.evaluate_model`). ``posesynth eval --synthetic`` scores a model on
-``posesynth synth`` output per motion; ``--3dhp`` is MPI-INF-3DHP (:mod:`posesynth.evaluate_3dhp`).
+ground truth (:mod:`posesynth.evaluation.model_eval`). ``posesynth eval --synthetic`` scores a model on
+``posesynth synth`` output per motion; ``--3dhp`` is MPI-INF-3DHP (:mod:`posesynth.evaluation.mpi_3dhp`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 from posesynth.data.arrays import NpzArrays, open_archive
-from posesynth.data.h36m import ACTIONS, CAMERAS, TEST_SUBJECTS, H36MSequence, load_h36m
-from posesynth.evaluate_report import group_means, markdown_table, mean_over_groups, warn_if_metres, write_report
-from posesynth.metrics import mpjpe, n_mpjpe, pa_mpjpe
+from posesynth.datasets.h36m.load import ACTIONS, CAMERAS, TEST_SUBJECTS, H36MSequence, load_h36m
+from posesynth.evaluation.report import group_means, markdown_table, mean_over_groups, warn_if_metres, write_report
+from posesynth.evaluation.metrics import mpjpe, n_mpjpe, pa_mpjpe
 from posesynth.skeleton import JOINT_NAMES, NUM_JOINTS, ROOT
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class SequenceScores:
     """Per-frame errors of one evaluated view.
 
     Attributes:
-        subject, sequence, action, camera: as in :class:`~posesynth.data.h36m.H36MSequence`.
+        subject, sequence, action, camera: as in :class:`~posesynth.datasets.h36m.load.H36MSequence`.
         frames: (N,) int64 mocap frame indices evaluated.
         errors: metric name (``METRICS``) → (N,) float64 per-frame error, millimetres.
     """
@@ -305,7 +305,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_and_margin(args: argparse.Namespace) -> tuple[torch.nn.Module, float]:
-    from posesynth.train import load_model, run_config
+    from posesynth.training.train import load_model, run_config
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(args.model, map_location=device).to(device)
@@ -339,7 +339,7 @@ def _run_h36m(args: argparse.Namespace) -> tuple[list[SequenceScores], dict]:
         _check_missing(missing, args.strict)
         protocol["predictions"] = str(args.predictions)
     else:
-        from posesynth.evaluate_model import evaluate_model  # imports this module: loaded on use
+        from posesynth.evaluation.model_eval import evaluate_model  # imports this module: loaded on use
 
         missing = split.missing
         _check_missing(missing, args.strict)  # before the long model run
@@ -352,7 +352,7 @@ def _run_h36m(args: argparse.Namespace) -> tuple[list[SequenceScores], dict]:
 
 def _run_synthetic(args: argparse.Namespace) -> tuple[list[SequenceScores], dict]:
     """``--synthetic``: a model on a ``posesynth synth`` folder, per motion."""
-    from posesynth.evaluate_model import evaluate_synthetic_views  # imports this module: loaded on use
+    from posesynth.evaluation.model_eval import evaluate_synthetic_views  # imports this module: loaded on use
 
     if args.model is None:
         raise ValueError("--synthetic evaluates a model: pass RUN_OR_CKPT")
@@ -366,7 +366,7 @@ def _run_synthetic(args: argparse.Namespace) -> tuple[list[SequenceScores], dict
 def run_eval(args: argparse.Namespace) -> int:
     """Run ``posesynth eval``; prints the table. Errors go to the command's error boundary (``cli.main``)."""
     if args.mpi_inf_3dhp is not None:
-        from posesynth.evaluate_3dhp import run_3dhp
+        from posesynth.evaluation.mpi_3dhp import run_3dhp
 
         if args.predictions is None or args.model is not None:
             raise ValueError("--3dhp scores a predictions file: pass --predictions PRED.npy and no model")

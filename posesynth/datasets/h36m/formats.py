@@ -1,6 +1,6 @@
 """Readers of the original Human3.6M release and of VideoPose3D's files (mmpose's: ``h36m_mmpose``).
 
-Each reader returns ``(views, skipped)``: :class:`~posesynth.data.h36m.H36MSequence` views in the
+Each reader returns ``(views, skipped)``: :class:`~posesynth.datasets.h36m.load.H36MSequence` views in the
 units of every layout (``joints3d`` camera frame, millimetres, 17 joints; ``joints2d`` pixels),
 and ``skipped`` mapping a view's key to the reason it could not be used. A problem that concerns
 the whole dataset (a missing subject, a file of the wrong structure) raises :class:`H36MError`
@@ -17,10 +17,10 @@ from pathlib import Path
 import cdflib
 import numpy as np
 
-from posesynth.data import videos
-from posesynth.data.h36m import H36MSequence, canonical_action, view_key
-from posesynth.data.h36m_cameras import (CAMERAS, PUBLISHED_SUBJECTS, H36MCamera, H36MError, project_to_image,
-                                         published_camera, world_to_camera)
+from posesynth.video import index as videos
+from posesynth.datasets.h36m.load import H36MSequence, canonical_action, view_key
+from posesynth.datasets.h36m.cameras import (CAMERAS, PUBLISHED_SUBJECTS, H36MCamera, H36MError, project_to_image,
+    published_camera, world_to_camera)
 from posesynth.errors import untrusted_pickle
 from posesynth.skeleton import H36M32_TO_17
 

@@ -3,7 +3,7 @@
 The model/trainer issue asks, when held-out error does not beat the mean pose, whether the cause
 is the renderer's gradient, a collapse, left/right or front/back flips, or depth ambiguity.
 Each function here measures one of those from a trained model's predictions and the labels of
-a ``posesynth synth`` set (:func:`~posesynth.eval_synthetic.labelled_views`);
+a ``posesynth synth`` set (:func:`~posesynth.evaluation.synthetic.labelled_views`);
 :func:`diagnose` runs them all (``scripts/diagnose_learning.py`` is its command line).
 """
 
@@ -16,7 +16,7 @@ from einops import rearrange
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, silhouette_loss, ssim_loss,
 )
-from posesynth.metrics import pa_mpjpe
+from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import observed_foreground
@@ -151,7 +151,7 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         model: the trained model (evaluated in eval mode, not changed).
         start: the same architecture where training started (``start_from_pose`` of the mean
             unpaired pose), for the "did it move at all" reference.
-        views: :func:`~posesynth.eval_synthetic.labelled_views` of the set.
+        views: :func:`~posesynth.evaluation.synthetic.labelled_views` of the set.
         gap: source → target distance for the reconstruction pairs, in kept frames.
         pairs: how many (source, target) pairs of one video to test the renderer on.
         seed: the shuffle of the truths and the choice of pairs.

@@ -5,7 +5,7 @@ person (the label's silhouette box, squared with the training margin, i.e. the c
 would make with a perfect foreground box) and the encoder's root-relative camera-frame pose is
 compared with the label in millimetres:
 
-- PA-MPJPE (Protocol #2) and N-MPJPE from :mod:`posesynth.metrics`;
+- PA-MPJPE (Protocol #2) and N-MPJPE from :mod:`posesynth.evaluation.metrics`;
 - the **mean-pose baseline** predicts the mean unpaired pose for every frame. PA-MPJPE aligns
   its rotation; for N-MPJPE (which fits no rotation) it is given the ground truth's own body
   orientation — an oracle that favours the baseline, so beating it means the pose is learned.
@@ -21,9 +21,9 @@ import torch
 from einops import rearrange
 
 from posesynth.data.crops import crop_and_resize, crop_matrix, square_boxes, to_crop_frame
-from posesynth.data.synthetic import load_labels
-from posesynth.data.videos import iter_frames
-from posesynth.metrics import n_mpjpe, pa_mpjpe
+from posesynth.synth.dataset import load_labels
+from posesynth.video.index import iter_frames
+from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe
 from posesynth.models.discriminator import body_frame
 
 
@@ -33,7 +33,7 @@ def labelled_crops(video: str | os.PathLike, labels: dict[str, np.ndarray], size
 
     Args:
         video: the mp4.
-        labels: :func:`~posesynth.data.synthetic.load_labels` of it (needs ``boxes``, ``joints3d``).
+        labels: :func:`~posesynth.synth.dataset.load_labels` of it (needs ``boxes``, ``joints3d``).
         size: crop side S, pixels.
         margin: crop side / the silhouette box's longer side.
         stride: keep frames 0, stride, 2·stride, …

@@ -30,7 +30,7 @@ from posesynth.config import Config, DataConfig
 from posesynth.data.cache import KEYPOINTS_FOLDER, FrameCache
 from posesynth.data.keypoints2d import find_keypoints
 from posesynth.data.poses3d import load_poses3d
-from posesynth.data.videos import index_videos, probe_video
+from posesynth.video.index import index_videos, probe_video
 from posesynth.synth.poses import sample_poses
 
 log = logging.getLogger(__name__)

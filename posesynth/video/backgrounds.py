@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from skimage.io import imread
 
-from posesynth.data.videos import FrameReader, file_beside
+from posesynth.video.index import FrameReader, file_beside
 
 PLATE_SUFFIXES: tuple[str, ...] = (".background.png", ".background.jpg", ".background.npy")
 

@@ -4,8 +4,8 @@
 :class:`H36MSequence` per (subject, sequence, camera) view, always in the same units:
 ``joints3d`` camera frame, millimetres, Human3.6M-17 order (``posesynth.skeleton``);
 ``joints2d`` pixels of that camera's image; the frame indices are mocap (= video) frames at
-50 fps. The readers live in :mod:`posesynth.data.h36m_formats` (original release, VideoPose3D)
-and :mod:`posesynth.data.h36m_mmpose`, the camera calibration in :mod:`posesynth.data.h36m_cameras`.
+50 fps. The readers live in :mod:`posesynth.datasets.h36m.formats` (original release, VideoPose3D)
+and :mod:`posesynth.datasets.h36m.mmpose`, the camera calibration in :mod:`posesynth.datasets.h36m.cameras`.
 
 Naming quirks handled (REFERENCE.md, "The original release"): S1 calls two actions
 ``TakingPhoto``/``WalkingDog`` (``Photo``/``WalkDog`` elsewhere); trials are ``Action`` or
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import skimage.io
 
-from posesynth.data import videos
+from posesynth.video import index as videos
 from posesynth.data.crops import keypoint_boxes, square_boxes
-from posesynth.data.h36m_cameras import CAMERAS, H36MCamera, H36MError
+from posesynth.datasets.h36m.cameras import CAMERAS, H36MCamera, H36MError
 
 __all__ = ["FORMATS", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "CAMERAS", "ACTIONS", "H36MError", "H36MCamera",
            "H36MSequence", "H36MSplit", "canonical_action", "detect_format", "load_h36m", "read_frames",
@@ -139,7 +139,7 @@ def detect_format(root: str | os.PathLike) -> str:
     Raises:
         H36MError when ``root`` does not exist or matches none of them.
     """
-    from posesynth.data import h36m_formats, h36m_mmpose  # they build this module's types: imported on use
+    from posesynth.datasets.h36m import formats as h36m_formats, mmpose as h36m_mmpose  # they build this module's types: imported on use
 
     root = Path(root)
     if not root.exists():
@@ -189,7 +189,7 @@ def load_h36m(root: str | os.PathLike, format: str | None = None, *, subjects: S
         H36MError for an unknown format, subject, camera or action, unreadable files, or when
         no view is left.
     """
-    from posesynth.data import h36m_formats, h36m_mmpose  # they build this module's types: imported on use
+    from posesynth.datasets.h36m import formats as h36m_formats, mmpose as h36m_mmpose  # they build this module's types: imported on use
 
     if isinstance(subjects, str):
         subjects = (subjects,)

@@ -2,7 +2,7 @@
 
 Semi-supervised recipes (``configs/h36m_semi.yaml``) train on the original Human3.6M videos with
 ``data.labels3d`` pointing at a folder of label files. This command writes that folder from any of
-the three layouts :mod:`posesynth.data.h36m` reads, mirroring the videos' paths so each video
+the three layouts :mod:`posesynth.datasets.h36m.load` reads, mirroring the videos' paths so each video
 finds its own file: ``OUT/S1/Videos/Walking 1.54138969.npz`` holds ``joints3d`` (F, 17, 3) camera
 frame, metres, and ``K`` (3, 3) that camera's intrinsics in pixels.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posesynth.data.h36m import CAMERAS, FORMATS, TRAIN_SUBJECTS, load_h36m
+from posesynth.datasets.h36m.load import CAMERAS, FORMATS, TRAIN_SUBJECTS, load_h36m
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def write_h36m_labels(root: str | os.PathLike, out: str | os.PathLike, *, format
                       trust_pickle: bool = False) -> list[Path]:
     """Write one label file per (subject, sequence, camera); returns the files written.
 
-    ``trust_pickle`` allows the pickle-based layouts' files (see :func:`~posesynth.data.h36m.load_h36m`).
+    ``trust_pickle`` allows the pickle-based layouts' files (see :func:`~posesynth.datasets.h36m.load.load_h36m`).
     """
     split = load_h36m(root, format, subjects=subjects, cameras=cameras, trust_pickle=trust_pickle)
     out = Path(out)

@@ -44,7 +44,7 @@ import torch
 
 from posesynth import skeleton
 from posesynth.data.keypoints2d import FACE_STAND_INS, KeypointsError, load_coco_keypoints
-from posesynth.models.kinematics import ancestor_matrix
+from posesynth.kinematics import ancestor_matrix
 
 EQUAL_DEPTH_M = 0.1
 NONE, BONE, CHAIN, GROUND = 0, 1, 2, 3  # label kinds: no label, one bone, a path of bones, ground plane

@@ -34,11 +34,11 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from posesynth.data.pairs import FramePairDataset
-from posesynth.data.videos import NoUsableVideosError, VideoError
+from posesynth.video.index import NoUsableVideosError, VideoError
 from posesynth.geometry import euler_to_matrix, project
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import colorize_part_maps, foreground_mask
-from posesynth.train import load_model, run_config
+from posesynth.training.train import load_model, run_config
 from posesynth.viz import html as report
 from posesynth.viz.draw import overlay_part_maps, skeleton_views, upscale, upscale_points, with_skeletons
 from posesynth.viz.grid import make_grid, save_png, to_uint8

@@ -2,9 +2,9 @@
 
 The model sees what training showed it: a square crop around the person resized to its
 ``image_size``. On Human3.6M the crop comes from the 2D ground truth (``h36m.person_boxes``), on
-synthetic sets from the rendered silhouette (:func:`posesynth.eval_synthetic.labelled_crops`).
+synthetic sets from the rendered silhouette (:func:`posesynth.evaluation.synthetic.labelled_crops`).
 Its root-relative camera-frame pose (metres) is scored in millimetres by
-:func:`posesynth.evaluate.pose_errors`. Frames are read ``batch_size`` at a time and one view is
+:func:`posesynth.evaluation.h36m.pose_errors`. Frames are read ``batch_size`` at a time and one view is
 in memory at once, so memory stays bounded on the full test set.
 """
 
@@ -19,10 +19,10 @@ import torch
 from tqdm.auto import tqdm
 
 from posesynth.data.crops import center_box, crop_and_resize, crop_rotations
-from posesynth.data.h36m import H36MSequence, person_boxes, read_frames
-from posesynth.data.synthetic import load_labels
-from posesynth.eval_synthetic import labelled_crops, predict_poses
-from posesynth.evaluate import SequenceScores, check_frame_step, frame_selection, pose_errors, sequence_scores
+from posesynth.datasets.h36m.load import H36MSequence, person_boxes, read_frames
+from posesynth.synth.dataset import load_labels
+from posesynth.evaluation.synthetic import labelled_crops, predict_poses
+from posesynth.evaluation.h36m import SequenceScores, check_frame_step, frame_selection, pose_errors, sequence_scores
 from posesynth.skeleton import NUM_JOINTS
 
 
@@ -88,7 +88,7 @@ def evaluate_synthetic_views(model: torch.nn.Module, root: str | os.PathLike, *,
                              frame_step: int = 1) -> list[SequenceScores]:
     """Score a model on ``posesynth synth`` output, one :class:`SequenceScores` per video.
 
-    Crops as :func:`posesynth.eval_synthetic.labelled_crops` (the rendered silhouette box); the
+    Crops as :func:`posesynth.evaluation.synthetic.labelled_crops` (the rendered silhouette box); the
     "action" is the label's motion, so the summary is a per-motion table.
     """
     check_frame_step(frame_step)

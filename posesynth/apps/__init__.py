@@ -1,0 +1,1 @@
+"""What a user runs on a trained model: ``predict``, ``visualize``, ``demo``."""

@@ -1,0 +1,1 @@
+"""Benchmark datasets, each reader in its own folder over types that sit below it."""

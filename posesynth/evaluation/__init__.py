@@ -1,0 +1,1 @@
+"""Evaluation: metrics, per-sequence scores, Human3.6M, MPI-INF-3DHP, synthetic sets, reports, ``posesynth eval``."""
