@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full ``posesynth`` argument parser."""
     from posesynth.apps import demo, predict, visualize
     from posesynth.data import depth_labels
-    from posesynth.evaluation import h36m as evaluate
+    from posesynth.evaluation import command as evaluate
     from posesynth.datasets.h36m import label_files as h36m_labels
     from posesynth.training import pretrain_depth
     from posesynth.data import cache
@@ -256,7 +256,7 @@ def write_failure(error: BaseException) -> str | None:
 
 
 def _exit_status(error: BaseException) -> int:
-    from posesynth.training.train import NonFiniteLossError
+    from posesynth.training.loop import NonFiniteLossError
 
     return EXIT_NONFINITE if isinstance(error, NonFiniteLossError) else EXIT_ERROR
 

@@ -30,7 +30,9 @@ from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.video.index import index_videos
 from posesynth.evaluation.synthetic import evaluate_synthetic
 from posesynth.synth.poses import sample_poses
-from posesynth.training.train import load_model, mean_pose, train
+from posesynth.models.loading import load_model
+from posesynth.training.inputs import mean_pose
+from posesynth.training.train import train
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

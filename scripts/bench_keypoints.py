@@ -24,7 +24,7 @@ import numpy as np
 from skimage.io import imread
 
 from posesynth import skeleton
-from posesynth.video.index import iter_frames
+from posesynth.video.readers import iter_frames
 from posesynth.detect.mapping import FITTED, blazepose_to_h36m, uncorrected_h36m
 from posesynth.detect.reference import FIT_SOURCES
 from posesynth.detect.mediapipe_pose import PoseDetector

@@ -28,7 +28,8 @@ from posesynth.video.index import index_videos
 from posesynth.models.model import PoseSynthModel
 from posesynth.synth.poses import sample_poses
 from posesynth.training.imitation_views import sample_views
-from posesynth.training.train import model_kwargs, train
+from posesynth.training.checkpoints import model_kwargs
+from posesynth.training.train import train
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -25,7 +25,9 @@ from posesynth.data.poses3d import load_poses3d
 from posesynth.evaluation.synthetic import labelled_views
 from posesynth.training.diagnostics import diagnose
 from posesynth.models.model import PoseSynthModel
-from posesynth.training.train import canonical_poses, load_model, mean_pose, model_kwargs, run_config
+from posesynth.training.inputs import canonical_poses, mean_pose
+from posesynth.training.checkpoints import model_kwargs
+from posesynth.models.loading import load_model, run_config
 
 
 def main() -> None:

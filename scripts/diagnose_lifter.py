@@ -28,7 +28,7 @@ from posesynth.training.imitation_views import sample_views
 from posesynth.losses.imitation import lifting_loss
 from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
-from posesynth.training.train import canonical_poses, mean_pose
+from posesynth.training.inputs import canonical_poses, mean_pose
 
 SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's crop (focal_ratio 2) and a nominal root depth
 

@@ -35,7 +35,8 @@ from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import foreground_mask
 from posesynth.synth.poses import sample_poses
-from posesynth.training.train import mean_pose, model_kwargs
+from posesynth.training.inputs import mean_pose
+from posesynth.training.checkpoints import model_kwargs
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -28,7 +28,8 @@ from posesynth.synth.dataset import load_labels
 from posesynth.evaluation.synthetic import crop_frame_truth, evaluate_synthetic, labelled_crops
 from posesynth.models.model import PoseSynthModel
 from posesynth.synth.poses import sample_poses
-from posesynth.training.train import mean_pose, model_kwargs
+from posesynth.training.inputs import mean_pose
+from posesynth.training.checkpoints import model_kwargs
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

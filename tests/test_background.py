@@ -8,7 +8,7 @@ from conftest import write_test_video
 
 from posesynth.video.backgrounds import (SegmentBackgrounds, median_background, read_background, sample_indices,
     segment_bounds, segment_of)
-from posesynth.video.index import open_video
+from posesynth.video.readers import open_video
 
 
 def test_segment_bounds_cover_the_video():

@@ -212,7 +212,7 @@ def run_multiview(ws, mocap) -> Path:
 @pytest.fixture(scope="session")
 def coco(ws, synth) -> Path:
     """A COCO-style keypoint file (Human3.6M-17 names) over frames of a synthetic video, as PNG images."""
-    from posesynth.video.index import read_frames
+    from posesynth.video.readers import read_frames
 
     folder = ws.root / "coco"
     folder.mkdir()

@@ -20,7 +20,7 @@ from posesynth.export.motion import (bone_vectors, canonical_size, fixed_lengths
                                      with_bone_lengths)
 from posesynth.export.table import csv_header
 from posesynth.models.model import PoseSynthModel
-from posesynth.training.train import model_kwargs
+from posesynth.training.checkpoints import model_kwargs
 
 LENGTHS = np.array(skeleton.BONE_LENGTHS_M)
 

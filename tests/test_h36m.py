@@ -11,9 +11,10 @@ from cdflib.cdfwrite import CDF
 from conftest import write_mmpose_h36m, write_test_video
 
 from posesynth import skeleton as sk
-from posesynth.video import index as videos
-from posesynth.datasets.h36m.load import (ACTIONS, CAMERAS, H36MError, canonical_action, detect_format, load_h36m,
-    person_boxes, read_frames)
+from posesynth.video.readers import read_frames as read_video_frames
+from posesynth.datasets.h36m.types import ACTIONS, canonical_action
+from posesynth.datasets.h36m.cameras import CAMERAS, H36MError
+from posesynth.datasets.h36m.load import detect_format, load_h36m, person_boxes, read_frames
 from posesynth.datasets.h36m.cameras import (PUBLISHED_SUBJECTS, project_to_image, published_camera, read_camera_pickle,
     world_to_camera)
 from posesynth.errors import UntrustedPickleError
@@ -255,7 +256,7 @@ def test_original_need_video(original, caplog):
     assert len(walking.frames) == F
     frames = read_frames(walking, [0, F - 1])
     assert frames.shape == (2, 24, 32, 3)
-    assert np.array_equal(frames, videos.read_frames(walking.video, [0, F - 1]))
+    assert np.array_equal(frames, read_video_frames(walking.video, [0, F - 1]))
     with pytest.raises(H36MError, match="not among"):
         read_frames(walking, [F])  # a video frame past the mocap
     with pytest.raises(H36MError, match="not among"):

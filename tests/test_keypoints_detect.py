@@ -291,7 +291,7 @@ def test_real_detector_finds_nobody_in_an_empty_frame(h36m_frames):
 
 def test_keypoints_command_on_a_real_clip(realdata, tmp_path):
     pytest.importorskip("mediapipe", reason="the detect extra is not installed")
-    from posesynth.video.index import read_frames
+    from posesynth.video.readers import read_frames
     import av
 
     clip = tmp_path / "walk.mp4"  # the first 12 frames of the real Human3.6M clip

@@ -14,7 +14,8 @@ from posesynth.data.pairs import FramePairDataset
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.geometry import crop_camera_rotation, intrinsics
 from posesynth.losses.supervised import pose3d_loss
-from posesynth.training.train import load_model, train
+from posesynth.models.loading import load_model
+from posesynth.training.train import train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = TINY_RUN

@@ -13,7 +13,7 @@ from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose, flip_pose
 from posesynth.synth.poses import sample_poses
-from posesynth.training.train import canonical_poses
+from posesynth.training.inputs import canonical_poses
 
 
 def _yaw(pose: torch.Tensor, degrees: float) -> torch.Tensor:

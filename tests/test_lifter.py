@@ -10,7 +10,7 @@ from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_un
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose
 from posesynth.synth.poses import sample_poses
-from posesynth.training.train import canonical_poses
+from posesynth.training.inputs import canonical_poses
 
 K = torch.tensor([[128.0, 0.0, 31.5], [0.0, 128.0, 31.5], [0.0, 0.0, 1.0]])
 

@@ -75,7 +75,7 @@ def test_two_process_multiview_run_with_accelerate_launch(views, tmp_path):
     import subprocess
     import sys
 
-    from posesynth.training.train import latest_checkpoint
+    from posesynth.training.rundir import latest_checkpoint
 
     run = tmp_path / "mv_ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="true")

@@ -13,9 +13,11 @@ from conftest import write_test_video
 from torch.utils.data import DataLoader
 
 from posesynth.data import pairs
-from posesynth.data.crops import SidecarError, center_box, crop_matrix, square_boxes
+from posesynth.data.crops import SidecarError, crop_matrix
+from posesynth.video.boxes import center_box, square_boxes
 from posesynth.data.pairs import FramePairDataset, pair_counts, sample_pair
-from posesynth.video.index import NoUsableVideosError, PyAVReader
+from posesynth.video.index import NoUsableVideosError
+from posesynth.video.readers import PyAVReader
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.cli import main
 from posesynth.config import load_config
 from posesynth.training.pretrain_depth import pretrain, video_crops
-from posesynth.training.train import load_model
+from posesynth.models.loading import load_model
 
 TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
         "model.appearance_width=8", "model.decoder_width=8", "train.batch_size=2", "train.log_every=1",

@@ -21,7 +21,7 @@ from conftest import POSESYNTH, tiny_train_argv
 
 from posesynth.cli import main
 from posesynth.training.rundir import LOCK_NAME, remove_run, truncate_log
-from posesynth.training.train import latest_checkpoint
+from posesynth.training.rundir import latest_checkpoint
 
 
 

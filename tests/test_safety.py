@@ -18,7 +18,7 @@ import torch
 from conftest import tiny_train_argv, write_mmpose_h36m
 
 from posesynth.cli import main
-from posesynth.training.train import latest_checkpoint
+from posesynth.training.rundir import latest_checkpoint
 
 
 class Payload:

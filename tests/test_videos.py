@@ -8,8 +8,8 @@ import pytest
 
 from conftest import write_test_video
 from posesynth.cli import main
-from posesynth.video.index import (DecordReader, NoUsableVideosError, PyAVReader, VideoError, find_videos, index_videos,
-    open_video, read_frames)
+from posesynth.video.readers import DecordReader, PyAVReader, VideoError, open_video, read_frames
+from posesynth.video.index import NoUsableVideosError, find_videos, index_videos
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from conftest import write_test_video
 from posesynth import skeleton
 from posesynth.config import load_config, write_resolved_config
 from posesynth.models.model import PoseSynthModel
-from posesynth.training.train import model_kwargs
+from posesynth.training.checkpoints import model_kwargs
 from posesynth.apps.visualize import (VIEW_ANGLES, choose_pairs, novel_views, rotate_about_root, swap_grid,
     synthesis_quality, visualize)
 from posesynth.viz import html
@@ -45,7 +45,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(tiny_run) -> PoseSynthModel:
-    from posesynth.training.train import load_model
+    from posesynth.models.loading import load_model
     return load_model(tiny_run)
 
 

@@ -24,7 +24,9 @@ from posesynth.video.index import index_videos
 from posesynth.evaluation.synthetic import evaluate_synthetic
 from posesynth.training.rundir import claim_run
 from posesynth.synth.poses import sample_poses
-from posesynth.training.train import load_model, mean_pose, train
+from posesynth.models.loading import load_model
+from posesynth.training.inputs import mean_pose
+from posesynth.training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_ASSETS = REPO / "assets" / "demo"

@@ -36,9 +36,11 @@ import numpy as np
 
 from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box, foreground_frames,
-                                  initial_boxes, person_boxes)
-from posesynth.video.index import (SkippedVideo, VideoError, VideoIndex, VideoInfo, add_clip_length_arguments,
-    clip_min_frames, index_videos, iter_frames, open_video)
+    initial_boxes)
+from posesynth.video.boxes import person_boxes
+from posesynth.video.index import (SkippedVideo, VideoIndex, VideoInfo, add_clip_length_arguments, clip_min_frames,
+    index_videos)
+from posesynth.video.readers import VideoError, iter_frames, open_video
 
 log = logging.getLogger(__name__)
 

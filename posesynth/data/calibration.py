@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from posesynth.datasets.h36m.cameras import H36MError, read_camera_pickle
 from posesynth.errors import untrusted_pickle
 from posesynth.geometry import (axis_angle_to_matrix, project, relative_transform,
                                 world_to_camera)
@@ -359,8 +360,6 @@ def _h36m_h5(path: Path) -> dict[str, dict[str, Camera]]:
 
 def _h36m_pkl(path: Path) -> dict[str, dict[str, Camera]]:
     """mmpose's ``cameras.pkl``, read by the Human3.6M readers' own loader (one parser of the file)."""
-    from posesynth.datasets.h36m.cameras import H36MError, read_camera_pickle
-
     try:
         table = read_camera_pickle(path)
     except H36MError as error:

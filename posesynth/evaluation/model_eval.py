@@ -4,7 +4,7 @@ The model sees what training showed it: a square crop around the person resized 
 ``image_size``. On Human3.6M the crop comes from the 2D ground truth (``h36m.person_boxes``), on
 synthetic sets from the rendered silhouette (:func:`posesynth.evaluation.synthetic.labelled_crops`).
 Its root-relative camera-frame pose (metres) is scored in millimetres by
-:func:`posesynth.evaluation.h36m.pose_errors`. Frames are read ``batch_size`` at a time and one view is
+:func:`posesynth.evaluation.scores.pose_errors`. Frames are read ``batch_size`` at a time and one view is
 in memory at once, so memory stays bounded on the full test set.
 """
 
@@ -18,11 +18,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from posesynth.data.crops import center_box, crop_and_resize, crop_rotations
-from posesynth.datasets.h36m.load import H36MSequence, person_boxes, read_frames
+from posesynth.video.boxes import center_box
+from posesynth.data.crops import crop_and_resize, crop_rotations
+from posesynth.datasets.h36m.types import H36MSequence
+from posesynth.datasets.h36m.load import person_boxes, read_frames
 from posesynth.synth.dataset import load_labels
 from posesynth.evaluation.synthetic import labelled_crops, predict_poses
-from posesynth.evaluation.h36m import SequenceScores, check_frame_step, frame_selection, pose_errors, sequence_scores
+from posesynth.evaluation.scores import SequenceScores, check_frame_step, frame_selection, pose_errors, sequence_scores
 from posesynth.skeleton import NUM_JOINTS
 
 

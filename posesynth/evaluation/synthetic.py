@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.data.crops import crop_and_resize, crop_matrix, square_boxes, to_crop_frame
+from posesynth.data.crops import crop_and_resize, crop_matrix, to_crop_frame
+from posesynth.video.boxes import square_boxes
 from posesynth.synth.dataset import load_labels
-from posesynth.video.index import iter_frames
+from posesynth.video.readers import iter_frames
 from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe
 from posesynth.models.discriminator import body_frame
 

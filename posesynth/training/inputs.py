@@ -25,11 +25,14 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from posesynth.config import Config, DataConfig
 from posesynth.data.cache import KEYPOINTS_FOLDER, FrameCache
 from posesynth.data.keypoints2d import find_keypoints
 from posesynth.data.poses3d import load_poses3d
+from posesynth.kinematics import forward_kinematics, pose_to_directions
+from posesynth.models.discriminator import body_frame
 from posesynth.video.index import index_videos, probe_video
 from posesynth.synth.poses import sample_poses
 
@@ -123,5 +126,35 @@ def resolve_keypoints(config: Config, run: Path, *, main_process: bool = True,
                                loss=dataclasses.replace(loss, **weights))
 
 
+
+# --- statistics of the unpaired poses ---------------------------------------------------------
+
+def canonical_poses(poses: torch.Tensor) -> torch.Tensor:
+    """Root-relative poses rotated into their own body frame (x left, y down, z out of the back).
+
+    Args:
+        poses: (N, 17, 3) any rigid frame, metres.
+    Returns:
+        (N, 17, 3) metres.
+    """
+    centred = poses - poses[:, :1]
+    return centred @ body_frame(centred).transpose(-1, -2)
+
+
+def mean_pose(poses: torch.Tensor) -> torch.Tensor:
+    """The mean unpaired pose: mean canonical bone directions, canonical bone lengths.
+
+    Averaging directions (not joints) keeps the result a valid skeleton with the model's own
+    bone lengths, so it is exactly representable by the pose encoder.
+
+    Args:
+        poses: (N, 17, 3) metres, any frame.
+    Returns:
+        (17, 3) metres, body frame, pelvis at the origin.
+    """
+    directions, _ = pose_to_directions(canonical_poses(poses.double()))
+    return forward_kinematics(directions.mean(0, keepdim=True))[0].float()
+
+
 __all__ = ["GENERATED_CLIPS", "GENERATED_SEED", "KEYPOINT_WEIGHTS", "unpaired_poses", "training_videos",
-           "keypoint_folder", "detect_missing", "resolve_keypoints"]
+           "keypoint_folder", "detect_missing", "resolve_keypoints", "canonical_poses", "mean_pose"]

@@ -12,7 +12,7 @@ Inputs: a COCO-style annotation file plus its image folder, or videos with keypo
 (:mod:`posesynth.data.keypoints2d`). Each person is cropped around its keypoint box. The loop is
 train.py's (build → prepare → loop, Accelerate, its atomic checkpoints and logs); the appearance
 encoder and decoder are frozen and untouched, so ``RUN/model.pt`` loads with
-:func:`posesynth.training.train.load_model` and holds a whole model ready for fine-tuning.
+:func:`posesynth.models.loading.load_model` and holds a whole model ready for fine-tuning.
 """
 
 from __future__ import annotations
@@ -37,19 +37,23 @@ from tqdm.auto import tqdm
 
 from posesynth import skeleton
 from posesynth.config import Config, load_config, write_resolved_config
-from posesynth.data.crops import crop_and_resize, crop_matrix, keypoint_boxes, square_boxes
+from posesynth.data.crops import crop_and_resize, crop_matrix
+from posesynth.video.boxes import keypoint_boxes, square_boxes
 from posesynth.data.keypoints2d import (FACE_STAND_INS, Keypoints2D, KeypointsError, find_keypoints,
                                         load_coco_keypoints, read_keypoints)
 from posesynth.data.poses3d import load_poses3d
-from posesynth.video.index import NoUsableVideosError, index_videos, iter_frames
+from posesynth.video.index import NoUsableVideosError, index_videos
+from posesynth.video.readers import iter_frames
 from posesynth.data.depth_labels import DepthLabels, depth_labels, load_depth_labels
 from posesynth.losses.keypoints import keypoint_loss
 from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel
 from posesynth.training.rundir import claim_run
-from posesynth.training.train import (check_finite, log_scalars, open_tensorboard, canonical_poses, latest_checkpoint,
-    lr_factor, mean_pose, model_kwargs, resolve_mixed_precision, resume_state, save_checkpoint)
+from posesynth.training.loop import check_finite, log_scalars, open_tensorboard, lr_factor, resolve_mixed_precision
+from posesynth.training.inputs import canonical_poses, mean_pose
+from posesynth.training.rundir import latest_checkpoint
+from posesynth.training.checkpoints import model_kwargs, resume_state, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -336,5 +340,5 @@ def run_pretrain(args: argparse.Namespace) -> int:
     with claim_run(args.out, resume=args.resume, overwrite=args.overwrite, steps=config.train.steps):
         run = pretrain(config, dataset, args.out, depth_weight=args.depth_weight,
                        keypoint_weight=args.keypoint_weight, resume=args.resume)
-    print(f"pre-trained on {len(dataset)} crops: {run / 'model.pt'} (posesynth.training.train.load_model reads it)")
+    print(f"pre-trained on {len(dataset)} crops: {run / 'model.pt'} (posesynth.models.loading.load_model reads it)")
     return 0

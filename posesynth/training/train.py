@@ -3,19 +3,15 @@
 One process or many (``accelerate launch -m posesynth train ...``), CPU or GPU, bf16/fp16 where
 the device has it, gradient accumulation. The data position needs no bookkeeping: item i of the
 pair dataset is a pure function of (seed, i) and the sampler walks i = 0, 1, 2, …, so resuming
-at step s skips s·accumulation batches without loading them. Checkpoints are Accelerate state
-(models, optimisers, schedulers, RNGs) plus ``trainer_state.json`` (step), written to a temporary
-folder and renamed, and ``checkpoints/latest`` is replaced atomically after that: a kill during a
-save never leaves a broken latest checkpoint.
+at step s skips s·accumulation batches without loading them. Checkpoints (atomic, exact resume)
+are :mod:`posesynth.training.checkpoints`; the parts shared with depth pre-training (schedule, NaN
+stop, logging) :mod:`posesynth.training.loop`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -25,7 +21,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, SequentialSampler
 from tqdm.auto import tqdm
 
-from posesynth.config import Config, load_config, write_resolved_config
+from posesynth.config import Config, write_resolved_config
 from posesynth.data.multiview_dataset import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
 from posesynth.evaluation.synthetic import load_labelled_set, score_poses
@@ -33,12 +29,13 @@ from posesynth.training.imitation_views import sample_views
 from posesynth.losses.combine import compute_losses
 from posesynth.losses.multiview_terms import stack_views
 from posesynth.losses.priors import discriminator_loss
-from posesynth.models.discriminator import PoseDiscriminator, body_frame
-from posesynth.kinematics import forward_kinematics, pose_to_directions
+from posesynth.models.discriminator import PoseDiscriminator
 from posesynth.models.model import PoseSynthModel
-from posesynth.training.rundir import latest_checkpoint, load_state_safely, truncate_log
 from posesynth.render.warp import random_similarities
-from posesynth.training.inputs import resolve_keypoints, unpaired_poses
+from posesynth.training.checkpoints import init_weights, model_kwargs, resume_state, save_checkpoint
+from posesynth.training.loop import check_finite, log_scalars, lr_factor, open_tensorboard, resolve_mixed_precision
+from posesynth.training.rundir import latest_checkpoint
+from posesynth.training.inputs import canonical_poses, mean_pose, resolve_keypoints, unpaired_poses
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
@@ -52,63 +49,7 @@ LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "sil
 LIFTING_BATCH = 256  # sampled poses per step for the lifter: a small MLP, it needs many more than the images
 
 
-class NonFiniteLossError(RuntimeError):
-    """A loss term became NaN or infinite; the message names the term and the last good checkpoint."""
-
-
 # --- building blocks ------------------------------------------------------------------------
-
-def model_kwargs(config: Config) -> dict:
-    """The :class:`PoseSynthModel` keyword arguments of a config (stored with every checkpoint)."""
-    m = config.model
-    return dict(image_size=m.image_size, encoder_width=m.encoder_width, encoder_stages=m.encoder_stages,
-                appearance_channels=m.appearance_channels, appearance_width=m.appearance_width,
-                decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
-                bone_scaling=m.bone_scaling, spatial_head=m.spatial_head, encoder=m.encoder,
-                lifter=m.lifter)
-
-
-def canonical_poses(poses: torch.Tensor) -> torch.Tensor:
-    """Root-relative poses rotated into their own body frame (x left, y down, z out of the back).
-
-    Args:
-        poses: (N, 17, 3) any rigid frame, metres.
-    Returns:
-        (N, 17, 3) metres.
-    """
-    centred = poses - poses[:, :1]
-    return centred @ body_frame(centred).transpose(-1, -2)
-
-
-def mean_pose(poses: torch.Tensor) -> torch.Tensor:
-    """The mean unpaired pose: mean canonical bone directions, canonical bone lengths.
-
-    Averaging directions (not joints) keeps the result a valid skeleton with the model's own
-    bone lengths, so it is exactly representable by the pose encoder.
-
-    Args:
-        poses: (N, 17, 3) metres, any frame.
-    Returns:
-        (17, 3) metres, body frame, pelvis at the origin.
-    """
-    directions, _ = pose_to_directions(canonical_poses(poses.double()))
-    return forward_kinematics(directions.mean(0, keepdim=True))[0].float()
-
-
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to 10 % at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def resolve_mixed_precision(choice: str) -> str:
-    """"auto" → bf16 on a GPU that supports it, else full precision."""
-    if choice != "auto":
-        return choice
-    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-
 
 def sample_real_poses(poses: torch.Tensor, count: int, seed: int, step: int, micro: int) -> torch.Tensor:
     """``count`` unpaired poses for one discriminator step; a pure function of (seed, step, micro)."""
@@ -132,115 +73,6 @@ def imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro
     chosen = sample_real_poses(poses, count, seed + 7919, step, micro)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 104_729)
     return sample_views(chosen, image_size=image_size, focal=focal, generator=generator)
-
-
-# --- checkpoints ----------------------------------------------------------------------------
-
-def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path, step: int, config: Config,
-                    keep: int) -> Path:
-    """Write a checkpoint atomically; every process must call it.
-
-    Layout: ``RUN/checkpoints/step_0000500/`` (Accelerate state + ``trainer_state.json``) and
-    ``RUN/model.pt`` (the unwrapped model's weights and keyword arguments, for eval/predict).
-    """
-    checkpoints = run / "checkpoints"
-    final = checkpoints / f"step_{step:07d}"
-    tmp = checkpoints / f".tmp_step_{step:07d}"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        checkpoints.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()  # every process's RNG file is in tmp before it is renamed
-    if accelerator.is_main_process:
-        (tmp / "trainer_state.json").write_text(json.dumps({"step": step}))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        pointer_tmp = checkpoints / "latest.tmp"
-        pointer_tmp.write_text(final.name)
-        os.replace(pointer_tmp, checkpoints / "latest")
-        weights = {"model_kwargs": model_kwargs(config), "state_dict": accelerator.unwrap_model(model).state_dict(),
-                   "step": step}
-        torch.save(weights, run / "model.pt.tmp")
-        os.replace(run / "model.pt.tmp", run / "model.pt")
-        old = sorted(p for p in checkpoints.glob("step_*") if p.is_dir())[:-keep] if keep > 0 else []
-        for folder in old:
-            shutil.rmtree(folder, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return final
-
-
-def resume_state(accelerator: Accelerator, run: Path, loader, grad_accum: int):
-    """Load RUN's latest checkpoint into the prepared objects; every process must call it.
-
-    Restores what :func:`save_checkpoint` wrote through Accelerate (models, optimisers, registered
-    schedulers, every process's RNG; every file loaded ``weights_only``) and advances ``loader``
-    past the batches already consumed, so the continued run sees exactly the batches the
-    uninterrupted one would have. ``log.jsonl`` rows after the checkpoint's step are dropped.
-
-    Returns:
-        (step, loader): the step reached and the advanced loader.
-    Raises:
-        FileNotFoundError when RUN has no checkpoint.
-    """
-    checkpoint = latest_checkpoint(run)
-    if checkpoint is None:
-        raise FileNotFoundError(f"--resume: {run} has no checkpoint (checkpoints/latest is missing)")
-    load_state_safely(accelerator, checkpoint)
-    step = json.loads((checkpoint / "trainer_state.json").read_text())["step"]
-    if accelerator.is_main_process:
-        truncate_log(run / "log.jsonl", step)
-    log.info("resumed %s at step %d", checkpoint, step)
-    return step, accelerator.skip_first_batches(loader, step * grad_accum)
-
-
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> PoseSynthModel:
-    """A trained model from ``RUN`` (its ``model.pt``) or a ``model.pt`` file, in eval mode."""
-    path = Path(path)
-    file = path / "model.pt" if path.is_dir() else path
-    if not file.is_file():
-        raise FileNotFoundError(f"{file} does not exist: pass a run directory written by `posesynth train` "
-                                f"(it holds model.pt) or a model.pt file")
-    weights = torch.load(file, map_location=map_location, weights_only=True)
-    model = PoseSynthModel(**weights["model_kwargs"])
-    model.load_state_dict(weights["state_dict"])
-    return model.eval()
-
-
-def init_weights(model: torch.nn.Module, source: str | os.PathLike) -> None:
-    """Start ``model`` from another run's weights (``--init RUN``): fine-tuning after pre-training.
-
-    Parameters present in both with the same shape are copied; the others keep their fresh
-    initialisation and are listed (e.g. a depth-pre-trained run has no trained decoder, a run
-    without bone scaling has no bone head). A shape mismatch means different network sizes.
-    """
-    path = Path(source)
-    file = path / "model.pt" if path.is_dir() else path
-    if not file.is_file():
-        raise FileNotFoundError(f"train.init={source}: {file} does not exist; pass a run directory holding "
-                                f"model.pt (from `posesynth train` or `posesynth pretrain-depth`) or a model.pt file")
-    state = torch.load(file, map_location="cpu", weights_only=True)["state_dict"]
-    own = model.state_dict()
-    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
-             if k in own and v.shape != own[k].shape]
-    if wrong:
-        raise ValueError(f"train.init={source}: its network sizes differ from this config's ({'; '.join(wrong[:4])}); "
-                         f"use the same model.* settings as the run you start from")
-    missing = sorted(set(own) - set(state))
-    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
-    log.info("initialised from %s (%d tensors)%s", file, len(state) - len(set(state) - set(own)),
-             f"; kept fresh: {', '.join(missing)}" if missing else "")
-
-
-def run_config(run: str | os.PathLike) -> Config:
-    """The resolved config of a run (``RUN/config.yaml``, or the one beside a ``model.pt``); defaults if none."""
-    path = Path(run)
-    folder = path if path.is_dir() else path.parent
-    file = folder / "config.yaml"
-    if not file.is_file():
-        log.warning("%s has no config.yaml: using the default crop settings", folder)
-        return load_config(None)
-    return load_config(file)
 
 
 # --- the loop -------------------------------------------------------------------------------
@@ -413,32 +245,6 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         writer.close()
     accelerator.end_training()
     return run
-
-
-def check_finite(accelerator: Accelerator, terms: dict[str, torch.Tensor], step: int, last_good: Path | None) -> None:
-    """Stop every process together when any process sees a non-finite term."""
-    bad = torch.tensor([0.0 if torch.isfinite(v).all() else 1.0 for v in terms.values()], device=accelerator.device)
-    bad = accelerator.reduce(bad, "sum")
-    if bad.sum() > 0:
-        names = [name for name, flag in zip(terms, bad.tolist()) if flag > 0]
-        keep = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint had been written yet"
-        raise NonFiniteLossError(
-            f"loss term(s) {', '.join(names)} became non-finite at step {step + 1}; the run stopped and {keep}. "
-            f"Lower train.lr, raise train.grad_clip, or check the input data; resume with --resume.")
-
-
-def open_tensorboard(run: Path):
-    from torch.utils.tensorboard import SummaryWriter  # imported late: it is slow to import
-
-    return SummaryWriter(log_dir=str(run / "tb"))
-
-
-def log_scalars(run: Path, writer, step: int, values: dict[str, float]) -> None:
-    """One JSON line per logged step in ``RUN/log.jsonl``, and the same scalars in TensorBoard."""
-    with open(run / "log.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"step": step, **values}) + "\n")
-    for key, value in values.items():
-        writer.add_scalar(key, value, step)
 
 
 def _save_samples(run: Path, step: int, batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> None:

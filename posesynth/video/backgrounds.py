@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from skimage.io import imread
 
-from posesynth.video.index import FrameReader, file_beside
+from posesynth.video.readers import FrameReader
+from posesynth.video.index import file_beside
 
 PLATE_SUFFIXES: tuple[str, ...] = (".background.png", ".background.jpg", ".background.npy")
 

@@ -1,6 +1,6 @@
 """Readers of the original Human3.6M release and of VideoPose3D's files (mmpose's: ``h36m_mmpose``).
 
-Each reader returns ``(views, skipped)``: :class:`~posesynth.datasets.h36m.load.H36MSequence` views in the
+Each reader returns ``(views, skipped)``: :class:`~posesynth.datasets.h36m.types.H36MSequence` views in the
 units of every layout (``joints3d`` camera frame, millimetres, 17 joints; ``joints2d`` pixels),
 and ``skipped`` mapping a view's key to the reason it could not be used. A problem that concerns
 the whole dataset (a missing subject, a file of the wrong structure) raises :class:`H36MError`
@@ -17,8 +17,9 @@ from pathlib import Path
 import cdflib
 import numpy as np
 
-from posesynth.video import index as videos
-from posesynth.datasets.h36m.load import H36MSequence, canonical_action, view_key
+from posesynth.video.index import probe_video
+from posesynth.video.readers import VideoError
+from posesynth.datasets.h36m.types import H36MSequence, canonical_action, view_key
 from posesynth.datasets.h36m.cameras import (CAMERAS, PUBLISHED_SUBJECTS, H36MCamera, H36MError, project_to_image,
     published_camera, world_to_camera)
 from posesynth.errors import untrusted_pickle
@@ -63,8 +64,8 @@ def _video_view(path: Path, mocap_frames: int, need_video: bool) -> tuple[Path |
     if not need_video:
         return path, mocap_frames
     try:
-        info = videos.probe_video(path)
-    except (videos.VideoError, OSError) as error:
+        info = probe_video(path)
+    except (VideoError, OSError) as error:
         raise H36MError(f"video unreadable: {error}") from error
     if info.frames < mocap_frames:
         log.warning("%s: %d video frames for %d mocap frames; keeping the first %d", path, info.frames,

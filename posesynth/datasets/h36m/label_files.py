@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from posesynth.datasets.h36m.load import CAMERAS, FORMATS, TRAIN_SUBJECTS, load_h36m
+from posesynth.datasets.h36m.cameras import CAMERAS
+from posesynth.datasets.h36m.types import FORMATS, TRAIN_SUBJECTS
+from posesynth.datasets.h36m.load import load_h36m
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,7 @@
 ``joints2d`` pixels of that camera's image; the frame indices are mocap (= video) frames at
 50 fps. The readers live in :mod:`posesynth.datasets.h36m.formats` (original release, VideoPose3D)
 and :mod:`posesynth.datasets.h36m.mmpose`, the camera calibration in :mod:`posesynth.datasets.h36m.cameras`.
-
-Naming quirks handled (REFERENCE.md, "The original release"): S1 calls two actions
-``TakingPhoto``/``WalkingDog`` (``Photo``/``WalkDog`` elsewhere); trials are ``Action`` or
-``Action 1``/``2``/``3`` (``Action_1`` in mmpose's image names); an action is matched on the
-whole name, so ``Sitting`` never takes ``SittingDown`` nor ``Walking`` ``WalkDog``/``WalkTogether``.
+The types all of them build live in :mod:`posesynth.datasets.h36m.types`.
 """
 
 from __future__ import annotations
@@ -19,114 +15,21 @@ import logging
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import skimage.io
 
-from posesynth.video import index as videos
-from posesynth.data.crops import keypoint_boxes, square_boxes
-from posesynth.datasets.h36m.cameras import CAMERAS, H36MCamera, H36MError
+from posesynth.video.readers import read_frames as read_video_frames
+from posesynth.video.boxes import keypoint_boxes, square_boxes
+from posesynth.datasets.h36m import formats as h36m_formats, mmpose as h36m_mmpose
+from posesynth.datasets.h36m.cameras import CAMERAS, H36MError
+from posesynth.datasets.h36m.types import FORMATS, TEST_SUBJECTS, ACTIONS, H36MSequence, H36MSplit
 
-__all__ = ["FORMATS", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "CAMERAS", "ACTIONS", "H36MError", "H36MCamera",
-           "H36MSequence", "H36MSplit", "canonical_action", "detect_format", "load_h36m", "read_frames",
-           "person_boxes"]
+__all__ = ["detect_format", "load_h36m", "read_frames", "person_boxes"]
 
 log = logging.getLogger(__name__)
-
-FORMATS: tuple[str, ...] = ("original", "videopose3d", "mmpose")
-TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
-TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
-ACTIONS: tuple[str, ...] = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
-                            "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",
-                            "WalkTogether")
-
-# whole-name lookup, case-insensitive; S1's two spellings as aliases
-_ACTION_BY_NAME: dict[str, str] = {a.lower(): a for a in ACTIONS} | {"takingphoto": "Photo",
-                                                                     "walkingdog": "WalkDog"}
-_SEQUENCE = re.compile(r"^(?P<action>[A-Za-z]+)(?:[ _](?P<trial>\d+))?$")
-
-
-def canonical_action(sequence: str) -> str:
-    """The canonical action (one of ``ACTIONS``) of an on-disk sequence name.
-
-    "Walking 1" → "Walking", "TakingPhoto" → "Photo", "WalkingDog 1" → "WalkDog",
-    "SittingDown 2" → "SittingDown" (never "Sitting"), "WalkTogether 1" → "WalkTogether",
-    "Directions_1" (mmpose) → "Directions".
-
-    Raises:
-        H36MError for a name that is not an action with an optional trial number (e.g. "_ALL").
-    """
-    match = _SEQUENCE.match(sequence.strip())
-    action = _ACTION_BY_NAME.get(match["action"].lower()) if match else None
-    if action is None:
-        raise H36MError(f"{sequence!r} is not a Human3.6M sequence name: expected one of {ACTIONS} (or S1's "
-                        f"'TakingPhoto'/'WalkingDog'), optionally followed by a trial number such as ' 1'")
-    return action
-
-
-@dataclass
-class H36MSequence:
-    """One camera view of one recorded sequence.
-
-    Attributes:
-        subject: e.g. "S9".
-        sequence: the name as the layout stores it, e.g. "Walking 1" (S1 keeps "TakingPhoto" in
-            the original release and mmpose; VideoPose3D's files already say "Photo").
-        action: canonical action, one of ``ACTIONS``.
-        camera: camera id, one of ``CAMERAS``.
-        frames: (F,) int64 mocap frame indices held, increasing (``arange(F)`` for the original
-            release and VideoPose3D, shorter when the video is; the npz's rows for mmpose).
-        joints3d: (F, 17, 3) float32 camera frame, millimetres, Human3.6M-17 order.
-        joints2d: (F, 17, 2) float32 pixels of the camera image, or None.
-        calibration: the camera, or None.
-        video: the original release's ``.mp4`` (may hold more frames than the mocap), or None.
-        images: mmpose's frame images, one per entry of ``frames``, or None.
-        num_mocap_frames: frames of the whole mocap sequence (for mmpose, which does not store
-            it: the last held frame + 1).
-    """
-
-    subject: str
-    sequence: str
-    action: str
-    camera: str
-    frames: np.ndarray
-    joints3d: np.ndarray
-    joints2d: np.ndarray | None
-    calibration: H36MCamera | None
-    video: Path | None
-    images: list[Path] | None
-    num_mocap_frames: int
-
-    @property
-    def key(self) -> str:
-        """``"subject|sequence|camera"``, e.g. ``"S9|Walking 1|54138969"``."""
-        return view_key(self.subject, self.sequence, self.camera)
-
-
-@dataclass
-class H36MSplit:
-    """The views :func:`load_h36m` kept, and those it had to skip.
-
-    Attributes:
-        sequences: the usable views, sorted by key.
-        missing: keys of the skipped views (e.g. "S11|Directions|54138969").
-        skipped: key → human-readable reason.
-        format: the layout read, one of ``FORMATS``.
-    """
-
-    sequences: list[H36MSequence]
-    missing: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-    format: str = ""
-
-
-def view_key(subject: str, sequence: str, camera: str) -> str:
-    """The key of one view: ``"subject|sequence|camera"``."""
-    return f"{subject}|{sequence}|{camera}"
-
 
 def detect_format(root: str | os.PathLike) -> str:
     """Which layout ``root`` holds: "original", "videopose3d" or "mmpose".
@@ -139,7 +42,6 @@ def detect_format(root: str | os.PathLike) -> str:
     Raises:
         H36MError when ``root`` does not exist or matches none of them.
     """
-    from posesynth.datasets.h36m import formats as h36m_formats, mmpose as h36m_mmpose  # they build this module's types: imported on use
 
     root = Path(root)
     if not root.exists():
@@ -189,7 +91,6 @@ def load_h36m(root: str | os.PathLike, format: str | None = None, *, subjects: S
         H36MError for an unknown format, subject, camera or action, unreadable files, or when
         no view is left.
     """
-    from posesynth.datasets.h36m import formats as h36m_formats, mmpose as h36m_mmpose  # they build this module's types: imported on use
 
     if isinstance(subjects, str):
         subjects = (subjects,)
@@ -237,7 +138,7 @@ def read_frames(seq: H36MSequence, indices: np.ndarray | Sequence[int]) -> np.nd
         raise H36MError(f"{seq.key}: frames {indices[~held][:5].tolist()} are not among the view's "
                         f"{len(seq.frames)} frames; pick indices from seq.frames")
     if seq.video is not None:
-        return videos.read_frames(seq.video, indices.tolist())
+        return read_video_frames(seq.video, indices.tolist())
     if seq.images is not None:
         return np.stack([_read_image(seq.images[i]) for i in position])
     raise H36MError(f"{seq.key}: no video or images for this view; load with need_video=True to keep only "
@@ -257,8 +158,8 @@ def _read_image(path: Path) -> np.ndarray:
 def person_boxes(joints2d: np.ndarray, margin: float = 1.25) -> np.ndarray:
     """Square person crop boxes around the 2D ground truth joints.
 
-    The tight box of the 17 joints (``crops.keypoint_boxes`` without padding: head top to
-    ankles, wrists) is made square with side ``margin`` × its longer side (``crops.square_boxes``).
+    The tight box of the 17 joints (``boxes.keypoint_boxes`` without padding: head top to
+    ankles, wrists) is made square with side ``margin`` × its longer side (``boxes.square_boxes``).
 
     Args:
         joints2d: (F, 17, 2) pixels; NaN for a missing joint.

@@ -1,0 +1,48 @@
+"""A trained model back from its run: ``RUN/model.pt`` (weights and constructor arguments) and the
+run's resolved ``config.yaml``. What sampling, evaluation and the apps need, without training code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from posesynth.config import Config, load_config
+from posesynth.models.model import PoseSynthModel
+
+log = logging.getLogger(__name__)
+
+
+def model_file(path: str | os.PathLike) -> Path:
+    """The weights file of ``path``: ``RUN/model.pt`` for a run directory, else ``path`` itself."""
+    path = Path(path)
+    return path / "model.pt" if path.is_dir() else path
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> PoseSynthModel:
+    """A trained model from ``RUN`` (its ``model.pt``) or a ``model.pt`` file, in eval mode."""
+    file = model_file(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist: pass a run directory written by `posesynth train` "
+                                f"(it holds model.pt) or a model.pt file")
+    weights = torch.load(file, map_location=map_location, weights_only=True)
+    model = PoseSynthModel(**weights["model_kwargs"])
+    model.load_state_dict(weights["state_dict"])
+    return model.eval()
+
+
+def run_config(run: str | os.PathLike) -> Config:
+    """The resolved config of a run (``RUN/config.yaml``, or the one beside a ``model.pt``); defaults if none."""
+    path = Path(run)
+    folder = path if path.is_dir() else path.parent
+    file = folder / "config.yaml"
+    if not file.is_file():
+        log.warning("%s has no config.yaml: using the default crop settings", folder)
+        return load_config(None)
+    return load_config(file)
+
+
+__all__ = ["model_file", "load_model", "run_config"]
