@@ -10,6 +10,11 @@ import numpy as np
 import pytest
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+# tests/ mirrors the package, one folder per layer; test file names are unique across the folders,
+# so a test may import another folder's helpers by module name (e.g. ``from test_h36m import write_cdf``)
+sys.path[1:1] = [str(folder) for folder in sorted(Path(__file__).resolve().parent.iterdir())
+                 if folder.is_dir() and folder.name != "__pycache__" and any(folder.glob("test_*.py"))]
 # the installed console script of this environment, as a user runs it (else the module)
 _SCRIPT = Path(sys.executable).with_name("posesynth")
 POSESYNTH = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "posesynth"]

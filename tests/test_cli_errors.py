@@ -1,7 +1,7 @@
 """Messy inputs of issue 11 (cases 5-8), reproduced through the CLI: clear errors, warnings, repairs.
 
 ``posesynth.cli.main`` runs in-process (the console script's entry point, error boundary included);
-config ranges are in test_config.py, run folders in test_rundir.py, pickles in test_safety.py.
+config ranges are in test_config.py, run folders in training/test_rundir.py, pickles in test_safety.py.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def test_wild_videos_recipe_trains_on_a_folder_with_keypoint_sidecars(videos, tm
         (folder / video.name).symlink_to(video)
         joints2d = load_labels(videos.parent / "labels" / f"{video.stem}.npz")["joints2d"]
         np.savez(folder / f"{video.stem}.keypoints.npz", keypoints=joints2d, layout="h36m17")
-    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "wild_videos.yaml",
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "wild_videos.yaml",
                          [f"data.videos={folder}", *TINY, "train.steps=2", "model.decoder_levels=3"])
     run = train(config, tmp_path / "run", progress=False)
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]

@@ -18,7 +18,7 @@ from posesynth.evaluation.mpi_3dhp import PCK_JOINTS_14, MPIInf3DHPError, evalua
 from posesynth.evaluation.report import markdown_table
 from posesynth.models.model import PoseSynthModel
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _sequence(subject: str, sequence: str, frames: int, seed: int, camera: str = CAMERAS[0],
