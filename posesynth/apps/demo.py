@@ -28,7 +28,7 @@ from posesynth.models.loading import load_model
 from posesynth.training.inputs import mean_pose
 from posesynth.training.train import train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_ASSETS = REPO / "assets" / "demo"
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 POSE_SEED = 20_200_616  # unpaired poses: their own seed, not the videos'

@@ -10,7 +10,8 @@ kinematics → fixed crop camera) learns from person crops with
 
 Inputs: a COCO-style annotation file plus its image folder, or videos with keypoint sidecars
 (:mod:`posesynth.data.keypoints2d`). Each person is cropped around its keypoint box. The loop is
-train.py's (build → prepare → loop, Accelerate, its atomic checkpoints and logs); the appearance
+built from the parts train.py uses (:mod:`posesynth.training.loop`, :mod:`posesynth.training.checkpoints`:
+Accelerate, atomic checkpoints, logs); the appearance
 encoder and decoder are frozen and untouched, so ``RUN/model.pt`` loads with
 :func:`posesynth.models.loading.load_model` and holds a whole model ready for fine-tuning.
 """
