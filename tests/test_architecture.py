@@ -152,3 +152,16 @@ def test_tests_mirror_the_package():
     assert folders - {p.name for p in PACKAGE.iterdir() if p.is_dir()} <= {"scripts"}
     names = [p.name for p in tests.rglob("test_*.py")]
     assert len(names) == len(set(names))
+
+
+def test_losses_never_call_a_network():
+    """Losses are pure functions of tensors: no parameter takes a model, no loss imports the model wiring."""
+    takes_model = []
+    for module, path in MODULES.items():
+        if module.startswith("posesynth.losses"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    names = [a.arg for a in node.args.args + node.args.kwonlyargs]
+                    takes_model += [f"{module}.{node.name}({n})" for n in names if n in ("model", "network", "discriminator")]
+            assert "posesynth.models.model" not in GRAPH[module], module
+    assert takes_model == []

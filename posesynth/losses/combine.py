@@ -8,7 +8,6 @@ raw values (``loss/<name>``); ``total`` is Σ weight·term.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from posesynth.losses.priors import articulation_loss, generator_loss
 from posesynth.losses.equivariance import equivariance_loss
@@ -30,24 +29,26 @@ ALL_BONES = {"all": tuple(range(NUM_BONES))}
 
 
 def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
-                   weights: dict[str, float], discriminator: nn.Module | None = None,
+                   weights: dict[str, float],
                    foreground_boost: float = 4.0, lpips_options: dict | None = None,
-                   model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+                   crop_K: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The pose-encoder / generator side losses of one batch.
 
     Args:
-        outputs: :meth:`PoseSynthModel.forward` outputs.
+        outputs: :meth:`PoseSynthModel.forward` outputs, plus what the training step computed with
+            other networks: ``prior_logits`` (2B,) the pose discriminator on the target and source
+            poses (for ``adversarial``), and the multi-view inputs below.
         batch: ``target`` and ``background`` (B, 3, S, S) in [0, 1].
         weights: term name → weight; names: l1, ssim, lpips, adversarial, articulation, mask,
-            silhouette, heading_search (needs ``model``), pose3d (needs ``*_pose3d`` labels in the
+            silhouette, heading_search (needs ``crop_K``), pose3d (needs ``*_pose3d`` labels in the
             batch), reprojection (needs ``*_keypoints``), relative_depth (needs
-            ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting (needs ``lifting_*``
-            outputs), equivariance (needs ``warped_joints2d``), and on stacked view pairs (``R_ij`` in the batch)
-            the terms of :mod:`posesynth.losses.multiview_terms`.
-        discriminator: the pose discriminator (its parameters get no gradient from here).
+            ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting
+            (needs ``lifting_*`` outputs), equivariance (needs ``warped_joints2d``), and on stacked view pairs
+            (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview_terms` (their network-made
+            inputs, ``pair_root`` and ``cross_view_synthesis``, among the outputs).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
-        model: the unwrapped model, for the cross-view synthesis and heading-search terms.
+        crop_K: (3, 3) the model's crop-camera intrinsics, pixels, for the heading-search term.
     Returns:
         name → scalar tensor for every term with a non-zero weight, plus ``total``.
     """
@@ -60,11 +61,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         terms["ssim"] = ssim_loss(synthesis, target, weight=pixel_weight)
     if weights.get("lpips", 0):
         terms["lpips"] = lpips_loss(synthesis, target, **(lpips_options or {}))
-    if weights.get("adversarial", 0) and discriminator is not None:
-        discriminator.requires_grad_(False)  # the generator step must not train the discriminator
-        poses = torch.cat([outputs["pose_body"], outputs["source_pose_body"]])
-        terms["adversarial"] = generator_loss(discriminator(poses))
-        discriminator.requires_grad_(True)
+    if weights.get("adversarial", 0) and "prior_logits" in outputs:
+        terms["adversarial"] = generator_loss(outputs["prior_logits"])
     if weights.get("articulation", 0):
         terms["articulation"] = articulation_loss(torch.cat([outputs["pose_body"], outputs["source_pose_body"]]))
     if weights.get("mask", 0):
@@ -75,10 +73,10 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         terms["silhouette"] = silhouette_loss(foreground_mask(outputs["target_maps"]),
                                               observed_foreground(target, batch["background"]))
 
-    if weights.get("heading_search", 0) and model is not None:
+    if weights.get("heading_search", 0) and crop_K is not None:
         # a search over turned puppets, scored by silhouette: the heading has no gradient at the start
         terms["heading_search"] = heading_search_loss(outputs["rotation"], outputs["pose_camera"],
-                                                      outputs["joints_camera"][:, 0], model.K, target,
+                                                      outputs["joints_camera"][:, 0], crop_K, target,
                                                       batch["background"])
 
     def both(key: str) -> torch.Tensor:  # target and source frames, in the order the outputs use
@@ -109,7 +107,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
     if weights.get("lifting", 0) and "lifting_pred" in outputs:
         terms["lifting"] = lifting_loss(outputs["lifting_pred"], outputs["lifting_true"])
     if "R_ij" in batch and any(weights.get(name, 0) for name in MULTIVIEW_TERMS):
-        terms.update(multiview_losses(outputs, batch, weights=weights, model=model, foreground_boost=foreground_boost))
+        terms.update(multiview_losses(outputs, batch, weights=weights, foreground_boost=foreground_boost))
     total = sum(weights[name] * value for name, value in terms.items())
     terms["total"] = total if isinstance(total, torch.Tensor) else torch.zeros((), device=target.device)
     return terms

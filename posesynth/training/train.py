@@ -27,10 +27,12 @@ from posesynth.data.pairs import FramePairDataset
 from posesynth.evaluation.synthetic import load_labelled_set, score_poses
 from posesynth.training.imitation_views import sample_views
 from posesynth.losses.combine import compute_losses
-from posesynth.losses.multiview_terms import stack_views
+from posesynth.geometry import project
+from posesynth.losses.multiview_terms import cross_view_poses, pair_roots, stack_views, swap_halves
 from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator
 from posesynth.models.model import PoseSynthModel
+from posesynth.render.puppet import foreground_mask
 from posesynth.render.warp import random_similarities
 from posesynth.training.checkpoints import init_weights, model_kwargs, resume_state, save_checkpoint
 from posesynth.training.loop import check_finite, log_scalars, lr_factor, open_tensorboard, resolve_mixed_precision
@@ -73,6 +75,28 @@ def imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro
     chosen = sample_real_poses(poses, count, seed + 7919, step, micro)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 104_729)
     return sample_views(chosen, image_size=image_size, focal=focal, generator=generator)
+
+
+def multiview_outputs(model: PoseSynthModel, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
+                      synthesize: bool) -> dict[str, torch.Tensor]:
+    """What the multi-view terms need from the networks, on :func:`stack_views`'s 2B crops.
+
+    Returns:
+        ``pair_root`` (2B, 3) metres (:func:`~posesynth.losses.multiview_terms.pair_roots`) and, with
+        ``synthesize``, ``cross_view_synthesis`` (2B, 3, S, S): each view's frame drawn by the
+        model's renderer and decoder from the other view's pose, with its own appearance and background.
+    """
+    root = pair_roots(outputs, batch)
+    extra = {"pair_root": root}
+    if synthesize:
+        moved, K_other = cross_view_poses(outputs["pose_camera"], root, batch["R_ij"], batch["t_ij"], batch["K_crop"])
+        # the renderer sizes parts for the model's own focal length: express depth in its units
+        depth = moved[..., 2] * (model.focal / K_other[:, 0, 0])[:, None]
+        maps = model.render(project(moved, K_other), depth)
+        extra["cross_view_synthesis"] = model.decoder(maps, swap_halves(outputs["appearance"]),
+                                                      swap_halves(batch["background"]),
+                                                      coverage=foreground_mask(maps))["image"]
+    return extra
 
 
 # --- the loop -------------------------------------------------------------------------------
@@ -190,9 +214,16 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                             warped_share=losses.imitation_warped,
                             warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
                             if losses.equivariance else None)
-            terms = compute_losses(outputs, batch, weights=weights, discriminator=prior,
+            if weights["adversarial"]:
+                prior.requires_grad_(False)  # the generator step must not train the discriminator
+                outputs["prior_logits"] = prior(torch.cat([outputs["pose_body"], outputs["source_pose_body"]]))
+                prior.requires_grad_(True)
+            if multiview and (weights["transform_reprojection"] or weights["cross_view"]):
+                outputs.update(multiview_outputs(accelerator.unwrap_model(model), outputs, batch,
+                                                 synthesize=bool(weights["cross_view"])))
+            terms = compute_losses(outputs, batch, weights=weights,
                                    foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
-                                   model=accelerator.unwrap_model(model))
+                                   crop_K=accelerator.unwrap_model(model).K)
             check_finite(accelerator, terms, step, last_good)
             accelerator.backward(terms["total"])
             if accelerator.sync_gradients and t.grad_clip > 0:

@@ -13,6 +13,7 @@ from posesynth.config import load_config
 from posesynth.data.multiview_dataset import MultiViewDataset
 from posesynth.synth.dataset import generate_dataset
 from posesynth.losses.multiview_terms import multiview_losses, stack_views
+from posesynth.training.train import multiview_outputs
 from posesynth.models.model import PoseSynthModel
 from posesynth.training.train import train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
@@ -98,7 +99,8 @@ def test_every_pose_and_camera_parameter_gets_a_gradient_from_the_cross_view_ter
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
                            appearance_width=8, decoder_width=8)
     outputs = model(batch["source"], batch["target"], batch["background"])
-    terms = multiview_losses(outputs, batch, weights={"cross_view": 1.0, "transform_reprojection": 1.0}, model=model)
+    outputs.update(multiview_outputs(model, outputs, batch, synthesize=True))
+    terms = multiview_losses(outputs, batch, weights={"cross_view": 1.0, "transform_reprojection": 1.0})
     (terms["cross_view"] + terms["transform_reprojection"]).backward()
     heads = [model.pose_encoder.pose_head[-1], model.pose_encoder.camera_head[-1]]
     for head in heads:
