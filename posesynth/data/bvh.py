@@ -230,7 +230,7 @@ def elementary_rotations(degrees: np.ndarray, axis: str) -> np.ndarray:
     return R
 
 
-def forward_kinematics(bvh: BVH, frame_step: int = 1) -> np.ndarray:
+def bvh_joint_positions(bvh: BVH, frame_step: int = 1) -> np.ndarray:
     """World positions of every joint and end site, vectorised over frames.
 
     Args:

@@ -99,7 +99,7 @@ def usable_joints(scores: torch.Tensor, derived: torch.Tensor | None, min_score:
     return ok
 
 
-def person_scale(keypoints: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+def keypoint_person_scale(keypoints: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
     """Pixels per metre of each person: the second-largest image/canonical length ratio of the
     long bones, torso and girdles (the largest when only one is known).
 
@@ -150,7 +150,7 @@ def bone_depths(keypoints: torch.Tensor, scores: torch.Tensor, derived: torch.Te
     """
     keypoints = keypoints.double()
     ok = usable_joints(scores, derived, min_score)
-    scale = person_scale(keypoints, ok)
+    scale = keypoint_person_scale(keypoints, ok)
     up, right = _body_axes(keypoints, ok, scale)
     parents, children = (list(x) for x in zip(*skeleton.BONES))
     lengths = skeleton.bone_lengths_tensor(torch.float64)
@@ -214,7 +214,7 @@ def ground_plane(keypoints: torch.Tensor, scores: torch.Tensor, min_score: float
     """
     keypoints, scores = keypoints.double(), scores.double()
     ok = scores >= min_score
-    scale = person_scale(keypoints, ok)
+    scale = keypoint_person_scale(keypoints, ok)
     up, _ = _body_axes(keypoints, ok, scale)
     drop = (keypoints[:, 3, 1] - keypoints[:, 6, 1]) / scale  # right ankle lower ⇒ right closer ⇒ D > 0
     mean = _GROUND_K * drop
@@ -266,7 +266,7 @@ def depth_labels(keypoints: np.ndarray | torch.Tensor, scores: np.ndarray | torc
     confidence = torch.where(equal, p_equal, confidence)
 
     ok = usable_joints(scores, derived_t, min_score)
-    ok &= person_scale(keypoints, ok).isfinite()[:, None]
+    ok &= keypoint_person_scale(keypoints, ok).isfinite()[:, None]
     keep = ok[:, :, None] & ok[:, None, :] & (confidence >= min_confidence) & ~torch.eye(17, dtype=torch.bool)
     return DepthLabels(relation=torch.where(keep, relation, 0).to(torch.int8).numpy(),
                        confidence=torch.where(keep, confidence, 0.0).float().numpy(),
@@ -311,7 +311,7 @@ def load_depth_labels(path: str | os.PathLike) -> tuple[DepthLabels, dict[str, n
     return labels, arrays
 
 
-def summarize(labels: DepthLabels) -> dict:
+def summarize_labels(labels: DepthLabels) -> dict:
     """Counts of a label set: people, labelled pairs per person, and by kind × ordered/equal."""
     upper = np.triu(np.ones((17, 17), bool), 1)
     labelled = (labels.confidence > 0) & upper
@@ -354,7 +354,7 @@ def run_depth_labels(args: argparse.Namespace) -> int:
     save_depth_labels(args.out, labels, keypoints=kp.keypoints, scores=kp.scores, derived=kp.derived,
                       images=np.asarray(people.images), image_ids=people.image_ids,
                       annotation_ids=people.annotation_ids, boxes=people.boxes)
-    stats = summarize(labels)
+    stats = summarize_labels(labels)
     print(f"{stats['people']} people, {stats['pairs_per_person']:.1f} labelled pairs each (of 136): "
           + ", ".join(f"{name} {stats[f'{name}_ordered']} ordered / {stats[f'{name}_equal']} equal"
                       for name in KIND_NAMES.values()) + f"; wrote {args.out}")

@@ -27,7 +27,7 @@ import torch
 
 from posesynth import skeleton as sk
 from posesynth.data.arrays import load_array, open_archive
-from posesynth.data.bvh import forward_kinematics, read_bvh
+from posesynth.data.bvh import bvh_joint_positions, read_bvh
 from posesynth.errors import untrusted_pickle
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def load_bvh_poses(path: str | Path, *, frame_step: int = 1,
     if unknown:
         hint = " (the default mapping is for the CMU skeleton; pass mapping=...)" if mapping is CMU_TO_H36M17 else ""
         raise ValueError(f"{path}: BVH has no joints {unknown}{hint}; its joints are {list(bvh.names)}")
-    positions = forward_kinematics(bvh, frame_step)  # (F, J_bvh, 3) file units, y up
+    positions = bvh_joint_positions(bvh, frame_step)  # (F, J_bvh, 3) file units, y up
     poses = np.stack([positions[:, [index[s] for s in group]].mean(1) for group in sources], 1)
     poses = normalize_poses(poses) @ _BVH_Y_UP_TO_Y_DOWN.T
     if scale is None:

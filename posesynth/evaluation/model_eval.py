@@ -1,7 +1,7 @@
 """Run a posesynth model on evaluation frames: Human3.6M views and ``posesynth synth`` sets.
 
 The model sees what training showed it: a square crop around the person resized to its
-``image_size``. On Human3.6M the crop comes from the 2D ground truth (``h36m.person_boxes``), on
+``image_size``. On Human3.6M the crop comes from the 2D ground truth (``load.view_crop_boxes``), on
 synthetic sets from the rendered silhouette (:func:`posesynth.evaluation.synthetic.labelled_crops`).
 Its root-relative camera-frame pose (metres) is scored in millimetres by
 :func:`posesynth.evaluation.scores.pose_errors`. Frames are read ``batch_size`` at a time and one view is
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from posesynth.video.boxes import center_box
 from posesynth.data.crops import crop_and_resize, crop_rotations
 from posesynth.datasets.h36m.types import H36MSequence
-from posesynth.datasets.h36m.load import person_boxes, read_frames
+from posesynth.datasets.h36m.load import read_view_frames, view_crop_boxes
 from posesynth.synth.dataset import load_labels
 from posesynth.evaluation.synthetic import labelled_crops, predict_poses
 from posesynth.evaluation.scores import SequenceScores, check_frame_step, frame_selection, pose_errors, sequence_scores
@@ -32,7 +32,7 @@ def predict_sequence(model: torch.nn.Module, seq: H36MSequence, *, frame_step: i
                      batch_size: int = 64, on_batch: Callable[[int], None] | None = None) -> SequenceScores:
     """Run a model on one view's frames and score it; reads ``batch_size`` frames at a time.
 
-    Each frame is cropped around its 2D ground truth (``h36m.person_boxes``, side ``margin`` ×
+    Each frame is cropped around its 2D ground truth (``load.view_crop_boxes``, side ``margin`` ×
     the joints' extent; the centred square where no box exists) and resized to the model's
     ``image_size``; its root-relative camera-frame pose in metres becomes millimetres.
 
@@ -44,10 +44,10 @@ def predict_sequence(model: torch.nn.Module, seq: H36MSequence, *, frame_step: i
     if seq.joints2d is None:
         raise ValueError(f"{seq.key}: no 2D joints to crop around; the Human3.6M readers give them for every layout")
     keep = frame_selection(seq.frames, frame_step)
-    frames, gt, boxes = seq.frames[keep], seq.joints3d[keep], person_boxes(seq.joints2d[keep], margin)
+    frames, gt, boxes = seq.frames[keep], seq.joints3d[keep], view_crop_boxes(seq.joints2d[keep], margin)
     preds = [np.zeros((0, NUM_JOINTS, 3))]
     for start in range(0, len(frames), batch_size):
-        images = read_frames(seq, frames[start:start + batch_size])
+        images = read_view_frames(seq, frames[start:start + batch_size])
         crops = [crop_and_resize(image, box if np.isfinite(box).all() else center_box(image.shape[1], image.shape[0]),
                                  model.image_size)
                  for image, box in zip(images, boxes[start:start + batch_size])]

@@ -10,7 +10,7 @@ relative to its parent); the pelvis and the thorax carry the body's and the ches
 built from the spine (neck) and the hip (shoulder) line. The pelvis has three child bones and the
 thorax three, but one rotation can aim only one of them exactly, so each of the side bones (hips,
 shoulders) hangs from a zero-length ``<joint>_link`` joint with its own rotation, as the CMU files'
-``LHipJoint`` does. Forward kinematics of the file (:func:`posesynth.data.bvh.forward_kinematics`)
+``LHipJoint`` does. Forward kinematics of the file (:func:`posesynth.data.bvh.bvh_joint_positions`)
 then gives back the motion's joints exactly (to the printed precision).
 """
 
@@ -189,10 +189,10 @@ def read_bvh_joints(path: str | os.PathLike) -> np.ndarray:
     Returns:
         (F, 17, 3) camera frame, metres.
     """
-    from posesynth.data.bvh import forward_kinematics, read_bvh
+    from posesynth.data.bvh import bvh_joint_positions, read_bvh
 
     bvh = read_bvh(path)
-    positions = forward_kinematics(bvh)
+    positions = bvh_joint_positions(bvh)
     index = [bvh.names.index(name) for name in skeleton.JOINT_NAMES]
     return positions[:, index] / CM_PER_M @ TO_BVH
 

@@ -22,7 +22,7 @@ from posesynth.synth.subject import PANEL, PLAIN, Garment, Subject
 HAIR = 5  # render-only pattern id: accent (hair) at the back and top of the head
 
 # name: (radius in metres at girth 1, frame joint, frame axis for the texture reference)
-# the frame joint's global rotation G_j (kinematics.forward_kinematics) orients the texture
+# the frame joint's global rotation G_j (joint_angles.angles_to_joints) orients the texture
 _PARTS: dict[str, tuple[float, int, int]] = {
     "pelvis": (0.10, 0, 2), "belly": (0.115, 7, 2), "ltorso": (0.095, 7, 2), "rtorso": (0.095, 7, 2),
     "shoulders": (0.062, 8, 2), "neck": (0.045, 9, 2), "head": (0.095, 9, 2),

@@ -24,7 +24,7 @@ BODY_MARGIN_M = 0.18   # joints are inside the body; its surface reaches this fa
 
 
 @dataclass(frozen=True)
-class Camera:
+class SceneCamera:
     """A calibrated static camera.
 
     K: (3, 3) intrinsics, pixels; R: (3, 3), t: (3,) world→camera, metres (float64);
@@ -64,7 +64,7 @@ def fit_focal(joints_cam: torch.Tensor, size: int, fill: float = 0.9, margin: fl
 
 
 def make_camera(joints_world: torch.Tensor, size: int, rng: np.random.Generator, azimuth: float | None = None
-                ) -> Camera:
+                ) -> SceneCamera:
     """A random static camera that sees the whole clip.
 
     Args:
@@ -72,7 +72,7 @@ def make_camera(joints_world: torch.Tensor, size: int, rng: np.random.Generator,
         size: S, square image size in pixels.
         rng: random generator. azimuth: radians; drawn uniformly when None.
     Returns:
-        a :class:`Camera`.
+        a :class:`SceneCamera`.
     """
     flat = joints_world.reshape(-1, 3)
     target = 0.5 * (flat.amin(0) + flat.amax(0))  # centre of the clip's bounding box
@@ -86,4 +86,4 @@ def make_camera(joints_world: torch.Tensor, size: int, rng: np.random.Generator,
     focal = fit_focal(world_to_camera(joints_world, R, t), size, fill=rng.uniform(0.8, 0.92))
     centre = (size - 1) / 2.0
     K = intrinsics(focal, centre, centre, dtype=torch.float64)
-    return Camera(K=K, R=R, t=t, azimuth=float(azimuth), elevation=elevation, distance=float(distance))
+    return SceneCamera(K=K, R=R, t=t, azimuth=float(azimuth), elevation=elevation, distance=float(distance))

@@ -77,7 +77,7 @@ def _rot(theta: torch.Tensor, axis: str) -> torch.Tensor:
     return elementary_rotation(theta, axis)
 
 
-def local_rotations(angles: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
+def angle_rotations(angles: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
     """Per-joint local rotations from angle tracks.
 
     Mirror symmetry: reflecting x → −x keeps rotations about x and flips those about y and z,
@@ -113,7 +113,7 @@ def local_rotations(angles: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
     return local
 
 
-def forward_kinematics(angles: torch.Tensor, yaw: torch.Tensor, root: torch.Tensor, offsets: torch.Tensor
+def angles_to_joints(angles: torch.Tensor, yaw: torch.Tensor, root: torch.Tensor, offsets: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Joint positions and global joint frames.
 
@@ -126,7 +126,7 @@ def forward_kinematics(angles: torch.Tensor, yaw: torch.Tensor, root: torch.Tens
         joints (F, 17, 3) world frame, metres, and global frames G (F, 17, 3, 3) float64; the
         columns of G_j are the segment-below-j's x (left), y (down), z (back) axes in the world.
     """
-    local = local_rotations(angles, yaw)
+    local = angle_rotations(angles, yaw)
     glob = [local[:, 0]]
     joints = [root]
     for j in range(1, skeleton.NUM_JOINTS):  # parents precede children

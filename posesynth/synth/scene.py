@@ -16,8 +16,8 @@ import torch
 from posesynth.geometry import project, world_to_camera
 from posesynth.synth.backdrop import Backdrop, render_backdrop, sample_backdrop
 from posesynth.synth.body import Capsules, dress, lowest_point
-from posesynth.synth.camera import Camera, make_camera
-from posesynth.synth.joint_angles import forward_kinematics, rest_offsets
+from posesynth.synth.camera import SceneCamera, make_camera
+from posesynth.synth.joint_angles import angles_to_joints, rest_offsets
 from posesynth.synth.motion import Motion, make_motion
 from posesynth.synth.raycast import pixel_rays, render_capsules
 from posesynth.synth.subject import Subject, make_subject
@@ -39,7 +39,7 @@ class View:
 
     frames: np.ndarray
     mask: np.ndarray
-    camera: Camera
+    camera: SceneCamera
     joints3d: np.ndarray
     joints2d: np.ndarray
     visible: np.ndarray
@@ -67,7 +67,7 @@ def animate(subject: Subject, motion: Motion) -> tuple[torch.Tensor, torch.Tenso
     angles, yaw = torch.from_numpy(motion.angles), torch.from_numpy(motion.yaw)
     root = torch.zeros(len(yaw), 3, dtype=torch.float64)
     root[:, [0, 2]] = torch.from_numpy(motion.root_xz)
-    joints, frames = forward_kinematics(angles, yaw, root, rest_offsets(subject.bone_lengths))
+    joints, frames = angles_to_joints(angles, yaw, root, rest_offsets(subject.bone_lengths))
     # the lowest foot touches the floor in every frame: squats and sits lower the pelvis
     joints = joints - lowest_point(joints, frames).view(-1, 1, 1) * torch.tensor([0.0, 1.0, 0.0], dtype=joints.dtype)
     return joints, frames
@@ -108,7 +108,7 @@ def _boxes(mask: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def render_view(caps: Capsules, joints_world: torch.Tensor, camera: Camera, backdrop: Backdrop, size: int,
+def render_view(caps: Capsules, joints_world: torch.Tensor, camera: SceneCamera, backdrop: Backdrop, size: int,
                 supersample: int = 2) -> View:
     """Render one camera's video and labels.
 

@@ -65,8 +65,8 @@ def test_bvh_chain_matches_closed_form_positions():
     assert bvh.parents == (-1, 0, 1)
     assert bvh.channels[1] == ("Yrotation", "Xrotation", "Zrotation")
     assert bvh.motion.shape == (4, 9) and bvh.fps == pytest.approx(10.0)
-    np.testing.assert_allclose(B.forward_kinematics(bvh), EXPECTED, atol=1e-12)
-    np.testing.assert_allclose(B.forward_kinematics(bvh, frame_step=2), EXPECTED[::2], atol=1e-12)
+    np.testing.assert_allclose(B.bvh_joint_positions(bvh), EXPECTED, atol=1e-12)
+    np.testing.assert_allclose(B.bvh_joint_positions(bvh, frame_step=2), EXPECTED[::2], atol=1e-12)
 
 
 @pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
@@ -76,7 +76,7 @@ def test_bvh_euler_orders_agree_with_matrix_products(order):
     text = (f"HIERARCHY\nROOT A\n{{\nOFFSET 0 0 0\nCHANNELS 3 {' '.join(a + 'rotation' for a in order)}\n"
             f"End Site\n{{\nOFFSET 0.3 -1.2 0.7\n}}\n}}\nMOTION\nFrames: 5\nFrame Time: 0.01\n"
             + "\n".join(" ".join(f"{v:.10f}" for v in row) for row in angles) + "\n")
-    got = B.forward_kinematics(B.parse_bvh(text))[:, 1]
+    got = B.bvh_joint_positions(B.parse_bvh(text))[:, 1]
     R = euler_to_matrix(torch.deg2rad(torch.as_tensor(angles)), order.lower()).numpy()  # R_a·R_b·R_c
     np.testing.assert_allclose(got, R @ np.array([0.3, -1.2, 0.7]), atol=1e-9)
 
@@ -87,7 +87,7 @@ def test_bvh_accepts_braces_on_the_same_line_and_names_with_spaces():
             "MOTION\nFrames: 1\nFrame Time: 0.5\n0 0 0\n")
     bvh = B.parse_bvh(text)
     assert bvh.names == ("Hips", "Left Up Leg", "Left Up Leg_End")
-    np.testing.assert_allclose(B.forward_kinematics(bvh)[0, 2], [1, -1, 0])
+    np.testing.assert_allclose(B.bvh_joint_positions(bvh)[0, 2], [1, -1, 0])
 
 
 @pytest.mark.parametrize("text, message", [

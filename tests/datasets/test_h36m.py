@@ -11,12 +11,12 @@ from cdflib.cdfwrite import CDF
 from conftest import write_mmpose_h36m, write_test_video
 
 from posesynth import skeleton as sk
-from posesynth.video.readers import read_frames as read_video_frames
+from posesynth.video.readers import read_frames
 from posesynth.datasets.h36m.types import ACTIONS, canonical_action
 from posesynth.datasets.h36m.cameras import CAMERAS, H36MError
-from posesynth.datasets.h36m.load import detect_format, load_h36m, person_boxes, read_frames
+from posesynth.datasets.h36m.load import detect_format, load_h36m, read_view_frames, view_crop_boxes
 from posesynth.datasets.h36m.cameras import (PUBLISHED_SUBJECTS, project_to_image, published_camera, read_camera_pickle,
-    world_to_camera)
+    world_to_camera_mm)
 from posesynth.errors import UntrustedPickleError
 
 F = 6  # mocap frames of every synthetic sequence
@@ -73,9 +73,9 @@ def original(tmp_path_factory):
                     continue
                 write_test_video(video, frames=frames, width=32, height=24, seed=seed)
     cam = published_camera("S1", TWO[0])
-    mono = world_to_camera(world_poses(seed=3), cam) + 1.0  # offset: shows _mono is preferred
+    mono = world_to_camera_mm(world_poses(seed=3), cam) + 1.0  # offset: shows _mono is preferred
     write_cdf(root / "S1/MyPoseFeatures/D3_Positions_mono" / f"Sitting 1.{TWO[0]}.cdf", mono)
-    pixels = project_to_image(world_to_camera(world_poses(seed=1), cam), cam) + 2.0
+    pixels = project_to_image(world_to_camera_mm(world_poses(seed=1), cam), cam) + 2.0
     write_cdf(root / "S1/MyPoseFeatures/D2_Positions" / f"TakingPhoto 1.{TWO[0]}.cdf", pixels)
     return root
 
@@ -106,12 +106,12 @@ def test_actions_are_the_fifteen():
 def test_camera_closed_form():
     cam = published_camera("S9", "55011271")
     assert np.allclose(cam.R @ cam.R.T, np.eye(3)) and np.isclose(np.linalg.det(cam.R), 1.0)
-    assert np.allclose(world_to_camera(cam.center, cam), 0.0, atol=1e-9)
+    assert np.allclose(world_to_camera_mm(cam.center, cam), 0.0, atol=1e-9)
     assert np.allclose(cam.center, [1990.959716796875, -5123.810546875, 1568.8048095703125])
     assert np.allclose(cam.K(), [[cam.f[0], 0, cam.c[0]], [0, cam.f[1], cam.c[1]], [0, 0, 1]])
     assert (cam.width, cam.height) == (1000, 1000)
     # the camera looks at the capture area (world origin) from ~5.5 m: the origin is in front, in the image
-    origin = world_to_camera(np.zeros(3), cam)
+    origin = world_to_camera_mm(np.zeros(3), cam)
     assert 4000 < origin[2] < 7000 and np.all(np.abs(project_to_image(origin, cam) - 500) < 300)
     with pytest.raises(H36MError, match="S2"):
         published_camera("S2", "55011271")
@@ -189,11 +189,11 @@ def test_real_sample_cameras_project_3d_onto_2d(realdata):
         assert np.linalg.norm(pinhole - seq.joints2d, axis=-1).max() < 4.0
         published = published_camera(seq.subject, seq.camera)
         assert np.abs(project_to_image(seq.joints3d, published) - seq.joints2d).max() < 0.5
-        frame = read_frames(seq, seq.frames)
+        frame = read_view_frames(seq, seq.frames)
         # real frames are 1000 × 1000 or 1002 tall; the nominal size can differ (S7 55011271: 1002, not 1000)
         assert frame.shape[0] == 1 and frame.shape[1] in (1000, 1002) and frame.shape[2:] == (1000, 3)
         assert frame.dtype == np.uint8
-        box = person_boxes(seq.joints2d)[0]
+        box = view_crop_boxes(seq.joints2d)[0]
         assert box[0] <= seq.joints2d[0, :, 0].min() and seq.joints2d[0, :, 0].max() <= box[2]
         assert box[1] <= seq.joints2d[0, :, 1].min() and seq.joints2d[0, :, 1].max() <= box[3]
 
@@ -205,7 +205,7 @@ def test_real_sample_world_to_camera(realdata):
     split = load_h36m(root, subjects=REAL_SUBJECTS)
     for seq, annotation in zip(split.sequences, annotations):
         world = np.asarray(annotation["keypoints_3d"]).reshape(17, 4)[:, :3] * 1000.0
-        camera = world_to_camera(world, published_camera(seq.subject, seq.camera))
+        camera = world_to_camera_mm(world, published_camera(seq.subject, seq.camera))
         assert np.abs(camera - seq.joints3d[0]).max() < 1.0, seq.key  # mm
         assert world[[3, 6], 2].min() < 120  # z up, the floor at 0: a foot is on it
 
@@ -230,7 +230,7 @@ def test_original_layout(original):
         assert seq.joints2d.shape == (F, 17, 2) and seq.images is None
         assert (seq.video is None) == (seq.key == "S1|SittingDown|55011271")
         world = world_poses(seed=ORIGINAL[seq.subject][seq.sequence])[:, list(sk.H36M32_TO_17)]
-        expected = world_to_camera(world, published_camera(seq.subject, seq.camera))
+        expected = world_to_camera_mm(world, published_camera(seq.subject, seq.camera))
         offset = 1.0 if seq.key == "S1|Sitting 1|54138969" else 0.0  # read from D3_Positions_mono
         assert np.allclose(seq.joints3d, expected + offset, atol=1e-2), seq.key
         pixels = project_to_image(expected + offset, seq.calibration) + (2.0 if seq is s1_photo else 0.0)  # D2
@@ -254,13 +254,13 @@ def test_original_need_video(original, caplog):
     assert short.num_mocap_frames == F
     walking = by_key["S11|Walking 1|54138969"]  # video of F + 3 frames: trimmed to the mocap
     assert len(walking.frames) == F
-    frames = read_frames(walking, [0, F - 1])
+    frames = read_view_frames(walking, [0, F - 1])
     assert frames.shape == (2, 24, 32, 3)
-    assert np.array_equal(frames, read_video_frames(walking.video, [0, F - 1]))
+    assert np.array_equal(frames, read_frames(walking.video, [0, F - 1]))
     with pytest.raises(H36MError, match="not among"):
-        read_frames(walking, [F])  # a video frame past the mocap
+        read_view_frames(walking, [F])  # a video frame past the mocap
     with pytest.raises(H36MError, match="not among"):
-        read_frames(short, [F - 1])
+        read_view_frames(short, [F - 1])
 
 
 def test_original_selection(original):
@@ -322,7 +322,7 @@ def test_videopose3d_layout(tmp_path, original):
     assert split.format == "videopose3d" and len(split.sequences) == 4 * 4
     for seq in split.sequences:
         world = positions[seq.subject][seq.sequence][:, list(sk.H36M32_TO_17)].astype(np.float64) * 1000
-        expected = world_to_camera(world, published_camera(seq.subject, seq.camera))
+        expected = world_to_camera_mm(world, published_camera(seq.subject, seq.camera))
         assert np.allclose(seq.joints3d, expected, atol=1e-2)
         assert seq.frames.tolist() == list(range(F)) and seq.video is None and seq.joints2d.shape == (F, 17, 2)
         if seq.subject == "S9":  # from data_2d_h36m_gt.npz, camera by camera
@@ -338,7 +338,7 @@ def test_videopose3d_layout(tmp_path, original):
     seq = s1.sequences[0]
     assert seq.action == "Photo"
     assert np.allclose(seq.joints2d, project_to_image(seq.joints3d, seq.calibration), atol=1e-3)  # projected
-    assert read_frames(seq, [1]).shape == (1, 24, 32, 3)
+    assert read_view_frames(seq, [1]).shape == (1, 24, 32, 3)
     with pytest.raises(H36MError, match="S5"):
         load_h36m(tmp_path, subjects=["S5"], trust_pickle=True)
 
@@ -366,9 +366,9 @@ def test_mmpose_layout(tmp_path, caplog):
     assert np.allclose(sitting.joints3d, S[:3, :, :3] * 1000) and np.allclose(sitting.joints2d, part[:3, :, :2])
     assert np.allclose(sitting.calibration.R, published_camera("S9", "54138969").R, atol=1e-12)
     assert np.allclose(sitting.calibration.t, published_camera("S9", "54138969").t, atol=1e-6)
-    assert read_frames(sitting, [5]).shape == (1, 10, 12, 3) and read_frames(sitting, [5])[0, 0, 0, 0] == 20
+    assert read_view_frames(sitting, [5]).shape == (1, 10, 12, 3) and read_view_frames(sitting, [5])[0, 0, 0, 0] == 20
     with pytest.raises(H36MError, match="not among"):
-        read_frames(sitting, [1])
+        read_view_frames(sitting, [1])
     assert len(walking.images) == 3
 
     strict = load_h36m(root, need_video=True)
@@ -382,12 +382,12 @@ def test_mmpose_layout(tmp_path, caplog):
 
 # --- boxes ----------------------------------------------------------------------------------
 
-def test_person_boxes():
+def test_view_crop_boxes():
     joints = np.zeros((3, 17, 2))
     joints[:, :, 0] = np.linspace(10, 50, 17)
     joints[:, :, 1] = np.linspace(20, 100, 17)
     joints[2] = np.nan
-    boxes = person_boxes(joints, margin=1.25)
+    boxes = view_crop_boxes(joints, margin=1.25)
     assert boxes.shape == (3, 4) and np.isnan(boxes[2]).all()
     side = np.ceil(1.25 * 81)  # tight box 41 × 81 px (inclusive pixel extent)
     assert np.allclose(boxes[:2, 2] - boxes[:2, 0], side) and np.allclose(boxes[:2, 3] - boxes[:2, 1], side)

@@ -224,7 +224,7 @@ def read_camera_pickle(path: str | Path) -> dict[tuple[str, str], H36MCamera]:
     return cameras
 
 
-def world_to_camera(points: np.ndarray, camera: H36MCamera) -> np.ndarray:
+def world_to_camera_mm(points: np.ndarray, camera: H36MCamera) -> np.ndarray:
     """World → camera frame, ``X_cam = R @ X + t``.
 
     Args:

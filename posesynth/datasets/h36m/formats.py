@@ -21,7 +21,7 @@ from posesynth.video.index import probe_video
 from posesynth.video.readers import VideoError
 from posesynth.datasets.h36m.types import H36MSequence, canonical_action, view_key
 from posesynth.datasets.h36m.cameras import (CAMERAS, PUBLISHED_SUBJECTS, H36MCamera, H36MError, project_to_image,
-    published_camera, world_to_camera)
+    published_camera, world_to_camera_mm)
 from posesynth.errors import untrusted_pickle
 from posesynth.skeleton import H36M32_TO_17
 
@@ -168,7 +168,7 @@ def _original_view(folder: Path, subject: str, name: str, action: str, camera: s
     else:
         if not world:
             world.append(read_cdf_pose(world_file, 3))
-        joints3d = world_to_camera(world[0], calibration)
+        joints3d = world_to_camera_mm(world[0], calibration)
     d2 = features / "D2_Positions" / f"{name}.{camera}.cdf"
     joints2d = _fit_rows(read_cdf_pose(d2, 2), len(joints3d), d2) if d2.is_file() else None
     video, usable = _video_view(folder / "Videos" / f"{name}.{camera}.mp4", len(joints3d), need_video)
@@ -257,7 +257,7 @@ def load_videopose3d(root: Path, *, subjects: Sequence[str], cameras: Sequence[s
             world_mm = world[:, list(H36M32_TO_17)] * 1000.0
             for camera in cameras:
                 calibration = published_camera(subject, camera)
-                joints3d = world_to_camera(world_mm, calibration)
+                joints3d = world_to_camera_mm(world_mm, calibration)
                 joints2d = None
                 if positions_2d is not None and name in positions_2d.get(subject, {}):
                     per_camera = positions_2d[subject][name]

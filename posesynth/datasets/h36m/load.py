@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import skimage.io
 
-from posesynth.video.readers import read_frames as read_video_frames
+from posesynth.video.readers import read_frames
 from posesynth.video.boxes import keypoint_boxes, square_boxes
 from posesynth.datasets.h36m import formats as h36m_formats, mmpose as h36m_mmpose
 from posesynth.datasets.h36m.cameras import CAMERAS, H36MError
 from posesynth.datasets.h36m.types import FORMATS, TEST_SUBJECTS, ACTIONS, H36MSequence, H36MSplit
 
-__all__ = ["detect_format", "load_h36m", "read_frames", "person_boxes"]
+__all__ = ["detect_format", "load_h36m", "read_view_frames", "view_crop_boxes"]
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def load_h36m(root: str | os.PathLike, format: str | None = None, *, subjects: S
     return H36MSplit(sequences, sorted(skipped), dict(sorted(skipped.items())), format)
 
 
-def read_frames(seq: H36MSequence, indices: np.ndarray | Sequence[int]) -> np.ndarray:
+def read_view_frames(seq: H36MSequence, indices: np.ndarray | Sequence[int]) -> np.ndarray:
     """Frames of one view at mocap frame indices.
 
     Args:
@@ -138,7 +138,7 @@ def read_frames(seq: H36MSequence, indices: np.ndarray | Sequence[int]) -> np.nd
         raise H36MError(f"{seq.key}: frames {indices[~held][:5].tolist()} are not among the view's "
                         f"{len(seq.frames)} frames; pick indices from seq.frames")
     if seq.video is not None:
-        return read_video_frames(seq.video, indices.tolist())
+        return read_frames(seq.video, indices.tolist())
     if seq.images is not None:
         return np.stack([_read_image(seq.images[i]) for i in position])
     raise H36MError(f"{seq.key}: no video or images for this view; load with need_video=True to keep only "
@@ -155,7 +155,7 @@ def _read_image(path: Path) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3]).astype(np.uint8, copy=False)
 
 
-def person_boxes(joints2d: np.ndarray, margin: float = 1.25) -> np.ndarray:
+def view_crop_boxes(joints2d: np.ndarray, margin: float = 1.25) -> np.ndarray:
     """Square person crop boxes around the 2D ground truth joints.
 
     The tight box of the 17 joints (``boxes.keypoint_boxes`` without padding: head top to
