@@ -107,6 +107,13 @@ class LossConfig:
 
 
 
+# the fields of LossConfig that tune a term rather than weigh one; every other field is a term's weight
+LOSS_SETTINGS: tuple[str, ...] = ("lpips_net", "lpips_backbone", "lpips_linear", "foreground_boost", "imitation_flat",
+                                  "imitation_warped", "imitation_start")
+# the one list of loss-term names: compute_losses returns (and the logs show) ``loss/<name>`` for these
+LOSS_TERMS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossConfig) if f.name not in LOSS_SETTINGS)
+
+
 @dataclass
 class TrainConfig:
     """The optimisation run."""

@@ -21,7 +21,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, SequentialSampler
 from tqdm.auto import tqdm
 
-from posesynth.config import Config, write_resolved_config
+from posesynth.config import LOSS_TERMS, Config, write_resolved_config
 from posesynth.data.multiview_dataset import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
 from posesynth.evaluation.synthetic import load_labelled_set, score_poses
@@ -42,10 +42,6 @@ from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
 log = logging.getLogger(__name__)
-
-LOSS_TERMS = ("l1", "ssim", "lpips", "adversarial", "articulation", "mask", "silhouette", "heading_search", "pose3d",
-              "reprojection", "relative_depth", "bone_ratio", "multiview_consistency", "transform_reprojection",
-              "cross_view", "imitation", "proportions", "lifting", "equivariance")
 
 
 LIFTING_BATCH = 256  # sampled poses per step for the lifter: a small MLP, it needs many more than the images
