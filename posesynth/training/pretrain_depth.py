@@ -22,7 +22,6 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +33,9 @@ from skimage.color import gray2rgb
 from skimage.io import imread
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
-from tqdm.auto import tqdm
 
 from posesynth import skeleton
-from posesynth.config import Config, load_config, write_resolved_config
+from posesynth.config import Config, load_config
 from posesynth.data.crops import crop_and_resize, crop_matrix
 from posesynth.video.boxes import keypoint_boxes, square_boxes
 from posesynth.data.keypoints2d import (FACE_STAND_INS, Keypoints2D, KeypointsError, find_keypoints,
@@ -51,10 +49,9 @@ from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel
 from posesynth.training.rundir import claim_run
-from posesynth.training.loop import check_finite, log_scalars, open_tensorboard, lr_factor, resolve_mixed_precision
+from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
 from posesynth.training.inputs import canonical_poses, mean_pose
-from posesynth.training.rundir import latest_checkpoint
-from posesynth.training.checkpoints import model_kwargs, resume_state, save_checkpoint
+from posesynth.training.checkpoints import model_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -234,60 +231,27 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     # --- prepare
     branch, optimizer, loader = accelerator.prepare(branch, optimizer, loader)
     accelerator.register_for_checkpointing(scheduler)
-    if accelerator.is_main_process:
-        run.mkdir(parents=True, exist_ok=True)
-        write_resolved_config(config, run)
-    writer = open_tensorboard(run) if accelerator.is_main_process else None
-    step = 0
-    if resume:
-        step, loader = resume_state(accelerator, run, loader, t.grad_accum)
-    last_good = latest_checkpoint(run)
+    step, loader = start_run(accelerator, run, config, loader, resume=resume, grad_accum=t.grad_accum)
     size = float(m.image_size)
     end = t.steps if stop_after is None else min(t.steps, stop_after)
+    weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation}
+
+    # --- the step: what this loop supplies to the shared skeleton
+    def compute(batch: dict, step: int, micro: int) -> dict[str, torch.Tensor]:
+        outputs = branch(batch["image"])
+        terms = {"depth": relative_depth_loss(outputs["depth"].float(), batch["relation"],
+                                              batch["depth_confidence"], scale=depth_scale),
+                 "keypoints": keypoint_loss(outputs["joints2d"].float(), batch["keypoints"],
+                                            batch["keypoint_scores"], size),
+                 "articulation": articulation_loss(outputs["pose_body"].float())}
+        terms["total"] = sum(weights[name] * value for name, value in terms.items())
+        return terms
 
     # --- loop
-    seen, tick = 0, time.perf_counter()
-    bar = tqdm(total=end, initial=step, desc="pretrain-depth", unit="step",
-               disable=not (progress and accelerator.is_main_process))
-    branch.train()
-    for batch in loader:
-        if step >= end:
-            break
-        with accelerator.accumulate(branch):
-            outputs = branch(batch["image"])
-            terms = {"depth": relative_depth_loss(outputs["depth"].float(), batch["relation"],
-                                                  batch["depth_confidence"], scale=depth_scale),
-                     "keypoints": keypoint_loss(outputs["joints2d"].float(), batch["keypoints"],
-                                                batch["keypoint_scores"], size),
-                     "articulation": articulation_loss(outputs["pose_body"].float())}
-            weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation}
-            terms["total"] = sum(weights[name] * value for name, value in terms.items())
-            check_finite(accelerator, terms, step, last_good)
-            accelerator.backward(terms["total"])
-            if accelerator.sync_gradients and t.grad_clip > 0:
-                accelerator.clip_grad_norm_(model.pose_encoder.parameters(), t.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-        seen += batch["image"].shape[0] * accelerator.num_processes
-        if not accelerator.sync_gradients:
-            continue
-        scheduler.step()
-        step += 1
-        bar.update(1)
-        if step % t.log_every == 0 or step == end:
-            values = {f"loss/{k}": float(accelerator.reduce(v.detach().float(), "mean")) for k, v in terms.items()}
-            now = time.perf_counter()
-            values.update(lr=scheduler.get_last_lr()[0], crops_per_s=seen / max(now - tick, 1e-9))
-            tick, seen = now, 0
-            if accelerator.is_main_process:
-                log_scalars(run, writer, step, values)
-                bar.set_postfix(loss=f"{values['loss/total']:.4f}")
-        if step % t.checkpoint_every == 0 or step == end:
-            last_good = save_checkpoint(accelerator, model, run, step, config, t.keep_checkpoints)
-    bar.close()
-    if writer is not None:
-        writer.close()
-    accelerator.end_training()
+    run_loop(accelerator, loader, run=run, config=config, model=model, optimizer=optimizer, schedulers=(scheduler,),
+             step=step, end=end, compute=compute, clip=model.pose_encoder.parameters, accumulate=(branch,),
+             count=lambda batch: batch["image"].shape[0], rate="crops_per_s", desc="pretrain-depth",
+             progress=progress)
     return run
 
 

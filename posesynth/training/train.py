@@ -1,27 +1,27 @@
-"""The training loop: build → prepare → loop, with Accelerate.
+"""Training: build → prepare → the shared loop (:func:`posesynth.training.loop.run_loop`), with Accelerate.
 
 One process or many (``accelerate launch -m posesynth train ...``), CPU or GPU, bf16/fp16 where
 the device has it, gradient accumulation. The data position needs no bookkeeping: item i of the
 pair dataset is a pure function of (seed, i) and the sampler walks i = 0, 1, 2, …, so resuming
-at step s skips s·accumulation batches without loading them. Checkpoints (atomic, exact resume)
-are :mod:`posesynth.training.checkpoints`; the parts shared with depth pre-training (schedule, NaN
-stop, logging) :mod:`posesynth.training.loop`.
+at step s skips s·accumulation batches without loading them. This module supplies the build and
+the step (the model's forward, the discriminator's update, held-out evaluation and samples); the
+loop skeleton it shares with depth pre-training (accumulation, NaN stop, clipping, schedules,
+logs, checkpoints) is :mod:`posesynth.training.loop`, checkpoints and exact resume
+:mod:`posesynth.training.checkpoints`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, SequentialSampler
-from tqdm.auto import tqdm
 
-from posesynth.config import LOSS_TERMS, Config, write_resolved_config
+from posesynth.config import LOSS_TERMS, Config
 from posesynth.data.multiview_dataset import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
 from posesynth.evaluation.synthetic import load_labelled_set, score_poses
@@ -34,9 +34,8 @@ from posesynth.models.discriminator import PoseDiscriminator
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import foreground_mask
 from posesynth.render.warp import random_similarities
-from posesynth.training.checkpoints import init_weights, model_kwargs, resume_state, save_checkpoint
-from posesynth.training.loop import check_finite, log_scalars, lr_factor, open_tensorboard, resolve_mixed_precision
-from posesynth.training.rundir import latest_checkpoint
+from posesynth.training.checkpoints import init_weights, model_kwargs
+from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
 from posesynth.training.inputs import canonical_poses, mean_pose, resolve_keypoints, unpaired_poses
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
@@ -174,83 +173,50 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         model, discriminator, optimizer, d_optimizer, loader)
     accelerator.register_for_checkpointing(scheduler, d_scheduler)
     prior = accelerator.unwrap_model(discriminator)  # the generator's view: no DDP hooks, no D gradients
-    step = 0
-    if resume:
-        step, loader = resume_state(accelerator, run, loader, t.grad_accum)
-    if accelerator.is_main_process:
-        run.mkdir(parents=True, exist_ok=True)
-        write_resolved_config(config, run)
-    writer = open_tensorboard(run) if accelerator.is_main_process else None
-    last_good = latest_checkpoint(run)
+    step, loader = start_run(accelerator, run, config, loader, resume=resume, grad_accum=t.grad_accum)
     heldout = None  # (crops, joints) of data.eval_synthetic, loaded at the first evaluation
     end = t.steps if stop_after is None else min(t.steps, stop_after)
+    last: dict[str, dict] = {}  # the latest step's outputs, for the sample grids
 
-    # --- loop
-    bar = tqdm(total=end, initial=step, desc="train", unit="step", disable=not (progress and accelerator.is_main_process))
-    tick, pairs_since = time.perf_counter(), 0
-    micro = 0
-    model.train()
-    for batch in loader:
-        if step >= end:
-            break
-        if multiview:
-            batch = stack_views(batch)
-        with accelerator.accumulate(model, discriminator):
-            # unpaired poses placed in the crop camera: painted for imitation (a batch), lifted (many)
-            count = len(batch["target"])
-            imitate = bool(losses.imitation) and step >= losses.imitation_start
-            sampled = None
-            if imitate or losses.lifting:
-                sampled = imitation_views(real_poses, max(count, LIFTING_BATCH if losses.lifting else 0), t.seed,
-                                          step, micro, m.image_size, accelerator.unwrap_model(model).focal)
-                sampled = sampled.to(batch["target"].device)
-            outputs = model(batch["source"], batch["target"], batch["background"],
-                            imitation_joints=sampled[:count] if imitate else None,
-                            lifting_joints=sampled if losses.lifting else None, flat_share=losses.imitation_flat,
-                            warped_share=losses.imitation_warped,
-                            warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
-                            if losses.equivariance else None)
-            if weights["adversarial"]:
-                prior.requires_grad_(False)  # the generator step must not train the discriminator
-                outputs["prior_logits"] = prior(torch.cat([outputs["pose_body"], outputs["source_pose_body"]]))
-                prior.requires_grad_(True)
-            if multiview and (weights["transform_reprojection"] or weights["cross_view"]):
-                outputs.update(multiview_outputs(accelerator.unwrap_model(model), outputs, batch,
-                                                 synthesize=bool(weights["cross_view"])))
-            terms = compute_losses(outputs, batch, weights=weights,
-                                   foreground_boost=losses.foreground_boost, lpips_options=lpips_options,
-                                   crop_K=accelerator.unwrap_model(model).K)
-            check_finite(accelerator, terms, step, last_good)
-            accelerator.backward(terms["total"])
-            if accelerator.sync_gradients and t.grad_clip > 0:
-                accelerator.clip_grad_norm_(model.parameters(), t.grad_clip)
-            optimizer.step()  # Accelerate's optimizer only steps when the accumulation is complete
-            optimizer.zero_grad(set_to_none=True)
+    # --- the step: what this loop supplies to the shared skeleton
+    def compute(batch: dict, step: int, micro: int) -> dict[str, torch.Tensor]:
+        # unpaired poses placed in the crop camera: painted for imitation (a batch), lifted (many)
+        count = len(batch["target"])
+        imitate = bool(losses.imitation) and step >= losses.imitation_start
+        sampled = None
+        if imitate or losses.lifting:
+            sampled = imitation_views(real_poses, max(count, LIFTING_BATCH if losses.lifting else 0), t.seed,
+                                      step, micro, m.image_size, accelerator.unwrap_model(model).focal)
+            sampled = sampled.to(batch["target"].device)
+        outputs = model(batch["source"], batch["target"], batch["background"],
+                        imitation_joints=sampled[:count] if imitate else None,
+                        lifting_joints=sampled if losses.lifting else None, flat_share=losses.imitation_flat,
+                        warped_share=losses.imitation_warped,
+                        warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
+                        if losses.equivariance else None)
+        if weights["adversarial"]:
+            prior.requires_grad_(False)  # the generator step must not train the discriminator
+            outputs["prior_logits"] = prior(torch.cat([outputs["pose_body"], outputs["source_pose_body"]]))
+            prior.requires_grad_(True)
+        if multiview and weights["cross_view"]:  # the synthesis the cross-view term scores
+            outputs.update(multiview_outputs(accelerator.unwrap_model(model), outputs, batch, synthesize=True))
+        last["outputs"] = outputs
+        return compute_losses(outputs, batch, weights=weights, foreground_boost=losses.foreground_boost,
+                              lpips_options=lpips_options, crop_K=accelerator.unwrap_model(model).K)
 
-            if weights["adversarial"]:
-                fake = torch.cat([outputs["pose_body"], outputs["source_pose_body"]]).detach()
-                real = sample_real_poses(real_poses, len(fake), t.seed, step, micro).to(fake.device)
-                d_loss = discriminator_loss(discriminator(real), discriminator(fake))
-                terms["discriminator"] = d_loss.detach()
-                accelerator.backward(d_loss)
-                d_optimizer.step()
-                d_optimizer.zero_grad(set_to_none=True)
-        micro += 1
-        pairs_since += batch["target"].shape[0] * accelerator.num_processes
-        if not accelerator.sync_gradients:
-            continue
-        scheduler.step()
-        d_scheduler.step()
-        step += 1
-        micro = 0
-        bar.update(1)
+    def train_discriminator(batch: dict, terms: dict[str, torch.Tensor], step: int, micro: int) -> None:
+        if weights["adversarial"]:
+            outputs = last["outputs"]
+            fake = torch.cat([outputs["pose_body"], outputs["source_pose_body"]]).detach()
+            real = sample_real_poses(real_poses, len(fake), t.seed, step, micro).to(fake.device)
+            d_loss = discriminator_loss(discriminator(real), discriminator(fake))
+            terms["discriminator"] = d_loss.detach()
+            accelerator.backward(d_loss)
+            d_optimizer.step()
+            d_optimizer.zero_grad(set_to_none=True)
 
-        values: dict[str, float] = {}
-        if step % t.log_every == 0 or step == end:
-            values = {f"loss/{k}": float(accelerator.reduce(v.detach().float(), "mean")) for k, v in terms.items()}
-            now = time.perf_counter()
-            values.update(lr=scheduler.get_last_lr()[0], pairs_per_s=pairs_since / max(now - tick, 1e-9))
-            tick, pairs_since = now, 0
+    def evaluate_and_sample(step: int, batch: dict, values: dict[str, float]) -> None:
+        nonlocal heldout
         if t.eval_every and data.eval_synthetic and (step % t.eval_every == 0 or step == end):
             if accelerator.is_main_process:  # the others wait: a small held-out set, scored once
                 if heldout is None:  # decoded and cropped once per run, not at every evaluation
@@ -259,18 +225,15 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                 values.update({f"eval/{who}_{metric}": value for who in ("model", "baseline")
                                for metric, value in scores[who].items()})
             accelerator.wait_for_everyone()
-        if values and accelerator.is_main_process:
-            log_scalars(run, writer, step, values)
-            if "loss/total" in values:
-                bar.set_postfix(loss=f"{values['loss/total']:.4f}")
         if accelerator.is_main_process and (step % t.sample_every == 0 or step == end):
-            _save_samples(run, step, batch, outputs)
-        if step % t.checkpoint_every == 0 or step == end:
-            last_good = save_checkpoint(accelerator, model, run, step, config, t.keep_checkpoints)
-    bar.close()
-    if writer is not None:
-        writer.close()
-    accelerator.end_training()
+            _save_samples(run, step, batch, last["outputs"])
+
+    # --- loop
+    run_loop(accelerator, loader, run=run, config=config, model=model, optimizer=optimizer,
+             schedulers=(scheduler, d_scheduler), step=step, end=end, compute=compute, clip=model.parameters,
+             accumulate=(model, discriminator), count=lambda batch: batch["target"].shape[0], rate="pairs_per_s",
+             prepare=stack_views if multiview else None, after_backward=train_discriminator,
+             on_step=evaluate_and_sample, desc="train", progress=progress)
     return run
 
 
