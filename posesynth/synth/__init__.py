@@ -1,8 +1,8 @@
 """The synthetic puppet world: procedural motion, a capsule body, cameras and a ray-cast renderer.
 
-Modules: ``kinematics`` (joint angles → 17 joints), ``motion`` (procedural motion programs),
+Modules: ``joint_angles`` (joint angles → 17 joints), ``motion`` (procedural motion programs),
 ``subject`` (per-subject proportions and clothing), ``body`` (joints → textured capsules),
-``render`` (ray–capsule renderer), ``background`` (floor and wall), ``camera`` (static
+``raycast`` (ray–capsule renderer), ``backdrop`` (floor and wall), ``camera`` (static
 cameras that keep the person in view), ``scene`` (one clip seen by one or more cameras).
-The dataset writer and the ``posesynth synth`` command live in ``posesynth.synth.dataset``.
+``dataset`` is the dataset writer and the ``posesynth synth`` command.
 """
