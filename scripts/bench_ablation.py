@@ -26,13 +26,13 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.synth.dataset import generate_dataset, load_labels
-from posesynth.video.index import index_videos
 from posesynth.evaluation.synthetic import evaluate_synthetic
-from posesynth.synth.poses import sample_poses
 from posesynth.models.loading import load_model
+from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.synth.poses import sample_poses
 from posesynth.training.inputs import mean_pose
 from posesynth.training.train import train
+from posesynth.video.index import index_videos
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.data.depth_labels import EQUAL_DEPTH_M, KIND_NAMES, depth_labels, true_relations
+from posesynth.synth.dataset import generate_dataset, load_labels
 
 REALDATA_H36M = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "mmpose" / "h36m" / "test_h36m_body3d.npz"
 BUCKETS = (0.6, 0.7, 0.8, 0.9, 1.01)

@@ -24,10 +24,10 @@ import numpy as np
 from skimage.io import imread
 
 from posesynth import skeleton
-from posesynth.video.readers import iter_frames
 from posesynth.detect.mapping import FITTED, blazepose_to_h36m, uncorrected_h36m
-from posesynth.detect.reference import FIT_SOURCES
 from posesynth.detect.mediapipe_pose import PoseDetector
+from posesynth.detect.reference import FIT_SOURCES
+from posesynth.video.readers import iter_frames
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "mmpose"
 

@@ -23,13 +23,13 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.synth.dataset import generate_dataset
-from posesynth.video.index import index_videos
 from posesynth.models.model import PoseSynthModel
+from posesynth.synth.dataset import generate_dataset
 from posesynth.synth.poses import sample_poses
-from posesynth.training.imitation_views import sample_views
 from posesynth.training.checkpoints import model_kwargs
+from posesynth.training.imitation_views import sample_views
 from posesynth.training.train import train
+from posesynth.video.index import index_videos
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")

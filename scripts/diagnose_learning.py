@@ -23,11 +23,11 @@ import torch
 
 from posesynth.data.poses3d import load_poses3d
 from posesynth.evaluation.synthetic import labelled_views
-from posesynth.training.diagnostics import diagnose
-from posesynth.models.model import PoseSynthModel
-from posesynth.training.inputs import canonical_poses, mean_pose
-from posesynth.training.checkpoints import model_kwargs
 from posesynth.models.loading import load_model, run_config
+from posesynth.models.model import PoseSynthModel
+from posesynth.training.checkpoints import model_kwargs
+from posesynth.training.diagnostics import diagnose
+from posesynth.training.inputs import canonical_poses, mean_pose
 
 
 def main() -> None:

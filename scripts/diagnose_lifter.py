@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posesynth.training.budget import StepTimer
+from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.evaluation.synthetic import baseline_poses, load_labelled_set
 from posesynth.geometry import intrinsics, project, unproject
-from posesynth.training.imitation_views import sample_views
 from posesynth.losses.imitation import lifting_loss
-from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
+from posesynth.training.budget import StepTimer
+from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose
 
 SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's crop (focal_ratio 2) and a nominal root depth

@@ -28,15 +28,15 @@ import torch
 from einops import rearrange
 
 from posesynth.config import load_config
-from posesynth.evaluation.synthetic import labelled_views
-from posesynth.training.diagnostics import true_puppet_depth, yaw_error_degrees
-from posesynth.losses.reconstruction import foreground_weight, l1_loss, ssim_loss
 from posesynth.evaluation.metrics import pa_mpjpe
+from posesynth.evaluation.synthetic import labelled_views
+from posesynth.losses.reconstruction import foreground_weight, l1_loss, ssim_loss
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import foreground_mask
 from posesynth.synth.poses import sample_poses
-from posesynth.training.inputs import mean_pose
 from posesynth.training.checkpoints import model_kwargs
+from posesynth.training.diagnostics import true_puppet_depth, yaw_error_degrees
+from posesynth.training.inputs import mean_pose
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -21,15 +21,15 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.training.budget import StepTimer
 from posesynth.config import load_config
 from posesynth.data.augment import colour_jitter, flip_images, flip_poses, jitter_parameters
-from posesynth.synth.dataset import load_labels
 from posesynth.evaluation.synthetic import crop_frame_truth, evaluate_synthetic, labelled_crops
 from posesynth.models.model import PoseSynthModel
+from posesynth.synth.dataset import load_labels
 from posesynth.synth.poses import sample_poses
-from posesynth.training.inputs import mean_pose
+from posesynth.training.budget import StepTimer
 from posesynth.training.checkpoints import model_kwargs
+from posesynth.training.inputs import mean_pose
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

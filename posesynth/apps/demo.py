@@ -20,13 +20,13 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.video.index import index_videos
 from posesynth.evaluation.synthetic import evaluate_synthetic
-from posesynth.training.rundir import claim_run
-from posesynth.synth.poses import sample_poses
 from posesynth.models.loading import load_model
+from posesynth.synth.poses import sample_poses
 from posesynth.training.inputs import mean_pose
+from posesynth.training.rundir import claim_run
 from posesynth.training.train import train
+from posesynth.video.index import index_videos
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_ASSETS = REPO / "assets" / "demo"

@@ -43,19 +43,19 @@ from tqdm.auto import tqdm
 
 from posesynth import skeleton
 from posesynth.config import Config
-from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import warn_no_person
 from posesynth.data.crops import crop_and_resize, crop_rotations, foreground_box, foreground_frames, initial_boxes
-from posesynth.video.boxes import person_boxes
-from posesynth.video.readers import VideoError, iter_frames, open_video
-from posesynth.video.index import VideoInfo, probe_video
-from posesynth.video.writer import VideoWriter
 from posesynth.export.bvh_writer import write_bvh
 from posesynth.export.motion import canonical_size, fixed_lengths, root_translation, smooth_motion, smooth_track
 from posesynth.export.table import write_csv
 from posesynth.geometry import intrinsics, project
-from posesynth.models.model import PoseSynthModel
 from posesynth.models.loading import load_model, run_config
+from posesynth.models.model import PoseSynthModel
+from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
+from posesynth.video.boxes import person_boxes
+from posesynth.video.index import VideoInfo, probe_video
+from posesynth.video.readers import VideoError, iter_frames, open_video
+from posesynth.video.writer import VideoWriter
 from posesynth.viz.draw import draw_skeleton, skeleton_view
 
 log = logging.getLogger(__name__)

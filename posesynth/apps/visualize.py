@@ -34,12 +34,12 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from posesynth.data.pairs import FramePairDataset
-from posesynth.video.index import NoUsableVideosError
-from posesynth.video.readers import VideoError
 from posesynth.geometry import euler_to_matrix, project
+from posesynth.models.loading import load_model, run_config
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import colorize_part_maps, foreground_mask
-from posesynth.models.loading import load_model, run_config
+from posesynth.video.index import NoUsableVideosError
+from posesynth.video.readers import VideoError
 from posesynth.viz import html as report
 from posesynth.viz.draw import overlay_part_maps, skeleton_views, upscale, upscale_points, with_skeletons
 from posesynth.viz.grid import make_grid, save_png, to_uint8

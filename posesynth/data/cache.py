@@ -34,9 +34,9 @@ from typing import Callable
 
 import numpy as np
 
-from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box, foreground_frames,
     initial_boxes)
+from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.video.boxes import person_boxes
 from posesynth.video.index import (SkippedVideo, VideoIndex, VideoInfo, add_clip_length_arguments, clip_min_frames,
     index_videos)

@@ -34,9 +34,9 @@ from skimage.morphology import disk, opening
 
 from posesynth.data.arrays import load_array
 from posesynth.data.keypoints2d import KEYPOINT_SUFFIXES, KeypointsError, find_keypoints, read_keypoint_arrays
+from posesynth.geometry import crop_camera_rotation
 from posesynth.video.boxes import keypoint_boxes
 from posesynth.video.index import file_beside
-from posesynth.geometry import crop_camera_rotation
 
 BOX_SUFFIXES: tuple[str, ...] = (".boxes.json", ".boxes.npy")
 SIDECAR_SUFFIXES: tuple[str, ...] = BOX_SUFFIXES + KEYPOINT_SUFFIXES

@@ -21,16 +21,16 @@ import torch
 from einops import rearrange
 from torch.utils.data import Dataset
 
-from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.data.cache import FrameCache, crop_settings
 from posesynth.data.crops import (crop_and_resize, crop_matrix, crop_rotations, foreground_box, foreground_frames,
     initial_boxes)
-from posesynth.video.boxes import person_boxes
-from posesynth.data.keypoints2d import find_keypoints, read_keypoints
 from posesynth.data.depth_labels import depth_labels
+from posesynth.data.keypoints2d import find_keypoints, read_keypoints
 from posesynth.data.labels3d import find_labels, label_index, labelled_subset, read_labels3d
-from posesynth.video.readers import FrameReader, open_video
+from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
+from posesynth.video.boxes import person_boxes
 from posesynth.video.index import NoUsableVideosError, index_videos
+from posesynth.video.readers import FrameReader, open_video
 
 log = logging.getLogger(__name__)
 

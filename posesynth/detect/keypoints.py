@@ -33,10 +33,10 @@ from skimage.io import imread
 from tqdm.auto import tqdm
 
 from posesynth import skeleton
-from posesynth.video.index import VIDEO_EXTENSIONS, NoUsableVideosError, VideoInfo, find_videos, index_videos
-from posesynth.video.readers import iter_frames
 from posesynth.detect.mapping import blazepose_to_h36m
 from posesynth.detect.mediapipe_pose import Landmarks, PoseDetector
+from posesynth.video.index import VIDEO_EXTENSIONS, NoUsableVideosError, VideoInfo, find_videos, index_videos
+from posesynth.video.readers import iter_frames
 
 log = logging.getLogger(__name__)
 

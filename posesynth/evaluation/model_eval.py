@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from posesynth.video.boxes import center_box
 from posesynth.data.crops import crop_and_resize, crop_rotations
-from posesynth.datasets.h36m.types import H36MSequence
 from posesynth.datasets.h36m.load import read_view_frames, view_crop_boxes
-from posesynth.synth.dataset import load_labels
-from posesynth.evaluation.synthetic import labelled_crops, predict_poses
+from posesynth.datasets.h36m.types import H36MSequence
 from posesynth.evaluation.scores import SequenceScores, check_frame_step, frame_selection, pose_errors, sequence_scores
+from posesynth.evaluation.synthetic import labelled_crops, predict_poses
 from posesynth.skeleton import NUM_JOINTS
+from posesynth.synth.dataset import load_labels
+from posesynth.video.boxes import center_box
 
 
 def predict_sequence(model: torch.nn.Module, seq: H36MSequence, *, frame_step: int = 1, margin: float = 1.25,

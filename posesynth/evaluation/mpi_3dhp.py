@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from posesynth.data.arrays import load_array, open_archive
-from posesynth.evaluation.report import group_means, markdown_table, warn_if_metres, write_report
 from posesynth.evaluation.metrics import AUC_THRESHOLDS_MM, auc, mpjpe, pa_mpjpe, pck
+from posesynth.evaluation.report import group_means, markdown_table, warn_if_metres, write_report
 
 JOINT_NAMES: tuple[str, ...] = ("head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
                                 "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",

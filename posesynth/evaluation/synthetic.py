@@ -21,11 +21,11 @@ import torch
 from einops import rearrange
 
 from posesynth.data.crops import crop_and_resize, crop_matrix, to_crop_frame
-from posesynth.video.boxes import square_boxes
-from posesynth.synth.dataset import load_labels
-from posesynth.video.readers import iter_frames
 from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe
 from posesynth.models.discriminator import body_frame
+from posesynth.synth.dataset import load_labels
+from posesynth.video.boxes import square_boxes
+from posesynth.video.readers import iter_frames
 
 
 def labelled_crops(video: str | os.PathLike, labels: dict[str, np.ndarray], size: int, margin: float = 1.25,

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import torch
 
-from posesynth.losses.priors import articulation_loss, generator_loss
 from posesynth.losses.equivariance import equivariance_loss
 from posesynth.losses.geometric import bone_ratio_loss
 from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.imitation import imitation_loss, lifting_loss
 from posesynth.losses.keypoints import keypoint_loss
 from posesynth.losses.multiview_terms import MULTIVIEW_TERMS, multiview_losses
-from posesynth.losses.relative_depth import relative_depth_loss
-from posesynth.losses.supervised import pose3d_loss
+from posesynth.losses.priors import articulation_loss, generator_loss
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, lpips_loss, silhouette_loss, ssim_loss,
 )
+from posesynth.losses.relative_depth import relative_depth_loss
+from posesynth.losses.supervised import pose3d_loss
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
 from posesynth.skeleton import NUM_BONES

@@ -29,13 +29,13 @@ import torch
 from torch import nn
 
 from posesynth.geometry import intrinsics, project, unproject
+from posesynth.kinematics import (forward_kinematics, global_to_local_directions, local_to_global_directions,
+    pose_to_directions)
 from posesynth.models.appearance import AppearanceEncoder
 from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
 from posesynth.models.heatmap_encoder import HeatmapPoseEncoder
 from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
-from posesynth.kinematics import (forward_kinematics, global_to_local_directions, local_to_global_directions,
-    pose_to_directions)
 from posesynth.models.pose_encoder import PoseEncoder
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps

@@ -43,9 +43,9 @@ import numpy as np
 from skimage.io import imsave
 
 from posesynth import skeleton
-from posesynth.video.writer import write_video
 from posesynth.synth.motion import ACTIONS
 from posesynth.synth.scene import Scene, View, make_scene
+from posesynth.video.writer import write_video
 
 DEFAULT_SUBJECTS: tuple[int, ...] = (1, 2, 3, 4, 5)
 REQUIRED_KEYS = ("joints3d", "joints2d", "K", "R", "t", "fps")

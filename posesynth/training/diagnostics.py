@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from einops import rearrange
 
+from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, silhouette_loss, ssim_loss,
 )
-from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import observed_foreground

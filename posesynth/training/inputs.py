@@ -33,8 +33,8 @@ from posesynth.data.keypoints2d import find_keypoints
 from posesynth.data.poses3d import load_poses3d
 from posesynth.kinematics import forward_kinematics, pose_to_directions
 from posesynth.models.discriminator import body_frame
-from posesynth.video.index import index_videos, probe_video
 from posesynth.synth.poses import sample_poses
+from posesynth.video.index import index_videos, probe_video
 
 log = logging.getLogger(__name__)
 

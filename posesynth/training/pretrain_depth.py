@@ -37,21 +37,21 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from posesynth import skeleton
 from posesynth.config import Config, load_config
 from posesynth.data.crops import crop_and_resize, crop_matrix
-from posesynth.video.boxes import keypoint_boxes, square_boxes
+from posesynth.data.depth_labels import DepthLabels, depth_labels, load_depth_labels
 from posesynth.data.keypoints2d import (FACE_STAND_INS, Keypoints2D, KeypointsError, find_keypoints,
                                         load_coco_keypoints, read_keypoints)
 from posesynth.data.poses3d import load_poses3d
-from posesynth.video.index import NoUsableVideosError, index_videos
-from posesynth.video.readers import iter_frames
-from posesynth.data.depth_labels import DepthLabels, depth_labels, load_depth_labels
 from posesynth.losses.keypoints import keypoint_loss
 from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel
-from posesynth.training.rundir import claim_run
-from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
-from posesynth.training.inputs import canonical_poses, mean_pose
 from posesynth.training.checkpoints import model_kwargs
+from posesynth.training.inputs import canonical_poses, mean_pose
+from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
+from posesynth.training.rundir import claim_run
+from posesynth.video.boxes import keypoint_boxes, square_boxes
+from posesynth.video.index import NoUsableVideosError, index_videos
+from posesynth.video.readers import iter_frames
 
 log = logging.getLogger(__name__)
 

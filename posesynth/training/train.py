@@ -25,9 +25,8 @@ from posesynth.config import LOSS_TERMS, Config
 from posesynth.data.multiview_dataset import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
 from posesynth.evaluation.synthetic import load_labelled_set, score_poses
-from posesynth.training.imitation_views import sample_views
-from posesynth.losses.combine import compute_losses
 from posesynth.geometry import project
+from posesynth.losses.combine import compute_losses
 from posesynth.losses.multiview_terms import cross_view_poses, pair_roots, stack_views, swap_halves
 from posesynth.losses.priors import discriminator_loss
 from posesynth.models.discriminator import PoseDiscriminator
@@ -35,8 +34,9 @@ from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import foreground_mask
 from posesynth.render.warp import random_similarities
 from posesynth.training.checkpoints import init_weights, model_kwargs
-from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
+from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose, resolve_keypoints, unpaired_poses
+from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 

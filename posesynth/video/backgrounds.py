@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from skimage.io import imread
 
-from posesynth.video.readers import FrameReader
 from posesynth.video.index import file_beside
+from posesynth.video.readers import FrameReader
 
 PLATE_SUFFIXES: tuple[str, ...] = (".background.png", ".background.jpg", ".background.npy")
 

@@ -10,16 +10,16 @@ from conftest import write_test_video
 from test_visualize import make_tiny_run
 
 from posesynth import skeleton
-from posesynth.cli import main
-from posesynth.data.crops import crop_matrix
-from posesynth.video.boxes import square_boxes
-from posesynth.video.readers import VideoError
-from posesynth.video.index import probe_video
-from posesynth.data.crops import crop_rotations
-from posesynth.export.motion import bone_vectors, smooth_motion
 from posesynth.apps.predict import (FIELDS, crop_to_frame, encode_crops, iter_person_crops, predict, predict_video,
     run_config, video_camera)
+from posesynth.cli import main
+from posesynth.data.crops import crop_matrix
+from posesynth.data.crops import crop_rotations
+from posesynth.export.motion import bone_vectors, smooth_motion
 from posesynth.models.loading import load_model
+from posesynth.video.boxes import square_boxes
+from posesynth.video.index import probe_video
+from posesynth.video.readers import VideoError
 
 
 @pytest.fixture(scope="module")

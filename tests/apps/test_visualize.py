@@ -11,11 +11,11 @@ import torch
 from conftest import write_test_video
 
 from posesynth import skeleton
+from posesynth.apps.visualize import (VIEW_ANGLES, choose_pairs, novel_views, rotate_about_root, swap_grid,
+    synthesis_quality, visualize)
 from posesynth.config import load_config, write_resolved_config
 from posesynth.models.model import PoseSynthModel
 from posesynth.training.checkpoints import model_kwargs
-from posesynth.apps.visualize import (VIEW_ANGLES, choose_pairs, novel_views, rotate_about_root, swap_grid,
-    synthesis_quality, visualize)
 from posesynth.viz import html
 from posesynth.viz.draw import (BONE_COLORS, draw_skeleton, overlay_part_maps, sample_grid, skeleton_views,
                                 upscale, upscale_points, view_coordinates)

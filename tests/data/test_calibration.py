@@ -13,8 +13,8 @@ from posesynth.data.calibration import (
     relative_extrinsics, write_calibration,
 )
 from posesynth.datasets.h36m.cameras import published_camera
-from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.errors import UntrustedPickleError
+from posesynth.synth.dataset import generate_dataset, load_labels
 
 
 def _round_trip(cameras: dict[str, Camera]) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import write_test_video
 
-from posesynth.video.backgrounds import read_background
 from posesynth.data.crops import (SidecarError, crop_and_resize, crop_intrinsics, crop_matrix, foreground_box,
     initial_boxes, read_sidecar_boxes)
+from posesynth.video.backgrounds import read_background
 from posesynth.video.boxes import center_box, keypoint_boxes, person_boxes, smooth_boxes, square_boxes
 from posesynth.video.readers import open_video
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from conftest import write_test_video
 
+from posesynth.apps.predict import iter_person_crops
 from posesynth.data.cache import crop_settings, prepare_cache
 from posesynth.data.crops import foreground_frames, initial_boxes
-from posesynth.video.boxes import keypoint_boxes, person_boxes
 from posesynth.data.pairs import FramePairDataset
+from posesynth.video.boxes import keypoint_boxes, person_boxes
 from posesynth.video.index import index_videos, probe_video
-from posesynth.apps.predict import iter_person_crops
 
 FRAMES, MARGIN, SIZE = 12, 1.25, 32
 

@@ -11,10 +11,10 @@ import torch
 from posesynth.config import load_config
 from posesynth.data.labels3d import LabelsError, find_labels, label_index, labelled_subset, read_labels3d
 from posesynth.data.pairs import FramePairDataset
-from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.geometry import crop_camera_rotation, intrinsics
 from posesynth.losses.supervised import pose3d_loss
 from posesynth.models.loading import load_model
+from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.training.train import train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 

@@ -15,9 +15,9 @@ from posesynth.data.cache import crop_settings, prepare_cache
 from posesynth.data.calibration import CalibrationError, Camera, load_calibration, write_calibration
 from posesynth.data.crops import crop_matrix
 from posesynth.data.multiview_dataset import MultiViewDataset, camera_for, crop_camera, frame_intrinsics, match_videos
+from posesynth.geometry import project, unproject
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.video.index import index_videos
-from posesynth.geometry import project, unproject
 
 K640 = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 239.5], [0.0, 0.0, 1.0]])
 

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader
 
 from posesynth.data import pairs
 from posesynth.data.crops import SidecarError, crop_matrix
-from posesynth.video.boxes import center_box, square_boxes
 from posesynth.data.pairs import FramePairDataset, pair_counts, sample_pair
+from posesynth.video.boxes import center_box, square_boxes
 from posesynth.video.index import NoUsableVideosError
 from posesynth.video.readers import PyAVReader
 

@@ -9,15 +9,15 @@ import pytest
 import torch
 
 from posesynth import skeleton
-from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.cli import main
+from posesynth.config import load_config
 from posesynth.data.depth_labels import (GROUND, add_depth_labels_arguments, depth_labels, load_depth_labels,
     run_depth_labels, true_relations)
 from posesynth.geometry import intrinsics, project
 from posesynth.losses.relative_depth import relative_depth_loss
-from posesynth.cli import main
-from posesynth.config import load_config
-from posesynth.training.pretrain_depth import pretrain, video_crops
 from posesynth.models.loading import load_model
+from posesynth.synth.dataset import generate_dataset, load_labels
+from posesynth.training.pretrain_depth import pretrain, video_crops
 
 TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3", "model.appearance_channels=8",
         "model.appearance_width=8", "model.decoder_width=8", "train.batch_size=2", "train.log_every=1",

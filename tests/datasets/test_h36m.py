@@ -11,13 +11,13 @@ from cdflib.cdfwrite import CDF
 from conftest import write_mmpose_h36m, write_test_video
 
 from posesynth import skeleton as sk
-from posesynth.video.readers import read_frames
-from posesynth.datasets.h36m.types import ACTIONS, canonical_action
 from posesynth.datasets.h36m.cameras import CAMERAS, H36MError
-from posesynth.datasets.h36m.load import detect_format, load_h36m, read_view_frames, view_crop_boxes
 from posesynth.datasets.h36m.cameras import (PUBLISHED_SUBJECTS, project_to_image, published_camera, read_camera_pickle,
     world_to_camera_mm)
+from posesynth.datasets.h36m.load import detect_format, load_h36m, read_view_frames, view_crop_boxes
+from posesynth.datasets.h36m.types import ACTIONS, canonical_action
 from posesynth.errors import UntrustedPickleError
+from posesynth.video.readers import read_frames
 
 F = 6  # mocap frames of every synthetic sequence
 TWO = CAMERAS[:2]  # the synthetic trees have videos for two cameras only (keeps the tests fast)

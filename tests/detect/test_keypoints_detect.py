@@ -15,10 +15,10 @@ from conftest import REALDATA, write_test_video
 from posesynth import skeleton
 from posesynth.cli import main
 from posesynth.data.keypoints2d import read_keypoints
-from posesynth.video.index import probe_video
 from posesynth.detect import mapping, reference
 from posesynth.detect.keypoints import detect_frames, detect_images, detect_videos
 from posesynth.detect.mediapipe_pose import DetectorUnavailableError, Landmarks, import_mediapipe
+from posesynth.video.index import probe_video
 
 J = {name: i for i, name in enumerate(skeleton.JOINT_NAMES)}
 FIT = mapping.FITTED

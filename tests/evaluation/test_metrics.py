@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from posesynth.evaluation import metrics as M
 from posesynth import skeleton as sk
+from posesynth.evaluation import metrics as M
 
 
 def random_rotation(n: int, generator: torch.Generator) -> torch.Tensor:

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from posesynth import skeleton
-from posesynth.losses.geometric import bone_lengths, bone_ratio_loss, scale_bones
 from posesynth.kinematics import forward_kinematics, pose_to_directions
+from posesynth.losses.geometric import bone_lengths, bone_ratio_loss, scale_bones
 
 
 def _pose(batch: int = 2, seed: int = 0) -> torch.Tensor:

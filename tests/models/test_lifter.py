@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from posesynth.geometry import project
-from posesynth.training.imitation_views import sample_views
 from posesynth.losses.imitation import lifting_loss
 from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose
 from posesynth.synth.poses import sample_poses
+from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses
 
 K = torch.tensor([[128.0, 0.0, 31.5], [0.0, 128.0, 31.5], [0.0, 0.0, 1.0]])

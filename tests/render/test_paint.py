@@ -2,10 +2,10 @@
 
 import torch
 
+from posesynth.geometry import intrinsics, project
 from posesynth.render.paint import opacity, paint_parts, part_colours
 from posesynth.render.puppet import PART_JOINTS, foreground_mask, render_part_maps
 from posesynth.skeleton import canonical_tpose
-from posesynth.geometry import intrinsics, project
 
 
 def _maps(size: int = 32) -> torch.Tensor:

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from posesynth.config import load_config
-from posesynth.synth.dataset import generate_dataset
 from posesynth.geometry import project
-from posesynth.training.imitation_views import CROP_FILL, sample_views
 from posesynth.losses.imitation import imitation_loss
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import paint_warped_parts, observed_foreground, paint_parts, part_colours
 from posesynth.skeleton import canonical_tpose
+from posesynth.synth.dataset import generate_dataset
+from posesynth.training.imitation_views import CROP_FILL, sample_views
 from posesynth.training.train import train
 from posesynth.viz.draw import sample_grid
 from conftest import TINY, save_unpaired_poses

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.evaluation.synthetic import labelled_views
-from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose, flip_pose
+from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
+from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
+    mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 

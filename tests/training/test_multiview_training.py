@@ -11,10 +11,10 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.data.multiview_dataset import MultiViewDataset
-from posesynth.synth.dataset import generate_dataset
 from posesynth.losses.multiview_terms import multiview_losses, stack_views
-from posesynth.training.train import multiview_outputs
 from posesynth.models.model import PoseSynthModel
+from posesynth.synth.dataset import generate_dataset
+from posesynth.training.train import multiview_outputs
 from posesynth.training.train import train
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 

@@ -12,12 +12,12 @@ import torch
 
 import posesynth.training.train as train_module
 from posesynth.config import load_config
+from posesynth.models.loading import load_model
 from posesynth.synth.dataset import generate_dataset
+from posesynth.training.inputs import mean_pose
 from posesynth.training.loop import NonFiniteLossError, lr_factor
 from posesynth.training.rundir import latest_checkpoint
-from posesynth.training.inputs import mean_pose
 from posesynth.training.train import train
-from posesynth.models.loading import load_model
 from conftest import TINY as TINY_RUN, save_unpaired_poses
 
 TINY = [*TINY_RUN, "train.sample_every=2", "train.checkpoint_every=2"]

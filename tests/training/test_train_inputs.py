@@ -17,8 +17,8 @@ import posesynth.detect.keypoints as detect_keypoints
 import posesynth.training.inputs as train_inputs
 from posesynth.config import load_config
 from posesynth.synth.dataset import generate_dataset, load_labels
-from posesynth.training.train import train
 from posesynth.training.inputs import KEYPOINT_WEIGHTS, resolve_keypoints, unpaired_poses
+from posesynth.training.train import train
 
 
 @pytest.fixture(scope="module")

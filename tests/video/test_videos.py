@@ -8,8 +8,8 @@ import pytest
 
 from conftest import write_test_video
 from posesynth.cli import main
-from posesynth.video.readers import DecordReader, PyAVReader, VideoError, open_video, read_frames
 from posesynth.video.index import NoUsableVideosError, find_videos, index_videos
+from posesynth.video.readers import DecordReader, PyAVReader, VideoError, open_video, read_frames
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,13 @@ from pathlib import Path
 import cdflib
 import numpy as np
 
-from posesynth.video.index import probe_video
-from posesynth.video.readers import VideoError
-from posesynth.datasets.h36m.types import H36MSequence, canonical_action, view_key
 from posesynth.datasets.h36m.cameras import (CAMERAS, PUBLISHED_SUBJECTS, H36MCamera, H36MError, project_to_image,
     published_camera, world_to_camera_mm)
+from posesynth.datasets.h36m.types import H36MSequence, canonical_action, view_key
 from posesynth.errors import untrusted_pickle
 from posesynth.skeleton import H36M32_TO_17
+from posesynth.video.index import probe_video
+from posesynth.video.readers import VideoError
 
 log = logging.getLogger(__name__)
 

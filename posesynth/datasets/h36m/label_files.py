@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from posesynth.datasets.h36m.cameras import CAMERAS
-from posesynth.datasets.h36m.types import FORMATS, TRAIN_SUBJECTS
 from posesynth.datasets.h36m.load import load_h36m
+from posesynth.datasets.h36m.types import FORMATS, TRAIN_SUBJECTS
 
 log = logging.getLogger(__name__)
 

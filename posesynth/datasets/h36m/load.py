@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import skimage.io
 
-from posesynth.video.readers import read_frames
-from posesynth.video.boxes import keypoint_boxes, square_boxes
 from posesynth.datasets.h36m import formats as h36m_formats, mmpose as h36m_mmpose
 from posesynth.datasets.h36m.cameras import CAMERAS, H36MError
 from posesynth.datasets.h36m.types import FORMATS, TEST_SUBJECTS, ACTIONS, H36MSequence, H36MSplit
+from posesynth.video.boxes import keypoint_boxes, square_boxes
+from posesynth.video.readers import read_frames
 
 __all__ = ["detect_format", "load_h36m", "read_view_frames", "view_crop_boxes"]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from posesynth.datasets.h36m.types import TEST_SUBJECTS, TRAIN_SUBJECTS, H36MSequence, canonical_action
 from posesynth.datasets.h36m.cameras import PUBLISHED_SUBJECTS, H36MError, published_camera, read_camera_pickle
 from posesynth.datasets.h36m.formats import Views, action_or_none, npz_keys
+from posesynth.datasets.h36m.types import TEST_SUBJECTS, TRAIN_SUBJECTS, H36MSequence, canonical_action
 
 log = logging.getLogger(__name__)
 
