@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from posesynth.synth.dataset import generate_dataset
-from posesynth.synth.motion import ACTIONS
+from posesynth.synth.motion_programs import ACTIONS
 
 TRAIN_SUBJECTS = (1, 2, 3, 4, 5)
 HELDOUT_SUBJECTS = (9, 11)

@@ -1,6 +1,6 @@
 """``posesynth eval``: score 3D poses on Human3.6M, a synthetic set or MPI-INF-3DHP.
 
-Predictions come from a file of any method (:mod:`posesynth.evaluation.h36m`), or from a trained
+Predictions come from a file of any method (:mod:`posesynth.evaluation.h36m_predictions`), or from a trained
 posesynth model run on crops around the 2D ground truth (:mod:`posesynth.evaluation.model_eval`).
 ``--synthetic`` scores a model on ``posesynth synth`` output per motion; ``--3dhp`` is MPI-INF-3DHP
 (:mod:`posesynth.evaluation.mpi_3dhp`). The protocols are in :mod:`posesynth.evaluation.scores`.
@@ -18,7 +18,7 @@ import torch
 from posesynth.datasets.h36m.cameras import CAMERAS
 from posesynth.datasets.h36m.load import load_h36m
 from posesynth.datasets.h36m.types import TEST_SUBJECTS
-from posesynth.evaluation.h36m import PredictionsError, evaluate_predictions, open_predictions
+from posesynth.evaluation.h36m_predictions import PredictionsError, evaluate_predictions, open_predictions
 from posesynth.evaluation.model_eval import evaluate_model, evaluate_synthetic_views
 from posesynth.evaluation.mpi_3dhp import run_3dhp
 from posesynth.evaluation.scores import PROTOCOLS, SequenceScores, summarize, write_evaluation

@@ -13,7 +13,7 @@ from posesynth.losses.equivariance import equivariance_loss
 from posesynth.losses.geometric import bone_ratio_loss
 from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.imitation import imitation_loss, lifting_loss
-from posesynth.losses.keypoints import keypoint_loss
+from posesynth.losses.keypoint_reprojection import keypoint_loss
 from posesynth.losses.multiview_terms import MULTIVIEW_TERMS, multiview_losses
 from posesynth.losses.priors import articulation_loss, generator_loss
 from posesynth.losses.reconstruction import (

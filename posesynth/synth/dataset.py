@@ -43,7 +43,7 @@ import numpy as np
 from skimage.io import imsave
 
 from posesynth import skeleton
-from posesynth.synth.motion import ACTIONS
+from posesynth.synth.motion_programs import ACTIONS
 from posesynth.synth.scene import Scene, View, make_scene
 from posesynth.video.writer import write_video
 

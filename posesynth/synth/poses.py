@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from posesynth.synth.motion import ACTIONS, make_motion
+from posesynth.synth.motion_programs import ACTIONS, make_motion
 from posesynth.synth.scene import animate
 from posesynth.synth.subject import make_subject
 

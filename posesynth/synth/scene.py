@@ -18,7 +18,7 @@ from posesynth.synth.backdrop import Backdrop, render_backdrop, sample_backdrop
 from posesynth.synth.body import Capsules, dress, lowest_point
 from posesynth.synth.camera import SceneCamera, make_camera
 from posesynth.synth.joint_angles import angles_to_joints, rest_offsets
-from posesynth.synth.motion import Motion, make_motion
+from posesynth.synth.motion_programs import Motion, make_motion
 from posesynth.synth.raycast import pixel_rays, render_capsules
 from posesynth.synth.subject import Subject, make_subject
 

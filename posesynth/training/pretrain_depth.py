@@ -41,7 +41,7 @@ from posesynth.data.depth_labels import DepthLabels, depth_labels, load_depth_la
 from posesynth.data.keypoints2d import (FACE_STAND_INS, Keypoints2D, KeypointsError, find_keypoints,
                                         load_coco_keypoints, read_keypoints)
 from posesynth.data.poses3d import load_poses3d
-from posesynth.losses.keypoints import keypoint_loss
+from posesynth.losses.keypoint_reprojection import keypoint_loss
 from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel

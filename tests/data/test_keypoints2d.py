@@ -10,7 +10,7 @@ from posesynth.data.crops import SidecarError, read_sidecar_boxes
 from posesynth.data.keypoints2d import (COCO17_NAMES, DERIVED_FROM_COCO, KeypointsError, coco_to_h36m,
                                         find_keypoints, load_coco_keypoints, read_keypoint_arrays, read_keypoints,
                                         to_h36m)
-from posesynth.losses.keypoints import keypoint_loss
+from posesynth.losses.keypoint_reprojection import keypoint_loss
 
 
 def _coco_pose(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

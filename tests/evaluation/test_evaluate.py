@@ -12,7 +12,7 @@ from posesynth.cli import main
 from posesynth.datasets.h36m.cameras import CAMERAS
 from posesynth.datasets.h36m.load import load_h36m
 from posesynth.datasets.h36m.types import H36MSequence, canonical_action
-from posesynth.evaluation.h36m import PredictionsError, evaluate_predictions
+from posesynth.evaluation.h36m_predictions import PredictionsError, evaluate_predictions
 from posesynth.evaluation.mpi_3dhp import PCK_JOINTS_14, MPIInf3DHPError, evaluate_3dhp, load_3dhp
 from posesynth.evaluation.report import markdown_table
 from posesynth.evaluation.scores import SequenceScores, frame_selection, summarize

@@ -14,7 +14,7 @@ from posesynth import skeleton
 from posesynth.cli import main
 from posesynth.geometry import intrinsics, project
 from posesynth.synth.dataset import generate_dataset, load_labels
-from posesynth.synth.motion import ACTIONS, make_motion
+from posesynth.synth.motion_programs import ACTIONS, make_motion
 from posesynth.synth.raycast import intersect_capsules, nearest_hits, pixel_rays, ray_capsule
 from posesynth.synth.scene import animate, supersampled_intrinsics
 from posesynth.synth.subject import make_subject
