@@ -165,3 +165,12 @@ def test_losses_never_call_a_network():
                     takes_model += [f"{module}.{node.name}({n})" for n in names if n in ("model", "network", "discriminator")]
             assert "posesynth.models.model" not in GRAPH[module], module
     assert takes_model == []
+
+
+def test_module_names_are_unique():
+    """No two modules share a file name (one ``keypoints.py``, one ``motion.py``, …): a path names one concept."""
+    stems: dict[str, list[str]] = {}
+    for module, path in MODULES.items():
+        if path.name != "__init__.py":
+            stems.setdefault(path.stem, []).append(module)
+    assert {stem: modules for stem, modules in stems.items() if len(modules) > 1} == {}

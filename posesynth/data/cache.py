@@ -36,6 +36,7 @@ import numpy as np
 
 from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box, foreground_frames,
     initial_boxes)
+from posesynth.data.keypoints2d import find_keypoints
 from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.video.boxes import person_boxes
 from posesynth.video.index import (SkippedVideo, VideoIndex, VideoInfo, add_clip_length_arguments, clip_min_frames,
@@ -392,7 +393,6 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 def detect_keypoints(index: VideoIndex, folder: Path) -> Path:
     """``prepare --keypoints``: sidecars in ``folder`` for the videos without a keypoint file beside them."""
-    from posesynth.data.keypoints2d import find_keypoints
     from posesynth.detect.keypoints import detect_videos  # the optional extra: imported only when asked for
 
     detect_videos([v for v in index.videos if find_keypoints(v.path) is None], folder, progress=True)
