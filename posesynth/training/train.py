@@ -60,7 +60,7 @@ def frame_warps(count: int, seed: int, step: int, micro: int, image_size: int) -
     return random_similarities(count, image_size, generator)
 
 
-def imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro: int, image_size: int,
+def step_imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro: int, image_size: int,
                     focal: float) -> torch.Tensor:
     """``count`` unpaired poses placed in the crop camera for one imitation step; pure in (seed, step, micro).
 
@@ -185,7 +185,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         imitate = bool(losses.imitation) and step >= losses.imitation_start
         sampled = None
         if imitate or losses.lifting:
-            sampled = imitation_views(real_poses, max(count, LIFTING_BATCH if losses.lifting else 0), t.seed,
+            sampled = step_imitation_views(real_poses, max(count, LIFTING_BATCH if losses.lifting else 0), t.seed,
                                       step, micro, m.image_size, accelerator.unwrap_model(model).focal)
             sampled = sampled.to(batch["target"].device)
         outputs = model(batch["source"], batch["target"], batch["background"],
