@@ -186,7 +186,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         sampled = None
         if imitate or losses.lifting:
             sampled = step_imitation_views(real_poses, max(count, LIFTING_BATCH if losses.lifting else 0), t.seed,
-                                      step, micro, m.image_size, accelerator.unwrap_model(model).focal)
+                                           step, micro, m.image_size, accelerator.unwrap_model(model).focal)
             sampled = sampled.to(batch["target"].device)
         outputs = model(batch["source"], batch["target"], batch["background"],
                         imitation_joints=sampled[:count] if imitate else None,
