@@ -15,11 +15,13 @@ from posesynth.models.model import PoseSynthModel
 
 log = logging.getLogger(__name__)
 
+MODEL_FILE = "model.pt"  # a run's weights and constructor arguments (written by training/checkpoints.py)
+
 
 def model_file(path: str | os.PathLike) -> Path:
     """The weights file of ``path``: ``RUN/model.pt`` for a run directory, else ``path`` itself."""
     path = Path(path)
-    return path / "model.pt" if path.is_dir() else path
+    return path / MODEL_FILE if path.is_dir() else path
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> PoseSynthModel:
@@ -45,4 +47,4 @@ def run_config(run: str | os.PathLike) -> Config:
     return load_config(file)
 
 
-__all__ = ["model_file", "load_model", "run_config"]
+__all__ = ["MODEL_FILE", "model_file", "load_model", "run_config"]

@@ -18,7 +18,7 @@ import torch
 from accelerate import Accelerator
 
 from posesynth.config import Config
-from posesynth.models.loading import model_file
+from posesynth.models.loading import MODEL_FILE, model_file
 from posesynth.training.rundir import latest_checkpoint, load_state_safely, truncate_log
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,8 @@ def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path,
         os.replace(pointer_tmp, checkpoints / "latest")
         weights = {"model_kwargs": model_kwargs(config), "state_dict": accelerator.unwrap_model(model).state_dict(),
                    "step": step}
-        torch.save(weights, run / "model.pt.tmp")
-        os.replace(run / "model.pt.tmp", run / "model.pt")
+        torch.save(weights, run / f"{MODEL_FILE}.tmp")
+        os.replace(run / f"{MODEL_FILE}.tmp", run / MODEL_FILE)
         old = sorted(p for p in checkpoints.glob("step_*") if p.is_dir())[:-keep] if keep > 0 else []
         for folder in old:
             shutil.rmtree(folder, ignore_errors=True)
