@@ -21,7 +21,7 @@ from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
-from posesynth.skeleton import BONES, flip_pose
+from posesynth.skeleton import BONES, FLIP_PERMUTATION, flip_pose
 
 
 def yaw_degrees(pose: torch.Tensor) -> torch.Tensor:
@@ -104,6 +104,30 @@ def mirror_better_fraction(prediction_mm: np.ndarray, truth_mm: np.ndarray) -> f
     return float(np.mean(np.asarray(pa_mpjpe(mirrored, truth_mm) < pa_mpjpe(prediction_mm, truth_mm))))
 
 
+def joints2d_bias(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, float]:
+    """What part of the 2D error is a constant offset, and what part is left and right.
+
+    A model that draws every person facing the camera puts each right joint on the image's left
+    even for people seen from behind: a per-joint offset over the whole set that no image
+    evidence can undo. These numbers split it off.
+
+    Args:
+        pred2d, truth2d: (N, 17, 2) crop pixels.
+    Returns:
+        ``joints2d_bias_px``: mean over joints of the length of the joint's mean error vector;
+        ``joints2d_error_debiased_px``: the 2D error once each joint's mean error is removed
+        (compare with ``joints2d_error_constant_px``: below it, the image-dependent part localises);
+        ``joints2d_error_either_side_px``: per frame the better of the prediction and its
+        left↔right relabelling (localisation with the facing left open).
+    """
+    offset = (pred2d - truth2d).mean(dim=0, keepdim=True)                              # (1, 17, 2)
+    swapped = pred2d[:, list(FLIP_PERMUTATION)]
+    either = torch.minimum((pred2d - truth2d).norm(dim=-1).mean(-1), (swapped - truth2d).norm(dim=-1).mean(-1))
+    return {"joints2d_bias_px": float(offset.norm(dim=-1).mean()),
+            "joints2d_error_debiased_px": float((pred2d - offset - truth2d).norm(dim=-1).mean()),
+            "joints2d_error_either_side_px": float(either.mean())}
+
+
 def true_puppet_depth(pose3d: torch.Tensor, true_focal: torch.Tensor, model_focal: float) -> torch.Tensor:
     """Depths at which the model's puppet draws the true limbs at their true pixel widths.
 
@@ -177,6 +201,7 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "joints2d_error_px": float((pred["joints2d"] - truth2d).norm(dim=-1).mean()),
         "joints2d_error_initial_px": float((initial2d - truth2d).norm(dim=-1).mean()),
         "joints2d_error_constant_px": float((truth2d.mean(0, keepdim=True) - truth2d).norm(dim=-1).mean()),
+        **joints2d_bias(pred["joints2d"], truth2d),
         "depth_sign_agreement": depth_sign_agreement(pred["pose_camera"], truth),
         "spread_ratio": spread_ratio(pred["pose_camera"], truth),
         "pa_mpjpe": float(pa_mpjpe(pred_mm, truth_mm).mean()),
@@ -227,4 +252,4 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
-           "mirror_better_fraction", "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+           "mirror_better_fraction", "joints2d_bias", "true_puppet_depth", "puppet_reconstruction", "diagnose"]

@@ -8,11 +8,11 @@ import torch
 
 from posesynth.evaluation.synthetic import labelled_views
 from posesynth.models.model import PoseSynthModel
-from posesynth.skeleton import canonical_tpose, flip_pose
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
+    joints2d_bias, mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 
@@ -117,3 +117,15 @@ def test_diagnose_runs_and_is_self_consistent(tiny_set):
     assert -1.0 <= report["gradient_cosine_to_truth"] <= 1.0
     assert -1.0 <= report["silhouette_gradient_cosine_to_truth"] <= 1.0
     assert 0.0 <= report["recon_true_better_fraction"] <= 1.0
+
+
+def test_joints2d_bias_closed_forms():
+    truth = torch.rand(8, 17, 2) * 40
+    # a constant offset of (3, 4) px: all bias, nothing left once it is removed
+    shifted = joints2d_bias(truth + torch.tensor([3.0, 4.0]), truth)
+    assert shifted["joints2d_bias_px"] == pytest.approx(5.0, abs=1e-4)
+    assert shifted["joints2d_error_debiased_px"] == pytest.approx(0.0, abs=1e-4)
+    # left and right swapped in every frame: wrong, but right once either side is allowed
+    swapped = joints2d_bias(truth[:, list(FLIP_PERMUTATION)], truth)
+    assert swapped["joints2d_error_either_side_px"] == pytest.approx(0.0, abs=1e-5)
+    assert swapped["joints2d_error_debiased_px"] > 1.0
