@@ -72,6 +72,7 @@ class ModelConfig:
     spatial_head: bool = False         # pose heads see a 4×4 feature grid, not the global average
     encoder: Literal["kinematic", "heatmap"] = "kinematic"  # heatmap: 2.5D heatmaps + depth maps (integral)
     lifter: bool = False               # heatmap encoder: depth = a 2D→depth lifter's (unpaired poses) + the maps'
+    start_facing: Literal["front", "any"] = "front"  # heatmap encoder's start: facing the camera, or the mean over headings
 
 
 @dataclass

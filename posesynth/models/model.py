@@ -23,6 +23,7 @@ log-factor around the nominal depth at which a 1.7 m person fills 75 % of the cr
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -64,14 +65,19 @@ class PoseSynthModel(nn.Module):
         lifter: (heatmap encoder) add the depths a :class:`~posesynth.models.lifter.DepthLifter`
             reads off the predicted 2D joints to the depth maps' (which then learn a residual).
             The lifter learns only from projections of unpaired poses (``loss.lifting``).
+        start_facing: (heatmap encoder) :meth:`start_from_pose` draws the starting pose facing the
+            camera (``"front"``) or as its mean 2D over all headings (``"any"``).
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
                  decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False,
                  spatial_head: bool = False, encoder: Literal["kinematic", "heatmap"] = "kinematic",
-                 lifter: bool = False):
+                 lifter: bool = False, start_facing: Literal["front", "any"] = "front"):
         super().__init__()
+        if start_facing not in ("front", "any"):
+            raise ValueError(f"model.start_facing={start_facing!r}: choose 'front' or 'any'")
+        self.start_facing = start_facing
         if encoder not in ("kinematic", "heatmap"):
             raise ValueError(f"model.encoder={encoder!r}: choose 'kinematic' or 'heatmap'")
         if image_size % (2 ** decoder_levels):
@@ -104,6 +110,18 @@ class PoseSynthModel(nn.Module):
         """
         if self.encoder == "heatmap":  # the pose seen frontally, its pelvis at the crop centre, nominal depth
             pose = pose3d.float().to(self.K) - pose3d.float().to(self.K)[:1]
+            if self.start_facing == "any":
+                # the mean 2D pose over all headings about the vertical: no side of the image is
+                # the right side's before the images say so (a frontal start draws everyone facing
+                # the camera, a per-joint bias that learning has to undo first)
+                angle = torch.linspace(0.0, 2 * math.pi, 73, device=pose.device)[:-1]
+                cos, sin, zero, one = angle.cos(), angle.sin(), torch.zeros_like(angle), torch.ones_like(angle)
+                turn = torch.stack([torch.stack([cos, zero, sin], -1), torch.stack([zero, one, zero], -1),
+                                    torch.stack([-sin, zero, cos], -1)], -2)                     # (H, 3, 3)
+                turned = pose @ turn.transpose(-1, -2) + pose.new_tensor([0.0, 0.0, self.nominal_depth])
+                self.pose_encoder.reset_heads(project(turned, self.K).mean(0),
+                                              None if self.lifter is not None else torch.zeros_like(pose[:, 2]))
+                return
             joints = pose + pose.new_tensor([0.0, 0.0, self.nominal_depth])
             # with a lifter the depth maps only add a residual to its depths: start them at zero
             self.pose_encoder.reset_heads(project(joints, self.K), None if self.lifter is not None else pose[:, 2])

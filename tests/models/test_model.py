@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from posesynth.models.model import PoseSynthModel
-from posesynth.skeleton import canonical_tpose
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose
 
 
 def _tiny_model(**kwargs) -> PoseSynthModel:
@@ -35,6 +35,21 @@ def test_start_from_pose_puts_the_person_in_the_crop():
     assert uv.min() > 0 and uv.max() < 31      # the whole body is inside the crop at the start
     height = uv[..., 1].max(-1).values - uv[..., 1].min(-1).values
     assert torch.all((height > 0.5 * 32) & (height < 0.9 * 32))
+
+
+def test_heatmap_start_facing_any_is_the_mean_over_headings():
+    front = _tiny_model(encoder="heatmap")
+    front.start_from_pose(canonical_tpose())
+    model = _tiny_model(encoder="heatmap", start_facing="any")
+    model.start_from_pose(canonical_tpose())
+    image = torch.rand(2, 3, 32, 32)
+    start, frontal = model.encode_pose(image)["joints2d"], front.encode_pose(image)["joints2d"]
+    # left and right coincide (up to perspective), heights are those of the frontal start
+    torch.testing.assert_close(start, start[:, list(FLIP_PERMUTATION)], atol=0.15, rtol=0)
+    torch.testing.assert_close(start[..., 1], frontal[..., 1], atol=0.3, rtol=0)
+    assert (frontal[:, 4, 0] - frontal[:, 1, 0]).abs().min() > 2  # the frontal hips are apart
+    with pytest.raises(ValueError, match="start_facing"):
+        _tiny_model(start_facing="left")
 
 
 @pytest.mark.parametrize("spatial_head", [False, True])
