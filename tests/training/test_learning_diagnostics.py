@@ -129,3 +129,7 @@ def test_joints2d_bias_closed_forms():
     swapped = joints2d_bias(truth[:, list(FLIP_PERMUTATION)], truth)
     assert swapped["joints2d_error_either_side_px"] == pytest.approx(0.0, abs=1e-5)
     assert swapped["joints2d_error_debiased_px"] > 1.0
+    # half the frames relabelled: a constant that may flip fits both halves exactly
+    pose = truth[:1]
+    mixed = torch.cat([pose.expand(4, 17, 2), pose[:, list(FLIP_PERMUTATION)].expand(4, 17, 2)])
+    assert joints2d_bias(mixed, mixed)["joints2d_error_either_side_constant_px"] == pytest.approx(0.0, abs=1e-5)
