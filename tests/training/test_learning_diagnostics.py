@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.evaluation.synthetic import labelled_views
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    joints2d_bias, mirror_better_fraction, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
+    joints2d_bias, mirror_better_fraction, pa_mpjpe_either_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 
@@ -133,3 +134,11 @@ def test_joints2d_bias_closed_forms():
     pose = truth[:1]
     mixed = torch.cat([pose.expand(4, 17, 2), pose[:, list(FLIP_PERMUTATION)].expand(4, 17, 2)])
     assert joints2d_bias(mixed, mixed)["joints2d_error_either_side_constant_px"] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_pa_mpjpe_either_side_forgives_the_side_only(poses):
+    truth = poses.double().numpy() * 1000
+    mirrored = flip_pose(poses).double().numpy() * 1000
+    assert pa_mpjpe_either_side(mirrored, truth) == pytest.approx(0.0, abs=1e-3)
+    noisy = truth + np.random.default_rng(0).normal(0, 20, truth.shape)
+    assert 0 < pa_mpjpe_either_side(noisy, truth) <= float(pa_mpjpe(noisy, truth).mean()) + 1e-9
