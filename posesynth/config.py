@@ -105,6 +105,7 @@ class LossConfig:
     imitation_warped: float = 0.0      # share made of the source person's pixels moved bone by bone
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
+    travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
 
 
 

@@ -141,13 +141,15 @@ def labelled_views(root: str | os.PathLike, size: int, margin: float = 1.25, str
         root-relative); ``truth`` (N, 17, 3) root-relative in the crop's frame
         (:func:`crop_frame_truth`), metres; ``joints2d`` (N, 17, 2) crop pixels; ``focal`` (N,)
         the crop's true focal length, pixels (projecting ``pose3d`` with it about the crop's
-        principal point gives ``joints2d``); ``video`` (N,) the video's index in sorted label order.
+        principal point gives ``joints2d``); ``video`` (N,) the video's index in sorted label order;
+        ``boxes`` (N, 4) the square crop boxes x0, y0, x1, y1, the video's pixels.
     Raises:
         FileNotFoundError when ``root`` has no labelled videos.
     """
     root = Path(root)
     label_files = _label_files(root)
-    parts: dict[str, list] = {k: [] for k in ("crops", "backgrounds", "pose3d", "truth", "joints2d", "focal", "video")}
+    parts: dict[str, list] = {k: [] for k in ("crops", "backgrounds", "pose3d", "truth", "joints2d", "focal", "video",
+                                                 "boxes")}
     for v, path in enumerate(label_files):
         labels = load_labels(path)
         crops, pose3d = labelled_crops(root / "videos" / f"{path.stem}.mp4", labels, size, margin, stride)
@@ -157,13 +159,15 @@ def labelled_views(root: str | os.PathLike, size: int, margin: float = 1.25, str
             parts["focal"].append(A[0, 0] * labels["K"][0, 0])
             parts["backgrounds"].append(crop_and_resize(labels["background"], box, size))
             parts["video"].append(v)
+            parts["boxes"].append(box)
         parts["crops"].append(crops)
         parts["pose3d"].append(pose3d)
         parts["truth"].append(crop_frame_truth(pose3d, labels, margin, stride))
     return {"crops": np.concatenate(parts["crops"]), "pose3d": np.concatenate(parts["pose3d"]),
             "truth": np.concatenate(parts["truth"]),
             "backgrounds": np.stack(parts["backgrounds"]), "joints2d": np.stack(parts["joints2d"]),
-            "focal": np.asarray(parts["focal"]), "video": np.asarray(parts["video"])}
+            "focal": np.asarray(parts["focal"]), "video": np.asarray(parts["video"]),
+            "boxes": np.asarray(parts["boxes"], np.float64).reshape(-1, 4)}
 
 
 def _label_files(root: Path) -> list[Path]:

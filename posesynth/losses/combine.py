@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from posesynth.losses.equivariance import equivariance_loss
+from posesynth.losses.facing import facing_loss, travel_facing_labels
 from posesynth.losses.geometric import bone_ratio_loss
 from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.imitation import imitation_loss, lifting_loss
@@ -43,7 +44,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
             silhouette, heading_search (needs ``crop_K``), pose3d (needs ``*_pose3d`` labels in the
             batch), reprojection (needs ``*_keypoints``), relative_depth (needs
             ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting
-            (needs ``lifting_*`` outputs), equivariance (needs ``warped_joints2d``), and on stacked view pairs
+            (needs ``lifting_*`` outputs), equivariance (needs ``warped_joints2d``), travel_facing (needs
+            ``box``, ``source_box``, ``target_index``, ``source_index`` in the batch), and on stacked view pairs
             (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview_terms` (their network-made
             inputs, ``pair_root`` and ``cross_view_synthesis``, among the outputs).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
@@ -104,6 +106,13 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
     if weights.get("equivariance", 0) and "warped_joints2d" in outputs:
         terms["equivariance"] = equivariance_loss(outputs["warped_joints2d"], outputs["joints2d"], outputs["warp"],
                                                   target.shape[-1])
+    if weights.get("travel_facing", 0) and "source_box" in batch and "source_index" in batch:
+        # the pair's walking direction labels the facing of both its frames (losses/facing.py)
+        labels = travel_facing_labels(outputs["joints2d"], batch["box"], batch["target_index"],
+                                      outputs["source_joints2d"], batch["source_box"], batch["source_index"],
+                                      target.shape[-1])
+        terms["travel_facing"] = facing_loss(torch.cat([outputs["joints2d"], outputs["source_joints2d"]]),
+                                             torch.cat([labels, labels]), target.shape[-1])
     if weights.get("lifting", 0) and "lifting_pred" in outputs:
         terms["lifting"] = lifting_loss(outputs["lifting_pred"], outputs["lifting_true"])
     if "R_ij" in batch and any(weights.get(name, 0) for name in MULTIVIEW_TERMS):

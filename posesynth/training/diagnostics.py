@@ -14,6 +14,7 @@ import torch
 from einops import rearrange
 
 from posesynth.evaluation.metrics import pa_mpjpe
+from posesynth.losses.facing import facing_side, travel_facing_labels
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, silhouette_loss, ssim_loss,
 )
@@ -204,6 +205,57 @@ def puppet_reconstruction(model: PoseSynthModel, source: torch.Tensor, target: t
                         for i in range(len(image))])
 
 
+def facing_agreement(pred2d: torch.Tensor, true2d: torch.Tensor) -> dict[str, float]:
+    """Which way the 2D puppets face, against the truth (:func:`~posesynth.losses.facing.facing_side`).
+
+    Args:
+        pred2d, true2d: (N, 17, 2) crop pixels.
+    Returns:
+        ``facing_right_fraction``: frames whose side (towards / away from the camera) is the true
+        one (an encoder that draws everyone facing the camera scores the share of people who do);
+        ``facing_toward_fraction`` and ``facing_toward_fraction_truth``: frames drawn / truly
+        facing the camera.
+    """
+    pred_side, true_side = facing_side(pred2d), facing_side(true2d)
+    return {"facing_right_fraction": float(((pred_side < 0) == (true_side < 0)).float().mean()),
+            "facing_toward_fraction": float((pred_side < 0).float().mean()),
+            "facing_toward_fraction_truth": float((true_side < 0).float().mean())}
+
+
+def travel_label_quality(pred2d: torch.Tensor, true2d: torch.Tensor, boxes: torch.Tensor, video: np.ndarray,
+                         gap: int, crop_size: int) -> dict[str, float]:
+    """How often the walking-direction facing label (:mod:`posesynth.losses.facing`) exists and is right.
+
+    Pairs are (i, i + gap) kept frames of one video, the later frame labelled; right means the
+    label's side is the later frame's true side.
+
+    Args:
+        pred2d, true2d: (N, 17, 2) crop pixels. boxes: (N, 4) crop boxes, video pixels.
+        video: (N,) video index of each frame. gap: in kept frames. crop_size: S, pixels.
+    Returns:
+        ``travel_label_coverage`` (labelled pairs / pairs), ``travel_label_precision`` from the
+        predicted ankles and ``travel_label_precision_true_feet`` from the true ones (NaN with no label).
+    """
+    first = torch.as_tensor([i for i in range(len(video) - gap) if video[i] == video[i + gap]], dtype=torch.long)
+    if len(first) == 0:
+        return {}
+    second = first + gap
+    truth_away = facing_side(true2d[second]) > 0
+
+    def labels(joints: torch.Tensor) -> torch.Tensor:
+        return travel_facing_labels(joints[second], boxes[second], second, joints[first], boxes[first], first,
+                                    crop_size)
+
+    def precision(label: torch.Tensor) -> float:
+        known = label != 0
+        return float(((label[known] > 0) == truth_away[known]).float().mean()) if known.any() else float("nan")
+
+    predicted = labels(pred2d)
+    return {"travel_label_coverage": float((predicted != 0).float().mean()),
+            "travel_label_precision": precision(predicted),
+            "travel_label_precision_true_feet": precision(labels(true2d))}
+
+
 def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.ndarray], *, gap: int = 8,
              pairs: int = 48, seed: int = 0) -> dict[str, float]:
     """All the numbers, for one trained model on one labelled set.
@@ -251,7 +303,11 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "yaw_beyond_135deg": float((yaw > 135).float().mean()),
         "mirror_better_fraction": mirror_better_fraction(pred_mm, truth_mm),
         "pa_mpjpe_either_side": pa_mpjpe_either_side(pred_mm, truth_mm),
+        **facing_agreement(pred["joints2d"], truth2d),
     }
+    if "boxes" in views:
+        report.update(travel_label_quality(pred["joints2d"], truth2d, torch.from_numpy(views["boxes"]).float(),
+                                           views["video"], gap, model.image_size))
 
     # the renderer: same-video pairs; only the target puppet changes between the three losses
     video = views["video"]

@@ -13,7 +13,7 @@ from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    joints2d_bias, mirror_better_fraction, pa_mpjpe_either_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
+    facing_agreement, joints2d_bias, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 
@@ -93,6 +93,8 @@ def test_labelled_views_are_consistent_crop_projections(tiny_set):
     assert n == 8 and views["crops"].shape == views["backgrounds"].shape == (n, 32, 32, 3)
     assert views["pose3d"].shape == (n, 17, 3) and views["joints2d"].shape == (n, 17, 2)
     assert views["video"].tolist() == [0] * 4 + [1] * 4
+    assert views["boxes"].shape == (n, 4)
+    np.testing.assert_allclose(views["boxes"][:, 2] - views["boxes"][:, 0], views["boxes"][:, 3] - views["boxes"][:, 1])
     # the crop's 2D = f·X/Z + principal point, one principal point per frame: the focal is right
     pose, uv = views["pose3d"], views["joints2d"]
     principal = uv - views["focal"][:, None, None] * pose[..., :2] / pose[..., 2:]
@@ -110,7 +112,8 @@ def test_diagnose_runs_and_is_self_consistent(tiny_set):
                            appearance_width=8, decoder_width=8)
     model.start_from_pose(canonical_tpose())
     report = diagnose(model, model, views, gap=2, pairs=4)
-    assert all(np.isfinite(v) for v in report.values())
+    # a precision is NaN where no pair walks far enough to be labelled
+    assert all(np.isfinite(v) for k, v in report.items() if not k.startswith("travel_label_precision"))
     # the start is the model itself: same 2D error; an untrained model predicts one pose
     assert report["joints2d_error_px"] == pytest.approx(report["joints2d_error_initial_px"])
     assert report["spread_ratio"] < 0.05
@@ -118,6 +121,10 @@ def test_diagnose_runs_and_is_self_consistent(tiny_set):
     assert -1.0 <= report["gradient_cosine_to_truth"] <= 1.0
     assert -1.0 <= report["silhouette_gradient_cosine_to_truth"] <= 1.0
     assert 0.0 <= report["recon_true_better_fraction"] <= 1.0
+    # the frontal start draws everyone facing the camera
+    assert report["facing_toward_fraction"] == 1.0
+    assert report["facing_right_fraction"] == pytest.approx(report["facing_toward_fraction_truth"])
+    assert 0.0 <= report["travel_label_coverage"] <= 1.0
 
 
 def test_joints2d_bias_closed_forms():
@@ -142,3 +149,32 @@ def test_pa_mpjpe_either_side_forgives_the_side_only(poses):
     assert pa_mpjpe_either_side(mirrored, truth) == pytest.approx(0.0, abs=1e-3)
     noisy = truth + np.random.default_rng(0).normal(0, 20, truth.shape)
     assert 0 < pa_mpjpe_either_side(noisy, truth) <= float(pa_mpjpe(noisy, truth).mean()) + 1e-9
+
+
+def test_facing_agreement_closed_forms():
+    truth = torch.zeros(4, 17, 2)
+    truth[:, [1, 14], 0], truth[:, [4, 11], 0] = 10.0, 20.0   # right side on the image's left: facing the camera
+    truth[2:] = truth[2:, list(FLIP_PERMUTATION)]             # the last two face away
+    scores = facing_agreement(truth, truth)
+    assert scores == {"facing_right_fraction": 1.0, "facing_toward_fraction": 0.5, "facing_toward_fraction_truth": 0.5}
+    frontal = truth[:1].expand(4, 17, 2)
+    assert facing_agreement(frontal, truth)["facing_right_fraction"] == 0.5
+
+
+def test_travel_label_quality_closed_forms():
+    # one video, four frames walking away (feet 20 px higher per frame), people facing away
+    pose = torch.zeros(17, 2)
+    pose[[1, 14], 0], pose[[4, 11], 0] = 20.0, 10.0
+    pose[[3, 6], 1] = 60.0
+    joints = pose.expand(4, 17, 2)
+    boxes = torch.tensor([[0.0, 100.0 - 20 * i, 64.0, 164.0 - 20 * i] for i in range(4)])
+    video = np.zeros(4, int)
+    right = travel_label_quality(joints, joints, boxes, video, gap=1, crop_size=64)
+    assert right == {"travel_label_coverage": 1.0, "travel_label_precision": 1.0,
+                     "travel_label_precision_true_feet": 1.0}
+    # the same walk of a person facing the camera, walking backwards: every label is wrong
+    turned = joints[:, list(FLIP_PERMUTATION)]
+    assert travel_label_quality(turned, turned, boxes, video, gap=1, crop_size=64)["travel_label_precision"] == 0.0
+    # standing still: no label
+    still = travel_label_quality(joints, joints, boxes[:1].expand(4, 4), video, gap=1, crop_size=64)
+    assert still["travel_label_coverage"] == 0.0 and math.isnan(still["travel_label_precision"])

@@ -1,0 +1,126 @@
+"""Which way a person faces, from the direction they walk (no label needed).
+
+A 2D skeleton seen from the front and the same skeleton seen from the back with left and right
+relabelled draw the same lines; reconstruction, silhouettes and the pose priors cannot tell them
+apart, and a self-supervised encoder settles on one side for everyone (docs/learning.md: with the
+side forgiven per frame its joints are 2.1 px from the truth, without it 4.25 px). People walk
+forwards, though, and the camera sees which way they walk: feet that move down the image come
+towards a camera above them, feet that move up go away from it. So across the two frames of a
+pair, the feet's image motion labels the facing when it is mostly along the depth direction:
+
+    travel = sign(v_later − v_earlier)   when |Δv| > min_shift · side and ratio · |Δv| > |Δu|
+
+with (u, v) the mean of the two ankles in the video's pixels (their mean does not depend on which
+is left) and ``side`` the crop box side. A person facing the camera has their right side on the
+image's left (Σ x_right − x_left < 0 over hips and shoulders); a frame whose prediction disagrees
+with its pair's travel label is pulled to its own left↔right relabelling, a pseudo-label that
+needs no gradient through the sign (the flip is a jump no small step of the joints makes).
+
+``ratio``: with the camera at height h and the person at distance Z, a step of ΔZ moves the feet
+by about Δv ≈ f·h·ΔZ / Z² and a sideways step ΔX by Δu ≈ f·ΔX / Z, so Δv/Δu ≈ (h/Z)·ΔZ/ΔX; at
+h/Z ≈ 0.4 (1.6 m up, 4 m away) ``ratio`` = 2.5 keeps walks within about 45° of the depth axis.
+Precision on the benchmark's training clips, from their true ankles: see docs/learning.md.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from posesynth.skeleton import FLIP_PERMUTATION
+
+ANKLES = (3, 6)                    # right, left ankle (Human3.6M-17 order)
+SIDE_PAIRS = ((1, 4), (14, 11))    # (right, left) hips and shoulders
+
+
+def crop_to_video(points: torch.Tensor, box: torch.Tensor, crop_size: int) -> torch.Tensor:
+    """Crop pixels → the video's pixels, for a square crop box resized to ``crop_size``.
+
+    Inverse of :func:`posesynth.data.crops.crop_matrix`: x = x0 + (p + ½)·side/S − ½.
+
+    Args:
+        points: (B, J, 2) crop pixels.
+        box: (B, 4) x0, y0, x1, y1 of the square crop boxes, video pixels.
+        crop_size: S, pixels.
+    Returns:
+        (B, J, 2) video pixels.
+    """
+    side = (box[:, 2] - box[:, 0])[:, None, None]
+    return box[:, None, :2] + (points + 0.5) * side / crop_size - 0.5
+
+
+def facing_side(joints2d: torch.Tensor) -> torch.Tensor:
+    """Σ (x_right − x_left) over hips and shoulders: < 0 faces the camera, > 0 faces away.
+
+    Args:
+        joints2d: (B, 17, 2) pixels, Human3.6M-17 order.
+    Returns:
+        (B,) pixels.
+    """
+    return sum(joints2d[:, right, 0] - joints2d[:, left, 0] for right, left in SIDE_PAIRS)
+
+
+def travel_facing(feet_first: torch.Tensor, feet_second: torch.Tensor, side: torch.Tensor, *,
+                  min_shift: float = 0.08, ratio: float = 2.5) -> torch.Tensor:
+    """The facing a walk between two frames implies: −1 towards the camera, +1 away, 0 unknown.
+
+    Args:
+        feet_first, feet_second: (B, 2) the feet's image position (mean of the ankles) in the
+            earlier and the later frame, video pixels (y down).
+        side: (B,) crop box side, video pixels: the person's scale.
+        min_shift: the smallest vertical motion that counts, in box sides.
+        ratio: the vertical motion must exceed the sideways one divided by this (module docstring).
+    Returns:
+        (B,) float in {−1, 0, +1}.
+    """
+    du, dv = (feet_second - feet_first).unbind(-1)
+    clear = (dv.abs() > min_shift * side) & (ratio * dv.abs() > du.abs())
+    # feet moving down the image (dv > 0) come towards the camera: facing it, −1
+    return torch.where(clear, -torch.sign(dv), torch.zeros_like(dv))
+
+
+def travel_facing_labels(joints2d: torch.Tensor, box: torch.Tensor, frame: torch.Tensor,
+                         source_joints2d: torch.Tensor, source_box: torch.Tensor, source_frame: torch.Tensor,
+                         crop_size: int, **options: float) -> torch.Tensor:
+    """:func:`travel_facing` of the pairs (target, source), from the predicted ankles.
+
+    Args:
+        joints2d, source_joints2d: (B, 17, 2) predicted joints, crop pixels (detached here).
+        box, source_box: (B, 4) the crops' boxes, video pixels.
+        frame, source_frame: (B,) frame indices (which of the two comes first).
+        crop_size: S, pixels.
+        options: ``min_shift``, ``ratio`` of :func:`travel_facing`.
+    Returns:
+        (B,) float in {−1, 0, +1}, the label of both frames of each pair.
+    """
+    feet = crop_to_video(joints2d.detach()[:, list(ANKLES)], box, crop_size).mean(dim=1)
+    source_feet = crop_to_video(source_joints2d.detach()[:, list(ANKLES)], source_box, crop_size).mean(dim=1)
+    later = (frame > source_frame)[:, None]
+    first, second = torch.where(later, source_feet, feet), torch.where(later, feet, source_feet)
+    side = 0.5 * ((box[:, 2] - box[:, 0]) + (source_box[:, 2] - source_box[:, 0]))
+    return travel_facing(first, second, side, **options)
+
+
+def facing_loss(joints2d: torch.Tensor, labels: torch.Tensor, crop_size: float, eps: float = 1e-8) -> torch.Tensor:
+    """Pull each frame whose side contradicts its label to its own left↔right relabelling.
+
+        L = (1/B) Σ_b [l_b · side_b < 0] · mean_j ‖(p̂_bj − sg(p̂_b,flip(j))) / S‖
+
+    with sg the stop-gradient: the relabelled joints are a fixed target, so joint j moves to
+    where its mirror joint was found. Frames with no label (l = 0) or the right side add nothing.
+
+    Args:
+        joints2d: (B, 17, 2) predicted joints, crop pixels.
+        labels: (B,) in {−1, 0, +1} (:func:`travel_facing`).
+        crop_size: S, pixels.
+    Returns:
+        scalar ≥ 0, crop sides.
+    """
+    if joints2d.shape[0] != labels.shape[0]:
+        raise ValueError(f"facing_loss: {joints2d.shape[0]} frames but {labels.shape[0]} labels")
+    wrong = (labels * facing_side(joints2d.detach()) < 0).to(joints2d.dtype)
+    target = joints2d.detach()[:, list(FLIP_PERMUTATION)]
+    distance = (((joints2d - target) / crop_size).pow(2).sum(-1) + eps).sqrt().mean(dim=1)
+    return (wrong * distance).mean()
+
+
+__all__ = ["crop_to_video", "facing_side", "travel_facing", "travel_facing_labels", "facing_loss"]

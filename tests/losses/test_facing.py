@@ -1,0 +1,113 @@
+"""The travel-facing term: walking direction → facing label → left/right pseudo-label."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from posesynth.data.crops import crop_matrix
+from posesynth.losses.combine import compute_losses
+from posesynth.losses.facing import (crop_to_video, facing_loss, facing_side, travel_facing, travel_facing_labels)
+from posesynth.models.model import PoseSynthModel
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose
+
+
+def _frontal(width: float = 10.0) -> torch.Tensor:
+    """(17, 2) a stick person facing the camera: its right side on the image's left."""
+    joints = torch.zeros(17, 2)
+    joints[:, 0] = 32.0
+    for right, left, y in ((1, 4, 40.0), (2, 5, 48.0), (3, 6, 56.0), (14, 11, 22.0), (15, 12, 30.0), (16, 13, 38.0)):
+        joints[right] = torch.tensor([32.0 - width / 2, y])
+        joints[left] = torch.tensor([32.0 + width / 2, y])
+    joints[[0, 7, 8, 9, 10], 1] = torch.tensor([40.0, 32.0, 22.0, 18.0, 12.0])
+    return joints
+
+
+def test_crop_to_video_inverts_crop_matrix():
+    box = np.array([100.0, 40.0, 228.0, 168.0])
+    points = torch.tensor([[[0.0, 0.0], [63.0, 31.5], [10.25, 50.0]]])
+    video = crop_to_video(points, torch.as_tensor(box, dtype=torch.float32)[None], 64)
+    A = crop_matrix(box, 64)
+    back = (A[:2, :2] @ video[0].numpy().T).T + A[:2, 2]
+    np.testing.assert_allclose(back, points[0].numpy(), atol=1e-4)
+
+
+def test_facing_side_sign():
+    front = _frontal()
+    assert facing_side(front[None]).item() == pytest.approx(-20.0)  # two pairs, each 10 px the wrong way round
+    assert facing_side(front[list(FLIP_PERMUTATION)][None]).item() == pytest.approx(20.0)  # relabelled: away
+
+
+@pytest.mark.parametrize("dv, du, expected", [
+    (20.0, 0.0, -1.0),    # feet move down the image: coming towards the camera, facing it
+    (-20.0, 5.0, 1.0),    # feet move up: going away
+    (20.0, 60.0, 0.0),    # mostly sideways: no label
+    (5.0, 0.0, 0.0),      # too small against the box side (0.08 × 100 = 8 px)
+    (0.0, 0.0, 0.0),
+])
+def test_travel_facing_closed_forms(dv, du, expected):
+    first = torch.tensor([[50.0, 200.0]])
+    second = first + torch.tensor([[du, dv]])
+    assert travel_facing(first, second, torch.tensor([100.0])).item() == expected
+
+
+def test_travel_facing_labels_orders_the_frames_by_time():
+    joints = _frontal()[None].repeat(2, 1, 1)
+    box = torch.tensor([[0.0, 0.0, 128.0, 128.0], [0.0, 0.0, 128.0, 128.0]])
+    lower = box + torch.tensor([0.0, 30.0, 0.0, 30.0])  # the same crop 30 px further down the video
+    # the target is the later frame in pair 0, the earlier in pair 1; its feet are lower in both
+    labels = travel_facing_labels(joints, lower, torch.tensor([40, 10]), joints, box, torch.tensor([10, 40]), 64)
+    torch.testing.assert_close(labels, torch.tensor([-1.0, 1.0]))
+
+
+def test_facing_loss_pulls_only_contradicted_frames_to_their_relabelling():
+    front = _frontal()
+    joints = torch.stack([front, front, front]).requires_grad_(True)
+    labels = torch.tensor([1.0, -1.0, 0.0])  # away (contradicted), towards (agrees), unknown
+    loss = facing_loss(joints, labels, 64.0)
+    flipped = front[list(FLIP_PERMUTATION)]
+    expected = ((front - flipped) / 64).norm(dim=-1).mean() / 3
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-3)  # eps: 1e-4 per midline joint
+    loss.backward()
+    assert joints.grad[1:].abs().sum() == 0
+    # the right hip is pulled towards where the left hip is (to the image's right)
+    assert joints.grad[0, 1, 0] < 0 and joints.grad[0, 4, 0] > 0
+    # a step along the gradient turns the frame's side towards its label
+    stepped = joints.detach() - 50.0 * joints.grad
+    assert facing_side(stepped[:1]) > facing_side(front[None])
+
+
+def test_facing_loss_gradcheck():
+    generator = torch.Generator().manual_seed(0)
+    joints = (32 * torch.rand(3, 17, 2, dtype=torch.float64, generator=generator)).requires_grad_(True)
+    labels = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda j: facing_loss(j, labels, 32.0), (joints,))
+
+
+def test_facing_loss_rejects_mismatched_labels():
+    with pytest.raises(ValueError, match="labels"):
+        facing_loss(torch.zeros(2, 17, 2), torch.zeros(3), 64.0)
+
+
+def test_compute_losses_term_trains_the_pose_encoder():
+    torch.manual_seed(0)
+    model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8, encoder="heatmap")
+    model.start_from_pose(canonical_tpose())  # a frontal start, as training has it
+    source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)
+    out = model(source, target, background)
+    box = torch.tensor([[0.0, 0.0, 64.0, 64.0]]).repeat(4, 1)
+    # every pair walks: feet 20 px further down (towards) or up (away) in the later frame
+    shift = torch.tensor([20.0, -20.0, 20.0, -20.0])[:, None] * torch.tensor([0.0, 1.0, 0.0, 1.0])
+    batch = {"target": target, "background": background, "box": box + shift, "source_box": box,
+             "target_index": torch.tensor([30, 30, 30, 30]), "source_index": torch.tensor([0, 0, 0, 0])}
+    terms = compute_losses(out, batch, weights={"travel_facing": 1.0})
+    assert set(terms) == {"travel_facing", "total"}
+    # the start pose faces the camera: the two pairs walking away contradict it, the others agree
+    side = facing_side(torch.cat([out["joints2d"], out["source_joints2d"]]).detach())
+    assert (side < 0).all() and terms["total"] > 0
+    terms["total"].backward()
+    grads = [p.grad for p in model.pose_encoder.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+    assert all(p.grad is None for p in model.decoder.parameters())
