@@ -73,6 +73,7 @@ class ModelConfig:
     encoder: Literal["kinematic", "heatmap"] = "kinematic"  # heatmap: 2.5D heatmaps + depth maps (integral)
     lifter: bool = False               # heatmap encoder: depth = a 2D→depth lifter's (unpaired poses) + the maps'
     start_facing: Literal["front", "any"] = "front"  # heatmap encoder's start: facing the camera, or the mean over headings
+    facing_head: bool = False  # heatmap encoder: a binary head decides the side (left/right swap); see loss.travel_facing
 
 
 @dataclass
@@ -284,6 +285,9 @@ def check_ranges(config: Config) -> None:
     d, m = config.data, config.model
     if d.labels_fraction > 1:
         raise ConfigError(f"'data.labels_fraction' is a share of the frames, in [0, 1]; got {d.labels_fraction}")
+    if config.loss.travel_facing and not config.model.facing_head:
+        raise ConfigError("'loss.travel_facing' trains the facing head: set model.facing_head=true (and "
+                          "model.encoder=heatmap), or loss.travel_facing=0")
     if config.loss.imitation_flat + config.loss.imitation_warped > 1:
         raise ConfigError(f"'loss.imitation_flat' and 'loss.imitation_warped' are shares of the imitation paintings: "
                           f"together at most 1; got {config.loss.imitation_flat} + {config.loss.imitation_warped}")

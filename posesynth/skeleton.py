@@ -102,3 +102,19 @@ def flip_pose(pose: torch.Tensor) -> torch.Tensor:
     flipped = pose[..., list(FLIP_PERMUTATION), :].clone()
     flipped[..., 0] = -flipped[..., 0]
     return flipped
+
+
+SIDE_PAIRS: tuple[tuple[int, int], ...] = ((1, 4), (14, 11))  # (right, left) hips and shoulders
+
+
+def facing_side(joints2d: torch.Tensor) -> torch.Tensor:
+    """Σ (x_right − x_left) over hips and shoulders: < 0 faces the camera, > 0 faces away.
+
+    Seen from the front a person's right side is on the image's left; seen from the back, on its right.
+
+    Args:
+        joints2d: (B, 17, 2) image pixels (x to the right), Human3.6M-17 order.
+    Returns:
+        (B,) pixels.
+    """
+    return sum(joints2d[:, right, 0] - joints2d[:, left, 0] for right, left in SIDE_PAIRS)

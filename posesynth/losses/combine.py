@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from posesynth.losses.equivariance import equivariance_loss
-from posesynth.losses.facing import facing_loss, travel_facing_labels
+from posesynth.losses.facing import facing_classification_loss, travel_facing_labels
 from posesynth.losses.geometric import bone_ratio_loss
 from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.imitation import imitation_loss, lifting_loss
@@ -45,7 +45,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
             batch), reprojection (needs ``*_keypoints``), relative_depth (needs
             ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting
             (needs ``lifting_*`` outputs), equivariance (needs ``warped_joints2d``), travel_facing (needs
-            ``box``, ``source_box``, ``target_index``, ``source_index`` in the batch), and on stacked view pairs
+            ``facing_logit`` outputs, and ``box``, ``source_box``, ``target_index``, ``source_index`` in the batch), and on stacked view pairs
             (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview_terms` (their network-made
             inputs, ``pair_root`` and ``cross_view_synthesis``, among the outputs).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
@@ -111,8 +111,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         labels = travel_facing_labels(outputs["joints2d"], batch["box"], batch["target_index"],
                                       outputs["source_joints2d"], batch["source_box"], batch["source_index"],
                                       target.shape[-1])
-        terms["travel_facing"] = facing_loss(torch.cat([outputs["joints2d"], outputs["source_joints2d"]]),
-                                             torch.cat([labels, labels]), target.shape[-1])
+        terms["travel_facing"] = facing_classification_loss(
+            torch.cat([outputs["facing_logit"], outputs["source_facing_logit"]]), torch.cat([labels, labels]))
     if weights.get("lifting", 0) and "lifting_pred" in outputs:
         terms["lifting"] = lifting_loss(outputs["lifting_pred"], outputs["lifting_true"])
     if "R_ij" in batch and any(weights.get(name, 0) for name in MULTIVIEW_TERMS):

@@ -12,9 +12,11 @@ pair, the feet's image motion labels the facing when it is mostly along the dept
 
 with (u, v) the mean of the two ankles in the video's pixels (their mean does not depend on which
 is left) and ``side`` the crop box side. A person facing the camera has their right side on the
-image's left (Σ x_right − x_left < 0 over hips and shoulders); a frame whose prediction disagrees
-with its pair's travel label is pulled to its own left↔right relabelling, a pseudo-label that
-needs no gradient through the sign (the flip is a jump no small step of the joints makes).
+image's left (Σ x_right − x_left < 0 over hips and shoulders, :func:`posesynth.skeleton.facing_side`).
+The label trains the encoder's facing head (``model.facing_head``): a binary classifier whose
+decision swaps left and right, because the side is a jump no small step of the heatmaps makes.
+(Pulling each contradicted frame's joints to their own left↔right relabelling instead was
+measured first and changed nothing: docs/learning.md.)
 
 ``ratio``: with the camera at height h and the person at distance Z, a step of ΔZ moves the feet
 by about Δv ≈ f·h·ΔZ / Z² and a sideways step ΔX by Δu ≈ f·ΔX / Z, so Δv/Δu ≈ (h/Z)·ΔZ/ΔX; at
@@ -26,10 +28,9 @@ from __future__ import annotations
 
 import torch
 
-from posesynth.skeleton import FLIP_PERMUTATION
+from posesynth.skeleton import FLIP_PERMUTATION, facing_side
 
 ANKLES = (3, 6)                    # right, left ankle (Human3.6M-17 order)
-SIDE_PAIRS = ((1, 4), (14, 11))    # (right, left) hips and shoulders
 
 
 def crop_to_video(points: torch.Tensor, box: torch.Tensor, crop_size: int) -> torch.Tensor:
@@ -46,17 +47,6 @@ def crop_to_video(points: torch.Tensor, box: torch.Tensor, crop_size: int) -> to
     """
     side = (box[:, 2] - box[:, 0])[:, None, None]
     return box[:, None, :2] + (points + 0.5) * side / crop_size - 0.5
-
-
-def facing_side(joints2d: torch.Tensor) -> torch.Tensor:
-    """Σ (x_right − x_left) over hips and shoulders: < 0 faces the camera, > 0 faces away.
-
-    Args:
-        joints2d: (B, 17, 2) pixels, Human3.6M-17 order.
-    Returns:
-        (B,) pixels.
-    """
-    return sum(joints2d[:, right, 0] - joints2d[:, left, 0] for right, left in SIDE_PAIRS)
 
 
 def travel_facing(feet_first: torch.Tensor, feet_second: torch.Tensor, side: torch.Tensor, *,
@@ -100,27 +90,23 @@ def travel_facing_labels(joints2d: torch.Tensor, box: torch.Tensor, frame: torch
     return travel_facing(first, second, side, **options)
 
 
-def facing_loss(joints2d: torch.Tensor, labels: torch.Tensor, crop_size: float, eps: float = 1e-8) -> torch.Tensor:
-    """Pull each frame whose side contradicts its label to its own left↔right relabelling.
+def facing_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of a facing head on the frames the walk labels.
 
-        L = (1/B) Σ_b [l_b · side_b < 0] · mean_j ‖(p̂_bj − sg(p̂_b,flip(j))) / S‖
-
-    with sg the stop-gradient: the relabelled joints are a fixed target, so joint j moves to
-    where its mirror joint was found. Frames with no label (l = 0) or the right side add nothing.
+        L = mean over {b : l_b ≠ 0} of BCE(z_b, [l_b > 0])
 
     Args:
-        joints2d: (B, 17, 2) predicted joints, crop pixels.
+        logits: (B,) facing logits, > 0: facing away (:class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`).
         labels: (B,) in {−1, 0, +1} (:func:`travel_facing`).
-        crop_size: S, pixels.
     Returns:
-        scalar ≥ 0, crop sides.
+        scalar ≥ 0; 0 (still attached to ``logits``) when no frame is labelled.
     """
-    if joints2d.shape[0] != labels.shape[0]:
-        raise ValueError(f"facing_loss: {joints2d.shape[0]} frames but {labels.shape[0]} labels")
-    wrong = (labels * facing_side(joints2d.detach()) < 0).to(joints2d.dtype)
-    target = joints2d.detach()[:, list(FLIP_PERMUTATION)]
-    distance = (((joints2d - target) / crop_size).pow(2).sum(-1) + eps).sqrt().mean(dim=1)
-    return (wrong * distance).mean()
+    if logits.shape != labels.shape:
+        raise ValueError(f"facing_classification_loss: {tuple(logits.shape)} logits but {tuple(labels.shape)} labels")
+    known = labels != 0
+    if not known.any():
+        return logits.sum() * 0.0
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits[known], (labels[known] > 0).to(logits.dtype))
 
 
-__all__ = ["crop_to_video", "facing_side", "travel_facing", "travel_facing_labels", "facing_loss"]
+__all__ = ["crop_to_video", "travel_facing", "travel_facing_labels", "facing_classification_loss"]

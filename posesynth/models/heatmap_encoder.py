@@ -27,6 +27,7 @@ from posesynth.skeleton import NUM_JOINTS
 
 HEATMAP_STRIDE = 4      # heatmaps at 1/4 of the crop side (16×16 cells for a 64 px crop)
 PRIOR_SIGMA_CELLS = 1.5  # width of the starting heatmap prior, in heatmap cells
+FACING_START_LOGIT = -3.0  # the facing head starts sure that people face the camera, as the frontal start draws them
 
 
 class HeatmapPoseEncoder(nn.Module):
@@ -38,9 +39,13 @@ class HeatmapPoseEncoder(nn.Module):
         stages: stride-2 stages (≥ 3): the bottleneck is S / 2**stages cells; the heatmaps are at
             S / 4.
         num_joints: J.
+        facing_head: also predict whether the person faces away from the camera (a logit from the
+            pooled bottleneck, :data:`FACING_START_LOGIT` at the start), for
+            :class:`~posesynth.models.model.PoseSynthModel`'s facing switch.
     """
 
-    def __init__(self, image_size: int = 64, width: int = 16, stages: int = 4, num_joints: int = NUM_JOINTS):
+    def __init__(self, image_size: int = 64, width: int = 16, stages: int = 4, num_joints: int = NUM_JOINTS,
+                 facing_head: bool = False):
         super().__init__()
         if stages < 3:
             raise ValueError(f"the heatmap encoder needs model.encoder_stages >= 3 (got {stages})")
@@ -58,6 +63,8 @@ class HeatmapPoseEncoder(nn.Module):
         self.up = nn.ModuleList(UpBlock(channels[i + 1], channels[i], channels[i]) for i in range(stages - 1, 1, -1))
         self.heads = nn.Conv2d(channels[2], 2 * num_joints, 1)  # heatmap logits, then depth maps (m)
         self.root_head = nn.Sequential(nn.Linear(channels[-1], channels[-1]), nn.SiLU(), nn.Linear(channels[-1], 1))
+        self.facing_head = (nn.Sequential(nn.Linear(channels[-1], channels[-1]), nn.SiLU(), nn.Linear(channels[-1], 1))
+                            if facing_head else None)
         self.prior = nn.Parameter(torch.zeros(num_joints, self.cells, self.cells))
         self.reset_heads()
 
@@ -79,6 +86,9 @@ class HeatmapPoseEncoder(nn.Module):
                 self.heads.bias[self.num_joints:] = relative_depth.to(self.heads.bias)
             if joints2d is not None:
                 self.prior.copy_(self._prior_for(joints2d.to(self.prior)))
+        if self.facing_head is not None:
+            nn.init.normal_(self.facing_head[-1].weight, std=1e-3)
+            nn.init.constant_(self.facing_head[-1].bias, FACING_START_LOGIT)
 
     def _prior_for(self, joints2d: torch.Tensor, iterations: int = 30) -> torch.Tensor:
         """Gaussian prior logits whose soft-argmax is ``joints2d`` (J, 2) px.
@@ -101,19 +111,25 @@ class HeatmapPoseEncoder(nn.Module):
         Returns:
             ``joints2d`` (B, J, 2) crop pixels; ``relative_depth`` (B, J) metres, depth minus the
             root's (0 at the root); ``log_depth`` (B,) log of the root depth relative to the
-            nominal one; ``heatmaps`` (B, J, S/4, S/4) the soft-argmax weights.
+            nominal one; ``heatmaps`` (B, J, S/4, S/4) the soft-argmax weights; with the facing
+            head ``facing_logit`` (B,), > 0: facing away from the camera.
         """
         h = self.stem(image * 2 - 1)
         skips = []
         for block in self.down:
             skips.append(h)
             h = block(h)
-        log_depth = self.root_head(h.mean(dim=(2, 3)))[:, 0]
+        pooled = h.mean(dim=(2, 3))
+        log_depth = self.root_head(pooled)[:, 0]
+        facing = None if self.facing_head is None else self.facing_head(pooled)[:, 0]
         for block in self.up:
             h = block(h, skips.pop())
         out = self.heads(h)
         logits, depth_maps = out[:, :self.num_joints] + self.prior, out[:, self.num_joints:]
         joints2d, weights = soft_argmax(logits, self.image_size)
         depth = integrate(depth_maps, weights)
-        return {"joints2d": joints2d, "relative_depth": depth - depth[:, :1], "log_depth": log_depth,
-                "heatmaps": weights}
+        out = {"joints2d": joints2d, "relative_depth": depth - depth[:, :1], "log_depth": log_depth,
+               "heatmaps": weights}
+        if facing is not None:
+            out["facing_logit"] = facing
+        return out

@@ -41,7 +41,7 @@ from posesynth.models.pose_encoder import PoseEncoder
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 from posesynth.render.warp import warp_person
-from posesynth.skeleton import bone_lengths_tensor
+from posesynth.skeleton import FLIP_PERMUTATION, bone_lengths_tensor, facing_side
 
 NOMINAL_HEIGHT_M = 1.7
 NOMINAL_FILL = 0.75
@@ -67,14 +67,22 @@ class PoseSynthModel(nn.Module):
             The lifter learns only from projections of unpaired poses (``loss.lifting``).
         start_facing: (heatmap encoder) :meth:`start_from_pose` draws the starting pose facing the
             camera (``"front"``) or as its mean 2D over all headings (``"any"``).
+        facing_head: (heatmap encoder) the heatmaps label the limbs as a person facing the camera
+            would have them (the right side on the image's left), and a separate binary head says
+            whether the person faces away; if so the left and right joints swap
+            (:meth:`encode_pose`). The side is then one decision a classifier learns (from
+            ``loss.travel_facing``), not a jump of every heatmap across the body.
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
                  decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False,
                  spatial_head: bool = False, encoder: Literal["kinematic", "heatmap"] = "kinematic",
-                 lifter: bool = False, start_facing: Literal["front", "any"] = "front"):
+                 lifter: bool = False, start_facing: Literal["front", "any"] = "front", facing_head: bool = False):
         super().__init__()
+        if facing_head and (encoder != "heatmap" or start_facing != "front"):
+            raise ValueError("model.facing_head needs model.encoder=heatmap and model.start_facing=front (its heatmaps "
+                             "label the limbs as seen facing the camera)")
         if start_facing not in ("front", "any"):
             raise ValueError(f"model.start_facing={start_facing!r}: choose 'front' or 'any'")
         self.start_facing = start_facing
@@ -93,7 +101,7 @@ class PoseSynthModel(nn.Module):
             if bone_scaling or spatial_head:
                 raise ValueError("model.bone_scaling and model.spatial_head belong to the kinematic encoder; "
                                  "the heatmap encoder's bone lengths are free already (use loss.bone_ratio)")
-            self.pose_encoder = HeatmapPoseEncoder(image_size, encoder_width, encoder_stages)
+            self.pose_encoder = HeatmapPoseEncoder(image_size, encoder_width, encoder_stages, facing_head=facing_head)
         else:
             self.pose_encoder = PoseEncoder(encoder_width, encoder_stages, bone_scaling=bone_scaling,
                                             spatial_head=spatial_head)
@@ -129,20 +137,24 @@ class PoseSynthModel(nn.Module):
         directions, _ = pose_to_directions(pose3d[None].float())
         self.pose_encoder.reset_heads(global_to_local_directions(directions)[0])
 
-    def encode_pose(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def encode_pose(self, image: torch.Tensor, facing: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Image → 3D pose, camera and projected joints.
 
         Args:
             image: (B, 3, S, S) RGB in [0, 1].
+            facing: (B,) bool, with the facing head: who faces away, given instead of the head's
+                own decision (the imitation cycle knows it for its sampled poses).
         Returns:
             ``pose_body`` (B, 17, 3) root-relative, body frame, metres (canonical bone lengths);
             ``pose_camera`` (B, 17, 3) root-relative, rotated into the camera frame, metres;
             ``joints_camera`` (B, 17, 3) camera frame incl. the root translation, metres;
             ``joints2d`` (B, 17, 2) crop pixels; ``depth`` (B, 17) metres; ``rotation`` (B, 3, 3);
-            ``local_directions`` (B, 16, 3); with bone scaling ``bone_scale`` (B, 16).
+            ``local_directions`` (B, 16, 3); with bone scaling ``bone_scale`` (B, 16); with the
+            facing head ``facing_logit`` (B,) and ``joints2d_frontal`` (B, 17, 2), the joints
+            labelled as if facing the camera.
         """
         if self.encoder == "heatmap":
-            return self._encode_heatmap_pose(image)
+            return self._encode_heatmap_pose(image, facing)
         out = self.pose_encoder(image)
         directions = local_to_global_directions(out["local_directions"])
         lengths = None
@@ -165,22 +177,31 @@ class PoseSynthModel(nn.Module):
             result["bone_scale"] = out["bone_scale"]
         return result
 
-    def _encode_heatmap_pose(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _encode_heatmap_pose(self, image: torch.Tensor, facing: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """:meth:`encode_pose` for the 2.5D encoder: back-project, then derive rotation and bones."""
         out = self.pose_encoder(image)
+        joints2d, relative = out["joints2d"], out["relative_depth"]
+        extra = {}
+        if "facing_logit" in out:
+            # a person seen from the back is the frontal labelling with left and right swapped:
+            # each joint keeps its place and depth, and takes its mirror joint's name
+            away = out["facing_logit"] > 0 if facing is None else facing.bool()
+            swap = list(FLIP_PERMUTATION)
+            extra = {"facing_logit": out["facing_logit"], "joints2d_frontal": joints2d}
+            joints2d = torch.where(away[:, None, None], joints2d[:, swap], joints2d)
+            relative = torch.where(away[:, None], relative[:, swap], relative)
         root_depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
-        relative = out["relative_depth"]
         if self.lifter is not None:
-            relative = relative + self._lifted_depth(out["joints2d"], root_depth)
+            relative = relative + self._lifted_depth(joints2d, root_depth)
         depth = (root_depth[:, None] + relative).clamp(min=0.1 * self.nominal_depth)
-        joints_camera = unproject(out["joints2d"], depth, self.K)
+        joints_camera = unproject(joints2d, depth, self.K)
         pose_camera = joints_camera - joints_camera[:, :1]
         to_body = body_frame(pose_camera)  # rows: the body axes in the camera frame
         pose_body = pose_camera @ to_body.transpose(-1, -2)
         directions, _ = pose_to_directions(pose_body)
         return {"pose_body": pose_body, "pose_camera": pose_camera, "joints_camera": joints_camera,
-                "joints2d": out["joints2d"], "depth": depth, "rotation": to_body.transpose(-1, -2),
-                "local_directions": global_to_local_directions(directions), "heatmaps": out["heatmaps"]}
+                "joints2d": joints2d, "depth": depth, "rotation": to_body.transpose(-1, -2),
+                "local_directions": global_to_local_directions(directions), "heatmaps": out["heatmaps"], **extra}
 
     def _lifted_depth(self, joints2d: torch.Tensor, root_depth: torch.Tensor) -> torch.Tensor:
         """The lifter's depths (B, 17) m for predicted joints, with no gradient into the lifter or the 2D.
@@ -241,6 +262,8 @@ class PoseSynthModel(nn.Module):
                    source_maps=source_maps, target_maps=target_maps,
                    appearance=appearance, synthesis=decoded["image"], foreground=decoded["foreground"],
                    mask=decoded["mask"])
+        if "facing_logit" in both:
+            out["source_facing_logit"] = both["facing_logit"][batch:]
         if lifting_joints is not None and self.lifter is not None:
             sampled2d = project(lifting_joints, self.K)
             out.update(lifting_pred=self.lifter(sampled2d),
@@ -271,7 +294,10 @@ class PoseSynthModel(nn.Module):
                     if flat:
                         pieces.append(paint_parts(imitation_maps[-flat:], colours[-flat:], background[-flat:]))
                     painted = torch.cat(pieces)
-            imitated = self.encode_pose(painted)
+            # with a facing head, the side of each sampled pose is known: the heatmaps learn the
+            # frontal labelling of the painting, and the side comes from the truth, not the head
+            has_facing = getattr(self.pose_encoder, "facing_head", None) is not None
+            imitated = self.encode_pose(painted, facing=facing_side(true2d) > 0 if has_facing else None)
             out.update(imitation_image=painted, imitation_true2d=true2d, imitation_true_pose=imitation_joints,
                        imitation_joints2d=imitated["joints2d"], imitation_pose_camera=imitated["pose_camera"])
         return out

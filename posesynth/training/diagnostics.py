@@ -14,7 +14,7 @@ import torch
 from einops import rearrange
 
 from posesynth.evaluation.metrics import pa_mpjpe
-from posesynth.losses.facing import facing_side, travel_facing_labels
+from posesynth.losses.facing import travel_facing_labels
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, silhouette_loss, ssim_loss,
 )
@@ -22,7 +22,7 @@ from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
-from posesynth.skeleton import BONES, FLIP_PERMUTATION, flip_pose
+from posesynth.skeleton import BONES, FLIP_PERMUTATION, facing_side, flip_pose
 
 
 def yaw_degrees(pose: torch.Tensor) -> torch.Tensor:
@@ -206,7 +206,7 @@ def puppet_reconstruction(model: PoseSynthModel, source: torch.Tensor, target: t
 
 
 def facing_agreement(pred2d: torch.Tensor, true2d: torch.Tensor) -> dict[str, float]:
-    """Which way the 2D puppets face, against the truth (:func:`~posesynth.losses.facing.facing_side`).
+    """Which way the 2D puppets face, against the truth (:func:`~posesynth.skeleton.facing_side`).
 
     Args:
         pred2d, true2d: (N, 17, 2) crop pixels.

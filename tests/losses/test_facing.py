@@ -8,9 +8,9 @@ import torch
 
 from posesynth.data.crops import crop_matrix
 from posesynth.losses.combine import compute_losses
-from posesynth.losses.facing import (crop_to_video, facing_loss, facing_side, travel_facing, travel_facing_labels)
+from posesynth.losses.facing import crop_to_video, facing_classification_loss, travel_facing, travel_facing_labels
 from posesynth.models.model import PoseSynthModel
-from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, facing_side
 
 
 def _frontal(width: float = 10.0) -> torch.Tensor:
@@ -61,39 +61,34 @@ def test_travel_facing_labels_orders_the_frames_by_time():
     torch.testing.assert_close(labels, torch.tensor([-1.0, 1.0]))
 
 
-def test_facing_loss_pulls_only_contradicted_frames_to_their_relabelling():
-    front = _frontal()
-    joints = torch.stack([front, front, front]).requires_grad_(True)
-    labels = torch.tensor([1.0, -1.0, 0.0])  # away (contradicted), towards (agrees), unknown
-    loss = facing_loss(joints, labels, 64.0)
-    flipped = front[list(FLIP_PERMUTATION)]
-    expected = ((front - flipped) / 64).norm(dim=-1).mean() / 3
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-3)  # eps: 1e-4 per midline joint
+def test_facing_classification_loss_closed_form_and_unlabelled_frames():
+    logits = torch.tensor([0.0, 2.0, -1.0, 5.0], requires_grad=True)
+    labels = torch.tensor([1.0, -1.0, 0.0, 0.0])  # away, towards, unknown, unknown
+    loss = facing_classification_loss(logits, labels)
+    expected = (torch.log(torch.tensor(2.0)) + torch.nn.functional.softplus(torch.tensor(2.0))) / 2
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     loss.backward()
-    assert joints.grad[1:].abs().sum() == 0
-    # the right hip is pulled towards where the left hip is (to the image's right)
-    assert joints.grad[0, 1, 0] < 0 and joints.grad[0, 4, 0] > 0
-    # a step along the gradient turns the frame's side towards its label
-    stepped = joints.detach() - 50.0 * joints.grad
-    assert facing_side(stepped[:1]) > facing_side(front[None])
+    assert logits.grad[0] < 0 and logits.grad[1] > 0 and (logits.grad[2:] == 0).all()
+    # nothing labelled: zero, and still a tensor the optimiser can take
+    none = facing_classification_loss(logits, torch.zeros(4))
+    assert none.item() == 0.0 and none.requires_grad
 
 
-def test_facing_loss_gradcheck():
-    generator = torch.Generator().manual_seed(0)
-    joints = (32 * torch.rand(3, 17, 2, dtype=torch.float64, generator=generator)).requires_grad_(True)
-    labels = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
-    assert torch.autograd.gradcheck(lambda j: facing_loss(j, labels, 32.0), (joints,))
+def test_facing_classification_loss_gradcheck():
+    logits = torch.randn(5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    labels = torch.tensor([1.0, -1.0, 0.0, 1.0, -1.0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda z: facing_classification_loss(z, labels), (logits,))
 
 
-def test_facing_loss_rejects_mismatched_labels():
+def test_facing_classification_loss_rejects_mismatched_labels():
     with pytest.raises(ValueError, match="labels"):
-        facing_loss(torch.zeros(2, 17, 2), torch.zeros(3), 64.0)
+        facing_classification_loss(torch.zeros(2), torch.zeros(3))
 
 
-def test_compute_losses_term_trains_the_pose_encoder():
+def test_compute_losses_term_trains_the_facing_head():
     torch.manual_seed(0)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                           appearance_width=8, decoder_width=8, encoder="heatmap")
+                           appearance_width=8, decoder_width=8, encoder="heatmap", facing_head=True)
     model.start_from_pose(canonical_tpose())  # a frontal start, as training has it
     source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)
     out = model(source, target, background)
@@ -104,10 +99,11 @@ def test_compute_losses_term_trains_the_pose_encoder():
              "target_index": torch.tensor([30, 30, 30, 30]), "source_index": torch.tensor([0, 0, 0, 0])}
     terms = compute_losses(out, batch, weights={"travel_facing": 1.0})
     assert set(terms) == {"travel_facing", "total"}
-    # the start pose faces the camera: the two pairs walking away contradict it, the others agree
-    side = facing_side(torch.cat([out["joints2d"], out["source_joints2d"]]).detach())
-    assert (side < 0).all() and terms["total"] > 0
+    # the head starts sure everyone faces the camera: the two pairs walking away cost log(1 + e³) each
+    assert out["facing_logit"].tolist() == pytest.approx([-3.0] * 4, abs=0.05)
+    expected = (2 * torch.nn.functional.softplus(torch.tensor(3.0)) + 2 * torch.nn.functional.softplus(torch.tensor(-3.0))) / 4
+    assert terms["total"].item() == pytest.approx(expected.item(), rel=0.05)
     terms["total"].backward()
-    grads = [p.grad for p in model.pose_encoder.parameters() if p.grad is not None]
-    assert grads and any(g.abs().sum() > 0 for g in grads)
+    head = model.pose_encoder.facing_head[-1]
+    assert head.bias.grad.item() < 0  # descent raises the "away" logit: the away labels cost most
     assert all(p.grad is None for p in model.decoder.parameters())

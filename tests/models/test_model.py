@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from posesynth.models.model import PoseSynthModel
-from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, facing_side
 
 
 def _tiny_model(**kwargs) -> PoseSynthModel:
@@ -50,6 +50,42 @@ def test_heatmap_start_facing_any_is_the_mean_over_headings():
     assert (frontal[:, 4, 0] - frontal[:, 1, 0]).abs().min() > 2  # the frontal hips are apart
     with pytest.raises(ValueError, match="start_facing"):
         _tiny_model(start_facing="left")
+
+
+def test_facing_head_swaps_left_and_right_when_it_says_away():
+    model = _tiny_model(encoder="heatmap", lifter=True, facing_head=True)
+    model.start_from_pose(canonical_tpose())
+    image = torch.rand(2, 3, 32, 32)
+    out = model.encode_pose(image)
+    assert out["facing_logit"].shape == (2,) and (out["facing_logit"] < 0).all()  # starts facing the camera
+    torch.testing.assert_close(out["joints2d"], out["joints2d_frontal"])
+    # told that the second person faces away: its joints keep their places and swap their names
+    told = model.encode_pose(image, facing=torch.tensor([False, True]))
+    torch.testing.assert_close(told["joints2d"][0], out["joints2d"][0])
+    torch.testing.assert_close(told["joints2d"][1], out["joints2d"][1, list(FLIP_PERMUTATION)])
+    assert facing_side(told["joints2d"][1:]) > 0 > facing_side(out["joints2d"][1:])
+    # the 3D turns round with it: the body's back axis points the other way along the camera's z
+    assert told["rotation"][1, 2, 2] * out["rotation"][1, 2, 2] < 0
+    # a head's decision above zero swaps on its own
+    with torch.no_grad():
+        model.pose_encoder.facing_head[-1].bias.fill_(3.0)
+    torch.testing.assert_close(model.encode_pose(image)["joints2d"], out["joints2d"][:, list(FLIP_PERMUTATION)])
+    with pytest.raises(ValueError, match="facing_head"):
+        _tiny_model(facing_head=True)  # the kinematic encoder has no frontal labelling
+
+
+def test_imitation_with_a_facing_head_takes_the_side_from_the_sampled_pose():
+    from posesynth.training.imitation_views import sample_views
+    model = _tiny_model(encoder="heatmap", lifter=True, facing_head=True)
+    model.start_from_pose(canonical_tpose())
+    source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)
+    views = sample_views(canonical_tpose().expand(4, 17, 3), image_size=32, focal=model.focal,
+                         generator=torch.Generator().manual_seed(3))
+    out = model(source, target, background, imitation_joints=views, flat_share=1.0)
+    away = facing_side(out["imitation_true2d"]) > 0
+    assert 0 < int(away.sum()) < 4  # both sides among the samples
+    expected = model.encode_pose(out["imitation_image"], facing=away)["joints2d"]
+    torch.testing.assert_close(out["imitation_joints2d"], expected)
 
 
 @pytest.mark.parametrize("spatial_head", [False, True])

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from posesynth.config import load_config
+from posesynth.config import ConfigError, load_config
+
 from posesynth.geometry import project
 from posesynth.losses.imitation import imitation_loss
 from posesynth.models.discriminator import body_frame
@@ -20,11 +21,9 @@ from posesynth.training.train import train
 from posesynth.viz.draw import sample_grid
 from conftest import TINY, save_unpaired_poses
 
-
 def _views(count: int = 256, seed: int = 0) -> torch.Tensor:
     poses = canonical_tpose().expand(count, 17, 3)
     return sample_views(poses, image_size=64, focal=128.0, generator=torch.Generator().manual_seed(seed))
-
 
 def test_sampled_views_are_centred_fill_the_crop_and_face_every_way():
     joints = _views()
@@ -42,7 +41,6 @@ def test_sampled_views_are_centred_fill_the_crop_and_face_every_way():
     assert counts.min() > 0.15 * len(heading)
     torch.testing.assert_close(_views(seed=3), _views(seed=3))  # a pure function of the generator
 
-
 def test_imitation_loss_closed_form():
     true2d, true3d = torch.zeros(2, 17, 2), torch.rand(2, 17, 3)
     assert imitation_loss(true2d, true3d, true2d, true3d, 32) < 1e-3
@@ -52,14 +50,12 @@ def test_imitation_loss_closed_form():
     one_joint[:, 5, 1] += 0.17                                       # 0.17 m on 1 of 17 joints
     assert imitation_loss(true2d, one_joint, true2d, true3d, 32) == pytest.approx(0.01, abs=1e-3)
 
-
 def test_imitation_loss_gradcheck():
     torch.manual_seed(0)
     args = [torch.randn(1, 3, 2, dtype=torch.float64, requires_grad=True),
             torch.randn(1, 3, 3, dtype=torch.float64, requires_grad=True)]
     truth = (torch.randn(1, 3, 2, dtype=torch.float64), torch.randn(1, 3, 3, dtype=torch.float64))
     assert torch.autograd.gradcheck(lambda a, b: imitation_loss(a, b, *truth, 8.0), args)
-
 
 @pytest.mark.parametrize("encoder", ["kinematic", "heatmap"])
 def test_model_paints_the_sampled_pose_and_encodes_it_again(encoder):
@@ -101,38 +97,38 @@ def test_model_paints_the_sampled_pose_and_encodes_it_again(encoder):
     grid = sample_grid({"source": source, "target": target}, out, rows=2)
     assert grid.shape == (2 * (128 + 2) + 2, 5 * (128 + 2) + 2, 3)
 
-
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("imitation")
     save_unpaired_poses(root, generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False))
     return root
 
-
 def _config(data: Path, *extra: str):
     return load_config(None, [f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}", *TINY,
                               "train.checkpoint_every=2", "model.encoder=heatmap", "loss.imitation=1",
                               "loss.imitation_start=1", "loss.proportions=1", "model.lifter=true", "loss.lifting=1",
-                              "loss.equivariance=1", *extra])
-
+                              "loss.equivariance=1", "model.facing_head=true", "loss.travel_facing=1", *extra])
 
 def _rows(run: Path) -> dict[int, dict]:
     return {row["step"]: row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
-
 
 def test_lifter_needs_its_loss(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="go together"):
         train(_config(tiny_data, "train.steps=1", "loss.lifting=0"), tmp_path / "x", progress=False)
 
+def test_travel_facing_needs_the_facing_head(tiny_data, tmp_path):
+    with pytest.raises(ConfigError, match="facing_head"):
+        _config(tiny_data, "train.steps=1", "model.facing_head=false")
 
 def test_heatmap_encoder_with_imitation_trains_and_resumes_exactly(tiny_data, tmp_path):
     straight = _rows(train(_config(tiny_data, "train.steps=4"), tmp_path / "straight", progress=False))
     assert "loss/imitation" not in straight[1] and "loss/imitation" in straight[2]  # from imitation_start
     assert "loss/proportions" in straight[4] and "loss/lifting" in straight[1] and "loss/equivariance" in straight[1]
+    assert "loss/travel_facing" in straight[1]
     halves = tmp_path / "halves"
     train(_config(tiny_data, "train.steps=4"), halves, stop_after=2, progress=False)
     train(_config(tiny_data, "train.steps=4"), halves, resume=True, progress=False)
     resumed = _rows(halves)
     for step in (3, 4):
-        for key in ("loss/total", "loss/imitation", "loss/lifting", "loss/l1", "loss/equivariance"):
+        for key in ("loss/total", "loss/imitation", "loss/lifting", "loss/l1", "loss/equivariance", "loss/travel_facing"):
             assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
