@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import torch
 
-from posesynth.skeleton import FLIP_PERMUTATION, facing_side
-
 ANKLES = (3, 6)                    # right, left ankle (Human3.6M-17 order)
 
 
