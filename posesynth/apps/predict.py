@@ -44,7 +44,8 @@ from tqdm.auto import tqdm
 from posesynth import skeleton
 from posesynth.config import Config
 from posesynth.data.cache import warn_no_person
-from posesynth.data.crops import crop_and_resize, crop_rotations, foreground_box, foreground_frames, initial_boxes
+from posesynth.data.crops import (crop_and_resize, crop_rotations, crop_to_frame, foreground_box, foreground_frames,
+    initial_boxes)
 from posesynth.export.bvh_writer import write_bvh
 from posesynth.export.motion import canonical_size, fixed_lengths, root_translation, smooth_motion, smooth_track
 from posesynth.export.table import write_csv
@@ -75,21 +76,6 @@ FIELDS: dict[str, str] = {
 BACKGROUND_SAMPLES = 20  # frames per median background, as in training (FramePairDataset's default)
 ASSUMED_FOCAL_PER_SIDE = 1.0  # no calibration: focal = the frame's longer side (53° across it)
 SMOOTH_RADIUS = 2        # box smoothing radius in frames, as in training
-
-
-def crop_to_frame(points: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
-    """Crop pixels back to video pixels, the inverse of :func:`posesynth.data.crops.crop_matrix`.
-
-    Args:
-        points: (..., 2) pixels in an S × S crop.
-        box: (4,) the square crop box x0, y0, x1, y1 in video pixels.
-        size: crop side S.
-    Returns:
-        (..., 2) video pixels: u = (u' + ½)/s + x0 − ½ with s = S / side.
-    """
-    x0, y0, x1, _ = (float(v) for v in box)
-    s = size / (x1 - x0)
-    return (points + 0.5) / s + np.array([x0, y0]) - 0.5
 
 
 def video_camera(info: VideoInfo, focal: float | None) -> np.ndarray:
@@ -215,7 +201,7 @@ def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Confi
         joints3d = smooth_motion(joints3d, smooth)
     crop_pose = joints3d @ rotation.transpose(0, 2, 1)
     crop_joints = project(torch.from_numpy(crop_pose + np.concatenate(roots)), model.K.double().cpu()).numpy()
-    joints2d = np.stack([crop_to_frame(p, b, size) for p, b in zip(crop_joints, boxes_array)])
+    joints2d = crop_to_frame(crop_joints, boxes_array.astype(np.float64), size)
     root = smooth_track(root_translation(canonical_size(joints3d), joints2d, K), smooth)
     return {"joints3d": joints3d.astype(np.float32), "joints2d": joints2d.astype(np.float32),
             "root": root.astype(np.float32), "boxes": boxes_array, "fps": np.float64(info.fps),

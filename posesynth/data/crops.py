@@ -259,6 +259,25 @@ def crop_matrix(box: np.ndarray, size: int) -> np.ndarray:
     return np.array([[s, 0.0, s * (0.5 - x0) - 0.5], [0.0, s, s * (0.5 - y0) - 0.5], [0.0, 0.0, 1.0]])
 
 
+def crop_to_frame(points, box, size: int):
+    """Crop pixels back to the video's pixels: the inverse of :func:`crop_matrix`.
+
+    Works on numpy arrays and torch tensors alike (batched boxes broadcast over the joints).
+
+    Args:
+        points: (..., 2) pixels in an S × S crop; it may have more axes than ``box`` (e.g.
+            (B, J, 2) joints with (B, 4) boxes, or (J, 2) with one (4,) box).
+        box: (..., 4) square crop boxes x0, y0, x1, y1, video pixels.
+        size: crop side S.
+    Returns:
+        video pixels, ``points``' shape (broadcast with the boxes): u = (u' + ½)·side/S + x0 − ½.
+    """
+    origin, side = box[..., :2], (box[..., 2] - box[..., 0])[..., None]
+    for _ in range(points.ndim - box.ndim):  # one box per frame, broadcast over its joints
+        origin, side = origin[..., None, :], side[..., None, :]
+    return (points + 0.5) * side / size + origin - 0.5
+
+
 def crop_intrinsics(K: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     """Intrinsics of a crop: (3, 3) or (..., 3, 3) ``K`` in full-frame pixels → ``crop_matrix @ K``."""
     return crop_matrix(box, size) @ np.asarray(K, np.float64)

@@ -28,23 +28,9 @@ from __future__ import annotations
 
 import torch
 
+from posesynth.data.crops import crop_to_frame
+
 ANKLES = (3, 6)                    # right, left ankle (Human3.6M-17 order)
-
-
-def crop_to_video(points: torch.Tensor, box: torch.Tensor, crop_size: int) -> torch.Tensor:
-    """Crop pixels → the video's pixels, for a square crop box resized to ``crop_size``.
-
-    Inverse of :func:`posesynth.data.crops.crop_matrix`: x = x0 + (p + ½)·side/S − ½.
-
-    Args:
-        points: (B, J, 2) crop pixels.
-        box: (B, 4) x0, y0, x1, y1 of the square crop boxes, video pixels.
-        crop_size: S, pixels.
-    Returns:
-        (B, J, 2) video pixels.
-    """
-    side = (box[:, 2] - box[:, 0])[:, None, None]
-    return box[:, None, :2] + (points + 0.5) * side / crop_size - 0.5
 
 
 def travel_facing(feet_first: torch.Tensor, feet_second: torch.Tensor, side: torch.Tensor, *,
@@ -80,8 +66,8 @@ def travel_facing_labels(joints2d: torch.Tensor, box: torch.Tensor, frame: torch
     Returns:
         (B,) float in {−1, 0, +1}, the label of both frames of each pair.
     """
-    feet = crop_to_video(joints2d.detach()[:, list(ANKLES)], box, crop_size).mean(dim=1)
-    source_feet = crop_to_video(source_joints2d.detach()[:, list(ANKLES)], source_box, crop_size).mean(dim=1)
+    feet = crop_to_frame(joints2d.detach()[:, list(ANKLES)], box, crop_size).mean(dim=1)
+    source_feet = crop_to_frame(source_joints2d.detach()[:, list(ANKLES)], source_box, crop_size).mean(dim=1)
     later = (frame > source_frame)[:, None]
     first, second = torch.where(later, source_feet, feet), torch.where(later, feet, source_feet)
     side = 0.5 * ((box[:, 2] - box[:, 0]) + (source_box[:, 2] - source_box[:, 0]))
@@ -107,4 +93,4 @@ def facing_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> to
     return torch.nn.functional.binary_cross_entropy_with_logits(logits[known], (labels[known] > 0).to(logits.dtype))
 
 
-__all__ = ["crop_to_video", "travel_facing", "travel_facing_labels", "facing_classification_loss"]
+__all__ = ["travel_facing", "travel_facing_labels", "facing_classification_loss"]

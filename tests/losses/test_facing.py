@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from posesynth.data.crops import crop_matrix
+from posesynth.data.crops import crop_matrix, crop_to_frame
 from posesynth.losses.combine import compute_losses
-from posesynth.losses.facing import crop_to_video, facing_classification_loss, travel_facing, travel_facing_labels
+from posesynth.losses.facing import facing_classification_loss, travel_facing, travel_facing_labels
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, facing_side
 
@@ -24,10 +24,10 @@ def _frontal(width: float = 10.0) -> torch.Tensor:
     return joints
 
 
-def test_crop_to_video_inverts_crop_matrix():
+def test_crop_to_frame_inverts_crop_matrix_for_batched_tensors():
     box = np.array([100.0, 40.0, 228.0, 168.0])
     points = torch.tensor([[[0.0, 0.0], [63.0, 31.5], [10.25, 50.0]]])
-    video = crop_to_video(points, torch.as_tensor(box, dtype=torch.float32)[None], 64)
+    video = crop_to_frame(points, torch.as_tensor(box, dtype=torch.float32)[None], 64)
     A = crop_matrix(box, 64)
     back = (A[:2, :2] @ video[0].numpy().T).T + A[:2, 2]
     np.testing.assert_allclose(back, points[0].numpy(), atol=1e-4)
