@@ -21,7 +21,7 @@ import torch
 from einops import rearrange
 
 from posesynth.data.crops import crop_and_resize, crop_matrix, to_crop_frame
-from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe
+from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe, procrustes_mean
 from posesynth.models.discriminator import body_frame
 from posesynth.synth.dataset import load_labels
 from posesynth.video.boxes import square_boxes
@@ -193,6 +193,21 @@ def score_poses(model: torch.nn.Module, crops: np.ndarray, truths: np.ndarray,
     if mean_pose is not None:
         result["baseline"] = _scores(baseline_poses(mean_pose, truths) * 1000, gt_mm)
     return result
+
+
+def best_constant_scores(truths: np.ndarray) -> dict[str, float]:
+    """PA-MPJPE (mm) of the best constant pose for ``truths``: their own generalised Procrustes mean.
+
+    A stronger bar than the mean unpaired pose: the constant is chosen knowing the evaluated
+    people's poses (:func:`~posesynth.evaluation.metrics.procrustes_mean`).
+
+    Args:
+        truths: (N, 17, 3) true poses, metres (any frame: PA-MPJPE fits a rotation per pose).
+    Returns:
+        ``{"pa_mpjpe": mm}``.
+    """
+    gt_mm = np.asarray(truths, np.float64) * 1000
+    return {"pa_mpjpe": float(pa_mpjpe(procrustes_mean(gt_mm), gt_mm).mean())}
 
 
 def evaluate_synthetic(model: torch.nn.Module, root: str | os.PathLike, *, mean_pose: torch.Tensor | None = None,

@@ -303,3 +303,16 @@ def test_model_poses_are_turned_from_the_crop_camera_into_the_camera_frame():
     # the synthetic evaluation's truth goes the other way with the same rotations
     from posesynth.data.crops import to_crop_frame
     assert np.allclose(to_crop_frame(pose, K, boxes), in_crop, atol=1e-12)
+
+
+def test_best_constant_scores_zero_for_one_pose_and_matches_the_procrustes_mean():
+    from posesynth import skeleton
+    from posesynth.evaluation.metrics import pa_mpjpe, procrustes_mean
+    from posesynth.evaluation.synthetic import best_constant_scores
+
+    tpose = skeleton.canonical_tpose(torch.float64).numpy()  # metres
+    assert best_constant_scores(np.stack([tpose, tpose * 1.2 + 0.5]))["pa_mpjpe"] == pytest.approx(0.0, abs=1e-6)
+    truths = tpose + 0.05 * np.random.default_rng(0).standard_normal((6, 17, 3))
+    expected = float(pa_mpjpe(procrustes_mean(truths * 1000), truths * 1000).mean())
+    assert best_constant_scores(truths)["pa_mpjpe"] == pytest.approx(expected)
+    assert 10.0 < expected < 100.0  # mm: 5 cm of noise per joint

@@ -200,3 +200,40 @@ def test_real_human36m_poses(realdata):
     assert (off_diagonal > 10.0).all() and (off_diagonal < 500.0).all()
     # for such different poses the fit helps: Protocol #2 below Protocol #1
     assert (off_diagonal < M.mpjpe(S[:, None], S[None, :])[~torch.eye(4, dtype=torch.bool)]).all()
+
+
+# --- the best constant pose: the generalised Procrustes mean ------------------------------------
+
+def _similar_copies(pose: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """(n, J, 3): ``pose`` under n random similarity transforms."""
+    g = torch.Generator().manual_seed(seed)
+    s = 0.5 + torch.rand(n, 1, 1, generator=g, dtype=torch.float64)
+    t = 1000.0 * torch.randn(n, 1, 3, generator=g, dtype=torch.float64)
+    return s * pose @ random_rotation(n, g).mT + t
+
+
+def test_procrustes_mean_of_one_pose_moved_about_is_that_pose():
+    pose = poses(1)[0]
+    mean = M.procrustes_mean(_similar_copies(pose, 12, seed=2))
+    assert mean.shape == (17, 3)
+    torch.testing.assert_close(mean.mean(0), torch.zeros(3, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(mean.pow(2).sum(-1).mean(), torch.tensor(1.0, dtype=torch.float64))
+    torch.testing.assert_close(M.pa_mpjpe(mean, pose), torch.tensor(0.0, dtype=torch.float64), atol=1e-8, rtol=0)
+
+
+def test_procrustes_mean_ignores_where_each_pose_stands_and_how_it_is_turned():
+    gt = poses(10, seed=3)
+    moved = torch.stack([_similar_copies(p, 1, seed=k)[0] for k, p in enumerate(gt)])
+    a, b = M.procrustes_mean(gt), M.procrustes_mean(moved)
+    torch.testing.assert_close(M.pa_mpjpe(a, gt), M.pa_mpjpe(b, gt), atol=1e-6, rtol=0)
+
+
+def test_procrustes_mean_is_a_better_constant_than_any_single_pose_of_the_set():
+    gt = poses(16, seed=4)
+    best_member = min(float(M.pa_mpjpe(p, gt).mean()) for p in gt)
+    assert float(M.pa_mpjpe(M.procrustes_mean(gt), gt).mean()) < best_member
+
+
+def test_procrustes_mean_rejects_a_wrong_shape():
+    with pytest.raises(ValueError, match=r"\(N, J, 3\)"):
+        M.procrustes_mean(torch.zeros(17, 3))
