@@ -116,4 +116,28 @@ def init_weights(model: torch.nn.Module, source: str | os.PathLike) -> None:
              f"; kept fresh: {', '.join(missing)}" if missing else "")
 
 
-__all__ = ["model_kwargs", "save_checkpoint", "resume_state", "init_weights"]
+def export_weights(source: str | os.PathLike, dest: str | os.PathLike, dtype: torch.dtype = torch.float16) -> Path:
+    """Write a run's weights as a small stand-alone ``model.pt`` (e.g. the demo's shipped checkpoint).
+
+    Floating-point tensors are stored in ``dtype`` (half precision halves the file; loading casts
+    them back to the model's float32 through ``load_state_dict``, a relative rounding of 2^-11);
+    the constructor arguments and step are kept, so :func:`~posesynth.models.loading.load_model`
+    and ``train.init`` read the file like any ``RUN/model.pt``. Written to ``dest.tmp`` and renamed.
+
+    Returns:
+        ``dest``.
+    """
+    file = model_file(source)
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist: pass a run directory holding model.pt or a model.pt file")
+    weights = torch.load(file, map_location="cpu", weights_only=True)
+    weights["state_dict"] = {k: v.to(dtype) if v.is_floating_point() else v for k, v in weights["state_dict"].items()}
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    torch.save(weights, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
+__all__ = ["model_kwargs", "save_checkpoint", "resume_state", "init_weights", "export_weights"]
