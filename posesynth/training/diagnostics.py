@@ -222,6 +222,24 @@ def facing_agreement(pred2d: torch.Tensor, true2d: torch.Tensor) -> dict[str, fl
             "facing_toward_fraction_truth": float((true_side < 0).float().mean())}
 
 
+def pa_mpjpe_by_facing(prediction_mm: np.ndarray, truth_mm: np.ndarray, true2d: torch.Tensor) -> dict[str, float]:
+    """PA-MPJPE over the frames whose person truly faces the camera, and over the others.
+
+    An encoder that draws everyone facing the camera can only be right about the first group; the
+    split says how good its 3D is where its side is right, and how much the rest costs.
+
+    Args:
+        prediction_mm, truth_mm: (N, 17, 3) poses, mm.
+        true2d: (N, 17, 2) the true joints in crop pixels (their side: :func:`~posesynth.skeleton.facing_side`).
+    Returns:
+        ``pa_mpjpe_facing_camera`` and ``pa_mpjpe_facing_away`` (NaN for an empty group).
+    """
+    toward = (facing_side(true2d) < 0).numpy()
+    errors = np.asarray(pa_mpjpe(prediction_mm, truth_mm))
+    return {"pa_mpjpe_facing_camera": float(errors[toward].mean()) if toward.any() else float("nan"),
+            "pa_mpjpe_facing_away": float(errors[~toward].mean()) if (~toward).any() else float("nan")}
+
+
 def travel_label_quality(pred2d: torch.Tensor, true2d: torch.Tensor, boxes: torch.Tensor, video: np.ndarray,
                          gap: int, crop_size: int) -> dict[str, float]:
     """How often the walking-direction facing label (:mod:`posesynth.losses.facing`) exists and is right.
@@ -280,7 +298,9 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
     with torch.no_grad():
         outputs = [model.encode_pose(chunk) for chunk in images.split(64)]
         pred = {k: torch.cat([o[k] for o in outputs]) for k in ("pose_camera", "joints2d", "depth")}
-        initial2d = torch.cat([start.eval().encode_pose(chunk)["joints2d"] for chunk in images.split(64)])
+        initial = [start.eval().encode_pose(chunk) for chunk in images.split(64)]
+        initial2d = torch.cat([o["joints2d"] for o in initial])
+        initial_mm = torch.cat([o["pose_camera"] for o in initial]).double().numpy() * 1000
     rng = np.random.default_rng(seed)
     pred_mm, truth_mm = pred["pose_camera"].double().numpy() * 1000, truth.double().numpy() * 1000
     yaw = yaw_error_degrees(pred["pose_camera"], truth).abs()
@@ -304,6 +324,9 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "mirror_better_fraction": mirror_better_fraction(pred_mm, truth_mm),
         "pa_mpjpe_either_side": pa_mpjpe_either_side(pred_mm, truth_mm),
         **facing_agreement(pred["joints2d"], truth2d),
+        **pa_mpjpe_by_facing(pred_mm, truth_mm, truth2d),
+        # the start is the mean unpaired pose: its PA-MPJPE is the mean-pose baseline's, per group
+        **{f"{k}_start": v for k, v in pa_mpjpe_by_facing(initial_mm, truth_mm, truth2d).items()},
     }
     if "boxes" in views:
         report.update(travel_label_quality(pred["joints2d"], truth2d, torch.from_numpy(views["boxes"]).float(),
@@ -346,4 +369,4 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
-           "mirror_better_fraction", "pa_mpjpe_either_side", "joints2d_bias", "either_side_constant", "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_by_facing", "joints2d_bias", "either_side_constant", "true_puppet_depth", "puppet_reconstruction", "diagnose"]

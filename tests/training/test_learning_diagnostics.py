@@ -13,7 +13,7 @@ from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    facing_agreement, joints2d_bias, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
+    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 
@@ -159,6 +159,19 @@ def test_facing_agreement_closed_forms():
     assert scores == {"facing_right_fraction": 1.0, "facing_toward_fraction": 0.5, "facing_toward_fraction_truth": 0.5}
     frontal = truth[:1].expand(4, 17, 2)
     assert facing_agreement(frontal, truth)["facing_right_fraction"] == 0.5
+
+
+def test_pa_mpjpe_by_facing_splits_on_the_true_side(poses):
+    truth2d = torch.zeros(4, 17, 2)
+    truth2d[:, [1, 14], 0], truth2d[:, [4, 11], 0] = 10.0, 20.0   # facing the camera
+    truth2d[2:] = truth2d[2:, list(FLIP_PERMUTATION)]             # the last two face away
+    truth = poses[:4].double().numpy() * 1000
+    prediction = truth.copy()
+    prediction[2:] = truth[2:][:, list(FLIP_PERMUTATION)]         # wrong only where the person faces away
+    scores = pa_mpjpe_by_facing(prediction, truth, truth2d)
+    assert scores["pa_mpjpe_facing_camera"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["pa_mpjpe_facing_away"] > 10.0
+    assert math.isnan(pa_mpjpe_by_facing(truth[:2], truth[:2], truth2d[:2])["pa_mpjpe_facing_away"])
 
 
 def test_travel_label_quality_closed_forms():
