@@ -5,7 +5,7 @@ scene seen by ``--views`` calibrated cameras), held-out single-view clips of sub
 unpaired 3D poses from the motion generator (a seed of their own), and 2D keypoint sidecars made
 from the synthetic 2D labels plus Gaussian noise (``--keypoint-noise`` pixels, a detector's
 error). Every variant starts from the same seed and trains ``--steps`` steps with
-``configs/demo.yaml``; the held-out PA-MPJPE and N-MPJPE of each go into a table.
+``configs/kinematic.yaml``; the held-out PA-MPJPE and N-MPJPE of each go into a table.
 
     python scripts/bench_ablation.py --out runs/ablation --steps 300
     python scripts/bench_ablation.py --out runs/ablation --steps 300 --only selfsup,labels5
@@ -34,7 +34,7 @@ from posesynth.training.inputs import mean_pose
 from posesynth.training.train import train
 from posesynth.video.index import index_videos
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "kinematic.yaml"
 
 
 def variants(root: Path) -> dict[str, list[str]]:

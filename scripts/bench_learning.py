@@ -31,7 +31,7 @@ from posesynth.training.imitation_views import sample_views
 from posesynth.training.train import train
 from posesynth.video.index import index_videos
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -153,7 +153,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--video-size", type=int, default=128)
     parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("-c", "--config", type=Path, default=CONFIG, help="the recipe (default configs/demo.yaml)")
+    parser.add_argument("-c", "--config", type=Path, default=CONFIG,
+                        help="the recipe (default configs/heatmap_selfsup.yaml, the 2.5D recipe)")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args()
     print_result(run_benchmark(args.out, args.data, minutes=args.minutes, steps=args.steps, videos=args.videos,

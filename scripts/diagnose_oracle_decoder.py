@@ -38,7 +38,7 @@ from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.diagnostics import true_puppet_depth, yaw_error_degrees
 from posesynth.training.inputs import mean_pose
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "kinematic.yaml"
 
 
 def tensors(split: dict[str, np.ndarray], focal: float) -> dict[str, torch.Tensor]:

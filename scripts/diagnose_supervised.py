@@ -31,7 +31,7 @@ from posesynth.training.budget import StepTimer
 from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.inputs import mean_pose
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "kinematic.yaml"
 
 
 def main() -> None:

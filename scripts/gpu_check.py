@@ -5,8 +5,8 @@ command that writes one JSON, so that the whole check is a single call. It runs
 
 1. ``bench_train.bench_size`` at 64 and 128 px for both pose encoders (pairs/s, GFLOP/s);
 2. ``bench_learning.run_benchmark`` at 128 px crops from 256 px videos, ``mixed_precision=bf16``
-   (where the GPU has it), the self-supervised recipe (``configs/demo.yaml`` with the heatmap
-   encoder and the imitation cycle unless ``--recipe`` overrides say otherwise), for
+   (where the GPU has it), the self-supervised recipe (``configs/heatmap_selfsup.yaml``, the 2.5D
+   recipe, unless ``--recipe`` overrides say otherwise), for
    ``--minutes``, with the held-out curve.
 
 ``--tiny`` runs the same code on a CPU in well under a minute (a test runs it), so the GPU call

@@ -93,7 +93,8 @@ def test_shipped_base_config_matches_the_defaults():
     assert load_config(Path(__file__).parents[1] / "configs" / "base.yaml") == Config()
 
 
-@pytest.mark.parametrize("name", ["base.yaml", "demo.yaml", "h36m_selfsup.yaml", "wild_videos.yaml", "heatmap_selfsup.yaml"])
+@pytest.mark.parametrize("name", ["base.yaml", "demo.yaml", "kinematic.yaml", "h36m_selfsup.yaml", "wild_videos.yaml",
+                                  "heatmap_selfsup.yaml"])
 def test_every_shipped_config_loads(name):
     from pathlib import Path
     config = load_config(Path(__file__).parents[1] / "configs" / name)
