@@ -98,9 +98,18 @@ def run_mine(ws, cache, mocap) -> Path:
 
 @pytest.fixture(scope="session")
 def demo(ws) -> Path:
+    """Tiny networks cannot start from the shipped checkpoint: ``train.init=null`` (README) trains from scratch."""
     tiny = [o for o in TINY if not o.startswith(("data.min_gap", "data.max_gap"))]
-    ws.run("demo", "--steps", 1, "--out", "runs/demo", *tiny)
+    ws.run("demo", "--steps", 1, "--out", "runs/demo", *tiny, "train.init=null")
     return ws.root / "runs/demo"
+
+
+@pytest.fixture(scope="session")
+def demo_shipped(ws) -> tuple[Path, str]:
+    """``posesynth demo`` as shipped (from assets/demo/checkpoint.pt), one step of two pairs."""
+    done = ws.run("demo", "--steps", 1, "--out", "runs/demo_shipped", "train.batch_size=2", "data.num_workers=0",
+                  "train.log_every=1")
+    return ws.root / "runs/demo_shipped", done.stdout
 
 
 @pytest.fixture(scope="session")
@@ -354,7 +363,19 @@ def test_train_and_resume(run_mine):
 def test_demo(demo):
     metrics = json.loads((demo / "metrics.json").read_text())
     assert metrics["steps"] == 1 and metrics["frames"] > 0 and metrics["model"]["pa_mpjpe"] > 0
+    assert metrics["init"] is None and metrics["start"] is None
     assert _log_steps(demo) == [1] and list((demo / "samples").glob("*.png"))
+
+
+def test_demo_starts_from_the_shipped_checkpoint_which_beats_the_mean_pose(demo_shipped):
+    folder, printed = demo_shipped
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["init"].endswith("assets/demo/checkpoint.pt") and _log_steps(folder) == [1]
+    assert "checkpoint, before training" in printed and "best constant" in printed
+    # the shipped weights, scored before any training (BENCHMARKS.md, "The demo's checkpoint"): a
+    # regression test of the asset, deterministic since nothing has been trained yet
+    assert metrics["ratio_pa_mpjpe_start"] <= 0.85
+    assert metrics["best_constant"]["pa_mpjpe"] < metrics["mean_pose_baseline"]["pa_mpjpe"]
 
 
 def test_predict(predicted, synth):

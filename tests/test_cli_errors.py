@@ -194,3 +194,11 @@ def test_the_console_script_prints_one_line(tmp_path):
     result = subprocess.run([*POSESYNTH, "eval", "--predictions", str(tmp_path / "none.npz"), "--h36m", str(tmp_path),
                              "--out", str(tmp_path / "e")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+
+
+def test_a_demo_whose_networks_differ_from_its_checkpoint_is_refused_before_the_folder(tmp_path):
+    result = subprocess.run([*POSESYNTH, "demo", "--steps", "1", "--out", str(tmp_path / "demo"),
+                             "model.encoder_width=8"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "model.encoder_width=16 (config: 8)" in result.stderr and "train.init=null" in result.stderr
+    assert not (tmp_path / "demo").exists()

@@ -2,9 +2,13 @@
 
 1. Sample unpaired 3D poses from posesynth's own motion generator (a seed of their own).
 2. ``prepare`` the training clips of ``assets/demo/train`` into a decode-once cache.
-3. Train with ``configs/demo.yaml``.
-4. Evaluate on the held-out clips (other subjects, other motions): PA-MPJPE and N-MPJPE of the
-   model and of the mean-pose baseline, written to ``RUN/metrics.json`` and printed.
+3. Score the shipped checkpoint ``assets/demo/checkpoint.pt`` on the held-out clips: the start.
+   posesynth trained it itself, self-supervised, on 800 synthetic people
+   (``scripts/make_demo_checkpoint.py``); ``train.init=null`` trains from scratch instead.
+4. Train from it with ``configs/demo.yaml`` on the bundled clips.
+5. Evaluate on the held-out clips (other subjects, other motions): PA-MPJPE and N-MPJPE of the
+   start and of the trained model, against the mean unpaired pose and against the best constant
+   pose for these people (their own Procrustes mean); written to ``RUN/metrics.json`` and printed.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posesynth.config import load_config
+from posesynth.config import Config, ConfigError, load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.evaluation.synthetic import evaluate_synthetic
-from posesynth.models.loading import load_model
+from posesynth.evaluation.synthetic import best_constant_scores, load_labelled_set, score_poses
+from posesynth.models.loading import load_model, model_file
 from posesynth.synth.poses import sample_poses
+from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.inputs import mean_pose
 from posesynth.training.rundir import claim_run
 from posesynth.training.train import train
@@ -31,6 +36,7 @@ from posesynth.video.index import index_videos
 REPO = Path(__file__).resolve().parents[2]
 DEMO_ASSETS = REPO / "assets" / "demo"
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+DEMO_CHECKPOINT = DEMO_ASSETS / "checkpoint.pt"  # scripts/make_demo_checkpoint.py, self-supervised
 POSE_SEED = 20_200_616  # unpaired poses: their own seed, not the videos'
 
 
@@ -45,7 +51,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     """Run ``posesynth demo`` into a folder it has locked and checked (``posesynth.training.rundir.claim_run``)."""
     overrides = list(args.overrides) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
-    load_config(DEMO_CONFIG, overrides)  # a bad override fails before the folder is touched
+    demo_config(args.out, overrides)  # a bad override or checkpoint fails before the folder is touched
     with claim_run(args.out, overwrite=args.overwrite, resumable=False):
         metrics = demo(args.out, overrides)
     print(format_metrics(metrics))
@@ -53,40 +59,70 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_config(out: Path, overrides: list[str] | None = None) -> Config:
+    """``configs/demo.yaml`` for a demo in ``out``, checked: its files exist, its checkpoint fits the model.
+
+    ``train.init`` defaults to the shipped checkpoint; ``train.init=null`` trains from scratch.
+    """
+    config = load_config(DEMO_CONFIG, [f"train.init={DEMO_CHECKPOINT}", f"data.cache={Path(out) / 'cache'}",
+                                       f"data.poses3d={Path(out) / 'poses3d.npy'}", *(overrides or [])])
+    for needed in (DEMO_ASSETS / "train" / "videos", DEMO_ASSETS / "heldout" / "labels",
+                   *([Path(config.train.init)] if config.train.init is not None else [])):
+        if not needed.exists():
+            raise FileNotFoundError(f"{needed} is missing: run the demo from a clone of the posesynth repository "
+                                    f"(pip install -e .), or regenerate assets with scripts/make_demo_assets.py "
+                                    f"(and scripts/make_demo_checkpoint.py)")
+    if config.train.init is not None:
+        check_same_model(config, config.train.init)
+    return config
+
+
+def check_same_model(config: Config, checkpoint: str | os.PathLike) -> None:
+    """Raise a one-line ConfigError when ``checkpoint`` was trained with other ``model.*`` settings."""
+    stored = torch.load(model_file(checkpoint), map_location="cpu", weights_only=True)["model_kwargs"]
+    differ = [f"model.{k}={v} (config: {model_kwargs(config).get(k)})" for k, v in stored.items()
+              if model_kwargs(config).get(k) != v]
+    if differ:
+        raise ConfigError(f"train.init={checkpoint} was trained with {', '.join(differ[:4])}: keep the demo's "
+                          f"model.* settings, or pass train.init=null to train from scratch")
+
+
 def demo(out: str | os.PathLike, overrides: list[str] | None = None, progress: bool = True) -> dict:
     """Run the demo into ``out``; returns the metrics written to ``out/metrics.json``."""
     out = Path(out)
-    for needed in (DEMO_ASSETS / "train" / "videos", DEMO_ASSETS / "heldout" / "labels", DEMO_CONFIG):
-        if not needed.exists():
-            raise FileNotFoundError(f"{needed} is missing: run the demo from a clone of the posesynth repository "
-                                    f"(pip install -e .), or regenerate assets with scripts/make_demo_assets.py")
+    poses_path = out / "poses3d.npy"
+    config = demo_config(out, overrides)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-
-    poses_path = out / "poses3d.npy"
     np.save(poses_path, sample_poses(clips=64, seed=POSE_SEED))
-    config = load_config(DEMO_CONFIG, [f"data.cache={out / 'cache'}", f"data.poses3d={poses_path}",
-                                       *(overrides or [])])
     settings = crop_settings(size=config.model.image_size, margin=config.data.margin,
                              box_source=config.data.box_source, background_window=config.data.background_window)
     index = index_videos(DEMO_ASSETS / "train" / "videos", min_frames=config.data.min_gap + 1)
     prepare_cache(index, out / "cache", settings, progress=progress)
 
-    train(config, out, progress=progress)
-    model = load_model(out)
     reference = mean_pose(torch.as_tensor(np.load(poses_path, allow_pickle=False)))
-    scores = evaluate_synthetic(model, DEMO_ASSETS / "heldout", mean_pose=reference, margin=config.data.margin)
+    crops, truths, _ = load_labelled_set(DEMO_ASSETS / "heldout", config.model.image_size, config.data.margin)
+    start = None
+    if config.train.init is not None:  # what the checkpoint scores before the demo's own training
+        start = score_poses(load_model(config.train.init), crops, truths)["model"]
+    train(config, out, progress=progress)
+    scores = score_poses(load_model(out), crops, truths, reference)
     metrics = {
         "heldout": str(DEMO_ASSETS / "heldout"),
         "frames": scores["frames"],
+        "init": config.train.init,
+        "start": start,
         "model": scores["model"],
         "mean_pose_baseline": scores["baseline"],
+        "best_constant": best_constant_scores(truths),
         "ratio_pa_mpjpe": scores["model"]["pa_mpjpe"] / scores["baseline"]["pa_mpjpe"],
+        "ratio_pa_mpjpe_start": None if start is None else start["pa_mpjpe"] / scores["baseline"]["pa_mpjpe"],
         "steps": config.train.steps,
         "seconds": round(time.perf_counter() - started, 1),
         "units": "mm",
         "notes": "PA-MPJPE: Protocol #2; N-MPJPE: root-aligned, least-squares scale. The baseline predicts "
-                 "the mean unpaired pose; for N-MPJPE it is given the true body orientation (an oracle).",
+                 "the mean unpaired pose; for N-MPJPE it is given the true body orientation (an oracle). "
+                 "best_constant: the held-out people's own Procrustes mean pose, chosen knowing their poses.",
     }
     tmp = out / "metrics.json.tmp"
     tmp.write_text(json.dumps(metrics, indent=2))
@@ -99,8 +135,14 @@ def format_metrics(metrics: dict) -> str:
     model, base = metrics["model"], metrics["mean_pose_baseline"]
     lines = [f"held-out synthetic clips, {metrics['frames']} frames, {metrics['steps']} training steps "
              f"({metrics['seconds']:.0f} s)",
-             f"{'':22}{'PA-MPJPE':>10}{'N-MPJPE':>10}   (mm)",
-             f"{'model':22}{model['pa_mpjpe']:10.1f}{model['n_mpjpe']:10.1f}",
-             f"{'mean-pose baseline':22}{base['pa_mpjpe']:10.1f}{base['n_mpjpe']:10.1f}",
-             f"model / baseline PA-MPJPE: {metrics['ratio_pa_mpjpe']:.2f}"]
+             f"{'':30}{'PA-MPJPE':>10}{'N-MPJPE':>10}   (mm)"]
+    if metrics.get("start") is not None:
+        lines.append(f"{'checkpoint, before training':30}{metrics['start']['pa_mpjpe']:10.1f}"
+                     f"{metrics['start']['n_mpjpe']:10.1f}")
+    lines += [f"{'model':30}{model['pa_mpjpe']:10.1f}{model['n_mpjpe']:10.1f}",
+              f"{'mean-pose baseline':30}{base['pa_mpjpe']:10.1f}{base['n_mpjpe']:10.1f}",
+              f"{'best constant (knows the poses)':30}{metrics['best_constant']['pa_mpjpe']:10.1f}",
+              f"model / baseline PA-MPJPE: {metrics['ratio_pa_mpjpe']:.2f}"
+              + (f" (checkpoint before training: {metrics['ratio_pa_mpjpe_start']:.2f})"
+                 if metrics.get("ratio_pa_mpjpe_start") is not None else "")]
     return "\n".join(lines)
