@@ -6,8 +6,10 @@ unpaired poses turned to random headings, ``posesynth.training.imitation_views.s
 projected through the model's crop camera) and scores the result against the truth, beside the
 mean-pose baseline and the true 2D with flat depth. It bounds what the 2.5D recipe's 3D can be
 once its 2D joints are right: the lifter never sees an image, so it has no domain gap.
+``--noise-px`` adds Gaussian noise of those standard deviations (pixels of the 64 px crop) to the
+true 2D joints before lifting: how precise must the 2D be for a given 3D error?
 
-    python scripts/diagnose_lifter.py --data runs/learning/data [--iterations 3000]
+    python scripts/diagnose_lifter.py --data runs/learning/data [--iterations 3000] [--noise-px 1 2 3]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from posesynth.training.budget import StepTimer
 from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose
 
-SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's crop (focal_ratio 2) and a nominal root depth
+SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's and kinematic.yaml's crop (focal_ratio 2) and a nominal root depth
 
 
 def main() -> None:
@@ -42,6 +44,10 @@ def main() -> None:
                              "iterations (printed, so --iterations can repeat it)")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-noise-px", type=float, default=0.0,
+                        help="Gaussian noise σ (crop pixels) added to the lifter's training 2D (training uses none)")
+    parser.add_argument("--noise-px", type=float, nargs="*", default=[],
+                        help="also lift the true 2D plus Gaussian noise of these σ (crop pixels), at the end")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -71,6 +77,8 @@ def main() -> None:
             chosen = poses[torch.randint(len(poses), (args.batch,), generator=generator)]
             joints = sample_views(chosen, image_size=SIZE, focal=FOCAL, generator=generator)
             joints2d = project(joints, K)
+            if args.train_noise_px:
+                joints2d = joints2d + args.train_noise_px * torch.randn(joints2d.shape, generator=generator)
             loss = lifting_loss(lifter(joints2d), relative_depth_units(joints, joints2d, FOCAL))
             optimizer.zero_grad()
             loss.backward()
@@ -85,6 +93,14 @@ def main() -> None:
                 lifted = unproject(true2d, depth, K).numpy() * 1000
             print(f"step {step:5d}  lifting loss {loss.item():.3f}  true 2D lifted: PA-MPJPE "
                   f"{pa_mpjpe(lifted, truth_mm).mean():.1f} mm  [{time.perf_counter() - started:.0f} s]", flush=True)
+    noise = torch.Generator().manual_seed(args.seed + 1)
+    for sigma in args.noise_px:
+        noisy2d = true2d + sigma * torch.randn(true2d.shape, generator=noise)
+        with torch.no_grad():
+            _, scale = normalise_2d(noisy2d)
+            depth = DEPTH + lifter(noisy2d) * (scale * DEPTH / FOCAL)[:, None]
+            lifted = unproject(noisy2d, depth, K).numpy() * 1000
+        print(f"true 2D + {sigma:g} px noise lifted: PA-MPJPE {pa_mpjpe(lifted, truth_mm).mean():.1f} mm", flush=True)
 
 
 if __name__ == "__main__":
