@@ -22,17 +22,50 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from einops import rearrange
 
 from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.evaluation.synthetic import baseline_poses, load_labelled_set
 from posesynth.geometry import intrinsics, project, unproject
 from posesynth.losses.imitation import lifting_loss
 from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
+from posesynth.models.loading import load_model
 from posesynth.training.budget import StepTimer
 from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose
 
 SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's and kinematic.yaml's crop (focal_ratio 2) and a nominal root depth
+
+
+class Refiner(torch.nn.Module):
+    """DepthLifter's MLP returning each joint's 2D position and depth, in units of the input's 2D scale."""
+
+    def __init__(self, width: int = 512, layers: int = 3):
+        super().__init__()
+        sizes = [2 * 17] + [width] * layers
+        blocks: list[torch.nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            blocks += [torch.nn.Linear(a, b), torch.nn.SiLU()]
+        self.net = torch.nn.Sequential(*blocks, torch.nn.Linear(width, 3 * 17))
+
+    def forward(self, joints2d: torch.Tensor) -> torch.Tensor:
+        """(B, 17, 2) pixels → (B, 17, 3): root-relative x, y, depth in units of the 2D scale."""
+        shape, _ = normalise_2d(joints2d)
+        out = self.net(shape.flatten(1)).view(-1, 17, 3)
+        return out - out[:, :1]
+
+
+def lift(lifter: torch.nn.Module, joints2d: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """(B, 17, 2) crop pixels → (B, 17, 3) camera frame at the nominal root depth, metres."""
+    _, scale = normalise_2d(joints2d)
+    unit = scale * DEPTH / FOCAL  # metres per unit at the root depth
+    if isinstance(lifter, Refiner):
+        out = lifter(joints2d)
+        joints2d = joints2d[:, :1] + out[..., :2] * scale[:, None, None]
+        depth = DEPTH + out[..., 2] * unit[:, None]
+    else:
+        depth = DEPTH + lifter(joints2d) * unit[:, None]
+    return unproject(joints2d, depth, K)
 
 
 def main() -> None:
@@ -46,6 +79,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-noise-px", type=float, default=0.0,
                         help="Gaussian noise σ (crop pixels) added to the lifter's training 2D (training uses none)")
+    parser.add_argument("--run", type=Path, default=None,
+                        help="also lift this trained run's own 2D joints of the held-out crops, at the end")
+    parser.add_argument("--refine-2d", action="store_true",
+                        help="the MLP also returns the 2D joints (a denoiser learned from the unpaired poses' "
+                             "clean projections), not only depths; with --train-noise-px")
     parser.add_argument("--noise-px", type=float, nargs="*", default=[],
                         help="also lift the true 2D plus Gaussian noise of these σ (crop pixels), at the end")
     args = parser.parse_args()
@@ -53,7 +91,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     K = intrinsics(FOCAL, (SIZE - 1) / 2, (SIZE - 1) / 2)
     poses = canonical_poses(torch.as_tensor(np.load(args.data / "poses3d.npy"), dtype=torch.float32))
-    _, truths, _ = load_labelled_set(args.data / "heldout", SIZE, 1.25, 2)
+    crops, truths, _ = load_labelled_set(args.data / "heldout", SIZE, 1.25, 2)
     truth = torch.as_tensor(truths, dtype=torch.float32)
     placed = truth - truth[:, :1] + torch.tensor([0.0, 0.0, DEPTH])
     true2d = project(placed, K)
@@ -64,7 +102,7 @@ def main() -> None:
     print(f"held-out frames {len(truth)}: mean pose {pa_mpjpe(baseline, truth_mm).mean():.1f} mm, "
           f"true 2D with flat depth {pa_mpjpe(flat.numpy() * 1000, truth_mm).mean():.1f} mm (PA-MPJPE)")
 
-    lifter = DepthLifter()
+    lifter = Refiner() if args.refine_2d else DepthLifter()
     optimizer = torch.optim.AdamW(lifter.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(args.seed)
     started = time.perf_counter()
@@ -77,9 +115,17 @@ def main() -> None:
             chosen = poses[torch.randint(len(poses), (args.batch,), generator=generator)]
             joints = sample_views(chosen, image_size=SIZE, focal=FOCAL, generator=generator)
             joints2d = project(joints, K)
+            clean2d = joints2d
             if args.train_noise_px:
                 joints2d = joints2d + args.train_noise_px * torch.randn(joints2d.shape, generator=generator)
-            loss = lifting_loss(lifter(joints2d), relative_depth_units(joints, joints2d, FOCAL))
+            if args.refine_2d:  # the clean 2D about the noisy root, and the depth, in the noisy 2D's units
+                _, scale = normalise_2d(joints2d)
+                target_xy = (clean2d - joints2d[:, :1]) / scale[:, None, None]
+                out = lifter(joints2d)
+                loss = (lifting_loss(out[..., 2], relative_depth_units(joints, joints2d, FOCAL))
+                        + (out[..., :2] - (target_xy - target_xy[:, :1])).abs().mean())
+            else:
+                loss = lifting_loss(lifter(joints2d), relative_depth_units(joints, joints2d, FOCAL))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -88,19 +134,25 @@ def main() -> None:
                   flush=True)
         if total is not None and (step % max(1, total // 6) == 0 or step == total):
             with torch.no_grad():
-                _, scale = normalise_2d(true2d)
-                depth = DEPTH + lifter(true2d) * (scale * DEPTH / FOCAL)[:, None]
-                lifted = unproject(true2d, depth, K).numpy() * 1000
+                lifted = lift(lifter, true2d, K).numpy() * 1000
             print(f"step {step:5d}  lifting loss {loss.item():.3f}  true 2D lifted: PA-MPJPE "
                   f"{pa_mpjpe(lifted, truth_mm).mean():.1f} mm  [{time.perf_counter() - started:.0f} s]", flush=True)
     noise = torch.Generator().manual_seed(args.seed + 1)
     for sigma in args.noise_px:
         noisy2d = true2d + sigma * torch.randn(true2d.shape, generator=noise)
         with torch.no_grad():
-            _, scale = normalise_2d(noisy2d)
-            depth = DEPTH + lifter(noisy2d) * (scale * DEPTH / FOCAL)[:, None]
-            lifted = unproject(noisy2d, depth, K).numpy() * 1000
+            lifted = lift(lifter, noisy2d, K).numpy() * 1000
         print(f"true 2D + {sigma:g} px noise lifted: PA-MPJPE {pa_mpjpe(lifted, truth_mm).mean():.1f} mm", flush=True)
+    if args.run is not None:  # the run's 2D joints through this lifter, beside the run's own 3D
+        model = load_model(args.run)
+        images = rearrange(torch.from_numpy(crops), "n h w c -> n c h w").float() / 255
+        with torch.no_grad():
+            outputs = [model.encode_pose(chunk) for chunk in images.split(64)]
+            joints2d = torch.cat([o["joints2d"] for o in outputs])
+            own = torch.cat([o["pose_camera"] for o in outputs]).double().numpy() * 1000
+            lifted = lift(lifter, joints2d, K).numpy() * 1000
+        print(f"{args.run}: its own 3D PA-MPJPE {pa_mpjpe(own, truths * 1000).mean():.1f} mm; its 2D joints "
+              f"through this lifter {pa_mpjpe(lifted, truths * 1000).mean():.1f} mm", flush=True)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         outputs = model(batch["source"], batch["target"], batch["background"],
                         imitation_joints=sampled[:count] if imitate else None,
                         lifting_joints=sampled if losses.lifting else None, flat_share=losses.imitation_flat,
-                        warped_share=losses.imitation_warped,
+                        warped_share=losses.imitation_warped, lifting_noise_px=losses.lifting_noise_px,
                         warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
                         if losses.equivariance else None)
         if weights["adversarial"]:

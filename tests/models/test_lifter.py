@@ -5,7 +5,7 @@ import torch
 
 from posesynth.geometry import project
 from posesynth.losses.imitation import lifting_loss
-from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
+from posesynth.models.lifter import DepthLifter, normalise_2d, refined_targets, relative_depth_units
 from posesynth.models.model import PoseSynthModel
 from posesynth.skeleton import canonical_tpose
 from posesynth.synth.poses import sample_poses
@@ -80,3 +80,46 @@ def test_model_lifter_learns_only_from_the_lifting_term():
     assert all(p.grad is not None for p in model.lifter.parameters())
     with pytest.raises(ValueError, match="model.encoder=heatmap"):
         PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, lifter=True)
+
+
+def test_refined_targets_closed_form():
+    joints = sample_views(canonical_tpose().expand(3, 17, 3), image_size=64, focal=128.0,
+                          generator=torch.Generator().manual_seed(1))
+    clean = project(joints, K)
+    target = refined_targets(joints, clean, clean, 128.0)
+    shape, _ = normalise_2d(clean)
+    torch.testing.assert_close(target[..., :2], shape)            # no noise: the normalised pose itself
+    torch.testing.assert_close(target[..., 2], relative_depth_units(joints, clean, 128.0))
+    noisy = clean + torch.randn(clean.shape, generator=torch.Generator().manual_seed(2))
+    moved = refined_targets(joints, clean, noisy, 128.0)
+    _, noisy_scale = normalise_2d(noisy)
+    # the clean pose, root-relative, in the noisy input's units: back to pixels it is the clean pose
+    torch.testing.assert_close(moved[..., :2] * noisy_scale[:, None, None], clean - clean[:, :1])
+
+
+def test_refining_lifter_shapes_and_a_refined_pose_that_passes_the_gradient_straight_through():
+    assert DepthLifter(width=16, layers=1, refine_2d=True)(torch.rand(4, 17, 2) * 64).shape == (4, 17, 3)
+    torch.manual_seed(0)
+    model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8, decoder_levels=3, encoder="heatmap", lifter=True,
+                           lifter_refine_2d=True)
+    model.start_from_pose(canonical_tpose())
+    image = torch.rand(2, 3, 32, 32)
+    out = model.encode_pose(image)
+    joints2d = out["joints2d"]
+    _, refined = model._lifted(joints2d, torch.full((2,), model.nominal_depth))
+    # the 3D pose is built on the refined joints, not the encoder's
+    torch.testing.assert_close(project(out["joints_camera"], model.K), refined, atol=1e-3, rtol=0)
+    assert (refined - joints2d).abs().max() > 1e-3
+    # ... and its gradient reaches the encoder's joints as if the refinement were the identity
+    (grad_pose,) = torch.autograd.grad(out["joints_camera"][..., 0].sum(), joints2d, retain_graph=True)
+    assert grad_pose.abs().sum() > 0
+    source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
+    joints = sample_views(canonical_tpose().expand(2, 17, 3), image_size=32, focal=model.focal,
+                          generator=torch.Generator().manual_seed(0))
+    full = model(source, target, background, lifting_joints=joints, lifting_noise_px=2.0)
+    assert full["lifting_pred"].shape == full["lifting_true"].shape == (2, 17, 3)
+    lifting_loss(full["lifting_pred"], full["lifting_true"]).backward()
+    assert all(p.grad is not None for p in model.lifter.parameters())
+    with pytest.raises(ValueError, match="model.lifter=true"):
+        PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, encoder="heatmap", lifter_refine_2d=True)
