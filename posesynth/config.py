@@ -74,7 +74,7 @@ class ModelConfig:
     lifter: bool = False               # heatmap encoder: depth = a 2D→depth lifter's (unpaired poses) + the maps'
     start_facing: Literal["front", "any"] = "front"  # heatmap encoder's start: facing the camera, or the mean over headings
     facing_head: bool = False  # heatmap encoder: a binary head decides the side (left/right swap); see loss.travel_facing
-    lifter_refine_2d: bool = False  # the lifter also denoises the 2D joints the 3D pose is built on (loss.lifting_noise_px)
+    refiner: bool = False   # heatmap encoder: a 2D denoiser from unpaired poses builds the reported pose (loss.refining)
 
 
 @dataclass
@@ -108,13 +108,14 @@ class LossConfig:
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
     travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
-    lifting_noise_px: float = 0.0      # Gaussian noise (crop pixels) on the lifter's training 2D joints
+    refining: float = 0.0              # train model.refiner on noisy projections of unpaired poses
+    refining_noise_px: float = 2.0     # the Gaussian noise (crop pixels) the refiner learns to undo
 
 
 
 # the fields of LossConfig that tune a term rather than weigh one; every other field is a term's weight
 LOSS_SETTINGS: tuple[str, ...] = ("lpips_net", "lpips_backbone", "lpips_linear", "foreground_boost", "imitation_flat",
-                                  "imitation_warped", "imitation_start", "lifting_noise_px")
+                                  "imitation_warped", "imitation_start", "refining_noise_px")
 # the one list of loss-term names: compute_losses returns (and the logs show) ``loss/<name>`` for these
 LOSS_TERMS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossConfig) if f.name not in LOSS_SETTINGS)
 

@@ -115,6 +115,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
             torch.cat([outputs["facing_logit"], outputs["source_facing_logit"]]), torch.cat([labels, labels]))
     if weights.get("lifting", 0) and "lifting_pred" in outputs:
         terms["lifting"] = lifting_loss(outputs["lifting_pred"], outputs["lifting_true"])
+    if weights.get("refining", 0) and "refining_pred" in outputs:
+        terms["refining"] = lifting_loss(outputs["refining_pred"], outputs["refining_true"])
     if "R_ij" in batch and any(weights.get(name, 0) for name in MULTIVIEW_TERMS):
         terms.update(multiview_losses(outputs, batch, weights=weights, foreground_boost=foreground_boost))
     total = sum(weights[name] * value for name, value in terms.items())

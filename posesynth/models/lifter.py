@@ -71,8 +71,8 @@ class DepthLifter(nn.Module):
     """MLP from a normalised 2D pose to root-relative depths in units of its 2D scale.
 
     With ``refine_2d`` it also returns the 2D pose it believes in: trained on noisy projections of
-    unpaired poses (``loss.lifting_noise_px``) to give back the clean ones, it is a denoiser that
-    knows what bodies look like. Measured (BENCHMARKS.md, "The lifter as a 2D denoiser"): from true
+    unpaired poses (``loss.refining``) to give back the clean ones, it is a denoiser that knows
+    what bodies look like (``model.refiner``). Measured (BENCHMARKS.md, "The lifter as a 2D denoiser"): from true
     2D joints plus 2 px of noise in a 64 px crop a depth-only lifter reaches 173 mm PA-MPJPE, a
     refining one trained with 2 px of noise 44 mm.
 

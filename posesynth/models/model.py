@@ -72,11 +72,12 @@ class PoseSynthModel(nn.Module):
             whether the person faces away; if so the left and right joints swap
             (:meth:`encode_pose`). The side is then one decision a classifier learns (from
             ``loss.travel_facing``), not a jump of every heatmap across the body.
-        lifter_refine_2d: (with a lifter) the lifter also returns the 2D pose it believes in
-            (a denoiser trained on noisy projections of unpaired poses, ``loss.lifting_noise_px``),
-            and the 3D pose is built on it. The gradient passes to the encoder's joints as if the
-            refinement were the identity (straight through), and the puppet is still drawn from the
-            encoder's own joints, so the image losses keep acting on the heatmaps.
+        refiner: (heatmap encoder) a second lifter that returns the 2D pose it believes in and
+            its depths (:class:`~posesynth.models.lifter.DepthLifter` with ``refine_2d``), a
+            denoiser trained on noisy projections of unpaired poses (``loss.refining``). It is used
+            only for the reported pose, in eval mode: there the 3D pose is built on its 2D joints
+            and depths. Training never sees it (built into the training pose, straight through,
+            it made the encoder's 2D worse: BENCHMARKS.md, "The lifter as a 2D denoiser").
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
@@ -84,7 +85,7 @@ class PoseSynthModel(nn.Module):
                  decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False,
                  spatial_head: bool = False, encoder: Literal["kinematic", "heatmap"] = "kinematic",
                  lifter: bool = False, start_facing: Literal["front", "any"] = "front", facing_head: bool = False,
-                 lifter_refine_2d: bool = False):
+                 refiner: bool = False):
         super().__init__()
         if facing_head and (encoder != "heatmap" or start_facing != "front"):
             raise ValueError("model.facing_head needs model.encoder=heatmap and model.start_facing=front (its heatmaps "
@@ -102,9 +103,10 @@ class PoseSynthModel(nn.Module):
         self.encoder = encoder
         if lifter and encoder != "heatmap":
             raise ValueError("model.lifter needs model.encoder=heatmap (it lifts the heatmap encoder's 2D joints)")
-        if lifter_refine_2d and not lifter:
-            raise ValueError("model.lifter_refine_2d needs model.lifter=true (it is the lifter that refines)")
-        self.lifter = DepthLifter(refine_2d=lifter_refine_2d) if lifter else None
+        if refiner and encoder != "heatmap":
+            raise ValueError("model.refiner needs model.encoder=heatmap (it refines the heatmap encoder's 2D joints)")
+        self.lifter = DepthLifter() if lifter else None
+        self.refiner = DepthLifter(refine_2d=True) if refiner else None
         if encoder == "heatmap":
             if bone_scaling or spatial_head:
                 raise ValueError("model.bone_scaling and model.spatial_head belong to the kinematic encoder; "
@@ -199,14 +201,13 @@ class PoseSynthModel(nn.Module):
             joints2d = torch.where(away[:, None, None], joints2d[:, swap], joints2d)
             relative = torch.where(away[:, None], relative[:, swap], relative)
         root_depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
-        pose2d = joints2d
         if self.lifter is not None:
-            lifted, refined2d = self._lifted(joints2d, root_depth)
-            relative = relative + lifted
-            if refined2d is not None:  # the refined values, the encoder's gradient (straight through)
-                pose2d = joints2d + (refined2d - joints2d).detach()
+            relative = relative + self._lifted_depth(joints2d, root_depth)
         depth = (root_depth[:, None] + relative).clamp(min=0.1 * self.nominal_depth)
-        joints_camera = unproject(pose2d, depth, self.K)
+        joints_camera = unproject(joints2d, depth, self.K)
+        if self.refiner is not None and not self.training:  # the reported pose: the denoiser's
+            refined2d, refined_depth = self.refined(joints2d, root_depth)
+            joints_camera = unproject(refined2d, refined_depth.clamp(min=0.1 * self.nominal_depth), self.K)
         pose_camera = joints_camera - joints_camera[:, :1]
         to_body = body_frame(pose_camera)  # rows: the body axes in the camera frame
         pose_body = pose_camera @ to_body.transpose(-1, -2)
@@ -215,21 +216,29 @@ class PoseSynthModel(nn.Module):
                 "joints2d": joints2d, "depth": depth, "rotation": to_body.transpose(-1, -2),
                 "local_directions": global_to_local_directions(directions), "heatmaps": out["heatmaps"], **extra}
 
-    def _lifted(self, joints2d: torch.Tensor, root_depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The lifter's depths (B, 17) m for predicted joints, and its refined 2D joints (B, 17, 2) px
-        (None without ``lifter_refine_2d``), with no gradient into the lifter or the 2D.
+    def _lifted_depth(self, joints2d: torch.Tensor, root_depth: torch.Tensor) -> torch.Tensor:
+        """The lifter's depths (B, 17) m for predicted joints, with no gradient into the lifter or the 2D.
 
         The lifter learns from unpaired poses only (``loss.lifting``); letting the image losses
         reach it would let it bend towards whatever the reconstruction prefers.
         """
         frozen = {name: value.detach() for name, value in self.lifter.named_parameters()}
-        joints2d = joints2d.detach()
-        _, scale = normalise_2d(joints2d)
-        units = torch.func.functional_call(self.lifter, frozen, (joints2d,))
-        metres = (scale * root_depth.detach() / self.focal)[:, None]
-        if not self.lifter.refine_2d:
-            return units * metres, None
-        return units[..., 2] * metres, joints2d[:, :1] + units[..., :2] * scale[:, None, None]
+        _, scale = normalise_2d(joints2d.detach())
+        units = torch.func.functional_call(self.lifter, frozen, (joints2d.detach(),))
+        return units * (scale * root_depth.detach() / self.focal)[:, None]
+
+    def refined(self, joints2d: torch.Tensor, root_depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The refiner's 2D joints (B, 17, 2) px and depths (B, 17) m for predicted joints (no gradient).
+
+        Args:
+            joints2d: (B, 17, 2) crop pixels. root_depth: (B,) metres.
+        """
+        with torch.no_grad():
+            _, scale = normalise_2d(joints2d)
+            units = self.refiner(joints2d)
+            joints = joints2d[:, :1] + units[..., :2] * scale[:, None, None]
+            depth = root_depth[:, None] + units[..., 2] * (scale * root_depth / self.focal)[:, None]
+        return joints, depth
 
     def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
@@ -238,7 +247,7 @@ class PoseSynthModel(nn.Module):
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
                 imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,
                 flat_share: float = 0.0, warped_share: float = 0.0,
-                warp: torch.Tensor | None = None, lifting_noise_px: float = 0.0) -> dict[str, torch.Tensor]:
+                warp: torch.Tensor | None = None, refining_noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -260,9 +269,10 @@ class PoseSynthModel(nn.Module):
             the sampled pose (:func:`~posesynth.render.paint.paint_warped_parts`).
             With a lifter and ``lifting_joints`` (N, 17, 3), more sampled poses in the crop camera
             frame: ``lifting_pred`` and ``lifting_true`` (N, 17), the lifter's depths for their
-            projections (plus Gaussian noise of ``lifting_noise_px`` pixels) and the true ones, in
-            units of the 2D scale; (N, 17, 3) with ``lifter_refine_2d``, the clean root-relative 2D
-            joints first (:func:`~posesynth.models.lifter.refined_targets`).
+            projections and the true ones, in units of the 2D scale. With a refiner, also
+            ``refining_pred`` and ``refining_true`` (N, 17, 3): its output for the projections plus
+            ``refining_noise`` (N, 17, 2) pixels (none if not given), and the clean pose
+            (:func:`~posesynth.models.lifter.refined_targets`).
             With ``warp`` (B, 2, 3), similarities in crop pixels
             (:func:`posesynth.render.warp.random_similarities`): the target's person is moved by
             them over its background and encoded again, returned as ``warp`` and ``warped_joints2d``
@@ -284,13 +294,15 @@ class PoseSynthModel(nn.Module):
         if "facing_logit" in both:
             out["source_facing_logit"] = both["facing_logit"][batch:]
         if lifting_joints is not None and self.lifter is not None:
-            clean2d = project(lifting_joints, self.K)
-            # noise makes the lifter read predicted joints, which are never exact, as bodies
-            sampled2d = clean2d + lifting_noise_px * torch.randn_like(clean2d) if lifting_noise_px else clean2d
+            sampled2d = project(lifting_joints, self.K)
             out.update(lifting_pred=self.lifter(sampled2d),
-                       lifting_true=(refined_targets(lifting_joints, clean2d, sampled2d, self.focal)
-                                     if self.lifter.refine_2d else
-                                     relative_depth_units(lifting_joints, sampled2d, self.focal)))
+                       lifting_true=relative_depth_units(lifting_joints, sampled2d, self.focal))
+        if lifting_joints is not None and self.refiner is not None:
+            clean2d = project(lifting_joints, self.K)
+            # the noise stands for a trained encoder's 2D error: the refiner learns to read it as a body
+            noisy2d = clean2d if refining_noise is None else clean2d + refining_noise
+            out.update(refining_pred=self.refiner(noisy2d),
+                       refining_true=refined_targets(lifting_joints, clean2d, noisy2d, self.focal))
         if warp is not None:
             warped = self.encode_pose(warp_person(target, background, warp))
             out.update(warp=warp, warped_joints2d=warped["joints2d"])

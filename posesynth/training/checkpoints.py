@@ -32,7 +32,7 @@ def model_kwargs(config: Config) -> dict:
                 decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
                 bone_scaling=m.bone_scaling, spatial_head=m.spatial_head, encoder=m.encoder,
                 lifter=m.lifter, start_facing=m.start_facing, facing_head=m.facing_head,
-                lifter_refine_2d=m.lifter_refine_2d)
+                refiner=m.refiner)
 
 
 def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path, step: int, config: Config,

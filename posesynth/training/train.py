@@ -72,6 +72,12 @@ def step_imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, 
     return sample_views(chosen, image_size=image_size, focal=focal, generator=generator)
 
 
+def refining_noise(count: int, sigma: float, seed: int, step: int, micro: int) -> torch.Tensor:
+    """Gaussian 2D noise for the refiner's ``count`` sampled poses; pure in (seed, step, micro).  → (count, 17, 2) px."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 7_368_787)
+    return sigma * torch.randn(count, 17, 2, generator=generator)
+
+
 def multiview_outputs(model: PoseSynthModel, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
                       synthesize: bool) -> dict[str, torch.Tensor]:
     """What the multi-view terms need from the networks, on :func:`stack_views`'s 2B crops.
@@ -147,6 +153,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     if bool(losses.lifting) != m.lifter:
         raise ValueError("model.lifter and loss.lifting go together: the lifter learns only from the lifting term "
                          f"(got model.lifter={m.lifter}, loss.lifting={losses.lifting})")
+    if bool(losses.refining) != m.refiner:
+        raise ValueError("model.refiner and loss.refining go together: the refiner learns only from the refining "
+                         f"term (got model.refiner={m.refiner}, loss.refining={losses.refining})")
     if losses.pose3d and data.labels3d is None:
         raise ValueError("loss.pose3d > 0 needs 3D labels: set data.labels3d to a folder of <video stem>.npz "
                          "label files (or set loss.pose3d=0)")
@@ -184,14 +193,17 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         count = len(batch["target"])
         imitate = bool(losses.imitation) and step >= losses.imitation_start
         sampled = None
-        if imitate or losses.lifting:
-            sampled = step_imitation_views(real_poses, max(count, LIFTING_BATCH if losses.lifting else 0), t.seed,
+        lifts = bool(losses.lifting or losses.refining)
+        if imitate or lifts:
+            sampled = step_imitation_views(real_poses, max(count, LIFTING_BATCH if lifts else 0), t.seed,
                                            step, micro, m.image_size, accelerator.unwrap_model(model).focal)
             sampled = sampled.to(batch["target"].device)
+        noise = (refining_noise(len(sampled), losses.refining_noise_px, t.seed, step, micro).to(sampled.device)
+                 if losses.refining else None)
         outputs = model(batch["source"], batch["target"], batch["background"],
                         imitation_joints=sampled[:count] if imitate else None,
-                        lifting_joints=sampled if losses.lifting else None, flat_share=losses.imitation_flat,
-                        warped_share=losses.imitation_warped, lifting_noise_px=losses.lifting_noise_px,
+                        lifting_joints=sampled if lifts else None, flat_share=losses.imitation_flat,
+                        warped_share=losses.imitation_warped, refining_noise=noise,
                         warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
                         if losses.equivariance else None)
         if weights["adversarial"]:

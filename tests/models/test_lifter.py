@@ -97,29 +97,30 @@ def test_refined_targets_closed_form():
     torch.testing.assert_close(moved[..., :2] * noisy_scale[:, None, None], clean - clean[:, :1])
 
 
-def test_refining_lifter_shapes_and_a_refined_pose_that_passes_the_gradient_straight_through():
+def test_the_refiner_builds_only_the_reported_pose_and_learns_only_from_its_term():
     assert DepthLifter(width=16, layers=1, refine_2d=True)(torch.rand(4, 17, 2) * 64).shape == (4, 17, 3)
     torch.manual_seed(0)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
                            appearance_width=8, decoder_width=8, decoder_levels=3, encoder="heatmap", lifter=True,
-                           lifter_refine_2d=True)
+                           refiner=True)
     model.start_from_pose(canonical_tpose())
     image = torch.rand(2, 3, 32, 32)
-    out = model.encode_pose(image)
-    joints2d = out["joints2d"]
-    _, refined = model._lifted(joints2d, torch.full((2,), model.nominal_depth))
-    # the 3D pose is built on the refined joints, not the encoder's
-    torch.testing.assert_close(project(out["joints_camera"], model.K), refined, atol=1e-3, rtol=0)
-    assert (refined - joints2d).abs().max() > 1e-3
-    # ... and its gradient reaches the encoder's joints as if the refinement were the identity
-    (grad_pose,) = torch.autograd.grad(out["joints_camera"][..., 0].sum(), joints2d, retain_graph=True)
-    assert grad_pose.abs().sum() > 0
+    trained = model.encode_pose(image)           # training mode: the refiner is not used
+    torch.testing.assert_close(project(trained["joints_camera"], model.K), trained["joints2d"], atol=1e-3, rtol=0)
+    reported = model.eval().encode_pose(image)  # eval mode: the pose is built on the refiner's joints and depths
+    refined2d, refined_depth = model.refined(reported["joints2d"], torch.full((2,), model.nominal_depth))
+    assert (refined2d - reported["joints2d"]).abs().max() > 1e-3
+    torch.testing.assert_close(project(reported["joints_camera"], model.K), refined2d, atol=1e-3, rtol=0)
+    assert reported["joints_camera"].shape == (2, 17, 3) and refined_depth.shape == (2, 17)
+    model.train()
     source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
     joints = sample_views(canonical_tpose().expand(2, 17, 3), image_size=32, focal=model.focal,
                           generator=torch.Generator().manual_seed(0))
-    full = model(source, target, background, lifting_joints=joints, lifting_noise_px=2.0)
-    assert full["lifting_pred"].shape == full["lifting_true"].shape == (2, 17, 3)
-    lifting_loss(full["lifting_pred"], full["lifting_true"]).backward()
-    assert all(p.grad is not None for p in model.lifter.parameters())
-    with pytest.raises(ValueError, match="model.lifter=true"):
-        PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, encoder="heatmap", lifter_refine_2d=True)
+    out = model(source, target, background, lifting_joints=joints, refining_noise=2.0 * torch.randn(2, 17, 2))
+    assert out["refining_pred"].shape == out["refining_true"].shape == (2, 17, 3)
+    (out["synthesis"] - target).abs().mean().backward()       # the image losses never reach it
+    assert all(p.grad is None for p in model.refiner.parameters())
+    lifting_loss(out["refining_pred"], out["refining_true"]).backward()
+    assert all(p.grad is not None for p in model.refiner.parameters())
+    with pytest.raises(ValueError, match="model.encoder=heatmap"):
+        PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, refiner=True)

@@ -107,7 +107,8 @@ def _config(data: Path, *extra: str):
     return load_config(None, [f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}", *TINY,
                               "train.checkpoint_every=2", "model.encoder=heatmap", "loss.imitation=1",
                               "loss.imitation_start=1", "loss.proportions=1", "model.lifter=true", "loss.lifting=1",
-                              "loss.equivariance=1", "model.facing_head=true", "loss.travel_facing=1", *extra])
+                              "loss.equivariance=1", "model.facing_head=true", "loss.travel_facing=1",
+                              "model.refiner=true", "loss.refining=1", *extra])
 
 def _rows(run: Path) -> dict[int, dict]:
     return {row["step"]: row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
@@ -115,6 +116,10 @@ def _rows(run: Path) -> dict[int, dict]:
 def test_lifter_needs_its_loss(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="go together"):
         train(_config(tiny_data, "train.steps=1", "loss.lifting=0"), tmp_path / "x", progress=False)
+
+def test_refiner_needs_its_loss(tiny_data, tmp_path):
+    with pytest.raises(ValueError, match="model.refiner and loss.refining"):
+        train(_config(tiny_data, "train.steps=1", "loss.refining=0"), tmp_path / "x", progress=False)
 
 def test_travel_facing_needs_the_facing_head(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="facing_head"):
@@ -124,11 +129,12 @@ def test_heatmap_encoder_with_imitation_trains_and_resumes_exactly(tiny_data, tm
     straight = _rows(train(_config(tiny_data, "train.steps=4"), tmp_path / "straight", progress=False))
     assert "loss/imitation" not in straight[1] and "loss/imitation" in straight[2]  # from imitation_start
     assert "loss/proportions" in straight[4] and "loss/lifting" in straight[1] and "loss/equivariance" in straight[1]
-    assert "loss/travel_facing" in straight[1]
+    assert "loss/travel_facing" in straight[1] and "loss/refining" in straight[1]
     halves = tmp_path / "halves"
     train(_config(tiny_data, "train.steps=4"), halves, stop_after=2, progress=False)
     train(_config(tiny_data, "train.steps=4"), halves, resume=True, progress=False)
     resumed = _rows(halves)
     for step in (3, 4):
-        for key in ("loss/total", "loss/imitation", "loss/lifting", "loss/l1", "loss/equivariance", "loss/travel_facing"):
+        for key in ("loss/total", "loss/imitation", "loss/lifting", "loss/l1", "loss/equivariance", "loss/travel_facing",
+                    "loss/refining"):
             assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
