@@ -28,7 +28,7 @@ from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.evaluation.synthetic import baseline_poses, load_labelled_set
 from posesynth.geometry import intrinsics, project, unproject
 from posesynth.losses.imitation import lifting_loss
-from posesynth.models.lifter import DepthLifter, normalise_2d, relative_depth_units
+from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, refined_targets, relative_depth_units
 from posesynth.models.loading import load_model
 from posesynth.training.budget import StepTimer
 from posesynth.training.imitation_views import sample_views
@@ -37,34 +37,14 @@ from posesynth.training.inputs import canonical_poses, mean_pose
 SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's and kinematic.yaml's crop (focal_ratio 2) and a nominal root depth
 
 
-class Refiner(torch.nn.Module):
-    """DepthLifter's MLP returning each joint's 2D position and depth, in units of the input's 2D scale."""
-
-    def __init__(self, width: int = 512, layers: int = 3):
-        super().__init__()
-        sizes = [2 * 17] + [width] * layers
-        blocks: list[torch.nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            blocks += [torch.nn.Linear(a, b), torch.nn.SiLU()]
-        self.net = torch.nn.Sequential(*blocks, torch.nn.Linear(width, 3 * 17))
-
-    def forward(self, joints2d: torch.Tensor) -> torch.Tensor:
-        """(B, 17, 2) pixels → (B, 17, 3): root-relative x, y, depth in units of the 2D scale."""
-        shape, _ = normalise_2d(joints2d)
-        out = self.net(shape.flatten(1)).view(-1, 17, 3)
-        return out - out[:, :1]
-
-
-def lift(lifter: torch.nn.Module, joints2d: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+def lift(lifter: DepthLifter, joints2d: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """(B, 17, 2) crop pixels → (B, 17, 3) camera frame at the nominal root depth, metres."""
-    _, scale = normalise_2d(joints2d)
-    unit = scale * DEPTH / FOCAL  # metres per unit at the root depth
-    if isinstance(lifter, Refiner):
-        out = lifter(joints2d)
-        joints2d = joints2d[:, :1] + out[..., :2] * scale[:, None, None]
-        depth = DEPTH + out[..., 2] * unit[:, None]
+    root = torch.full((len(joints2d),), DEPTH)
+    if lifter.refine_2d:
+        joints2d, depth = refined_pose(lifter(joints2d), joints2d, root, FOCAL)
     else:
-        depth = DEPTH + lifter(joints2d) * unit[:, None]
+        _, scale = normalise_2d(joints2d)
+        depth = DEPTH + lifter(joints2d) * (scale * DEPTH / FOCAL)[:, None]
     return unproject(joints2d, depth, K)
 
 
@@ -102,7 +82,7 @@ def main() -> None:
     print(f"held-out frames {len(truth)}: mean pose {pa_mpjpe(baseline, truth_mm).mean():.1f} mm, "
           f"true 2D with flat depth {pa_mpjpe(flat.numpy() * 1000, truth_mm).mean():.1f} mm (PA-MPJPE)")
 
-    lifter = Refiner() if args.refine_2d else DepthLifter()
+    lifter = DepthLifter(refine_2d=args.refine_2d)
     optimizer = torch.optim.AdamW(lifter.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(args.seed)
     started = time.perf_counter()
@@ -118,14 +98,9 @@ def main() -> None:
             clean2d = joints2d
             if args.train_noise_px:
                 joints2d = joints2d + args.train_noise_px * torch.randn(joints2d.shape, generator=generator)
-            if args.refine_2d:  # the clean 2D about the noisy root, and the depth, in the noisy 2D's units
-                _, scale = normalise_2d(joints2d)
-                target_xy = (clean2d - joints2d[:, :1]) / scale[:, None, None]
-                out = lifter(joints2d)
-                loss = (lifting_loss(out[..., 2], relative_depth_units(joints, joints2d, FOCAL))
-                        + (out[..., :2] - (target_xy - target_xy[:, :1])).abs().mean())
-            else:
-                loss = lifting_loss(lifter(joints2d), relative_depth_units(joints, joints2d, FOCAL))
+            target = (refined_targets(joints, clean2d, joints2d, FOCAL) if args.refine_2d
+                      else relative_depth_units(joints, joints2d, FOCAL))
+            loss = lifting_loss(lifter(joints2d), target)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

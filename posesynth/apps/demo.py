@@ -80,8 +80,8 @@ def demo_config(out: Path, overrides: list[str] | None = None) -> Config:
 def check_same_model(config: Config, checkpoint: str | os.PathLike) -> None:
     """Raise a one-line ConfigError when ``checkpoint`` was trained with other ``model.*`` settings."""
     stored = torch.load(model_file(checkpoint), map_location="cpu", weights_only=True)["model_kwargs"]
-    differ = [f"model.{k}={v} (config: {model_kwargs(config).get(k)})" for k, v in stored.items()
-              if model_kwargs(config).get(k) != v]
+    wanted = model_kwargs(config)
+    differ = [f"model.{k}={v} (config: {wanted.get(k)})" for k, v in stored.items() if wanted.get(k) != v]
     if differ:
         raise ConfigError(f"train.init={checkpoint} was trained with {', '.join(differ[:4])}: keep the demo's "
                           f"model.* settings, or pass train.init=null to train from scratch")

@@ -36,7 +36,7 @@ from posesynth.models.appearance import AppearanceEncoder
 from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
 from posesynth.models.heatmap_encoder import HeatmapPoseEncoder
-from posesynth.models.lifter import DepthLifter, normalise_2d, refined_targets, relative_depth_units
+from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, refined_targets, relative_depth_units
 from posesynth.models.pose_encoder import PoseEncoder
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
@@ -234,11 +234,7 @@ class PoseSynthModel(nn.Module):
             joints2d: (B, 17, 2) crop pixels. root_depth: (B,) metres.
         """
         with torch.no_grad():
-            _, scale = normalise_2d(joints2d)
-            units = self.refiner(joints2d)
-            joints = joints2d[:, :1] + units[..., :2] * scale[:, None, None]
-            depth = root_depth[:, None] + units[..., 2] * (scale * root_depth / self.focal)[:, None]
-        return joints, depth
+            return refined_pose(self.refiner(joints2d), joints2d, root_depth, self.focal)
 
     def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
@@ -293,12 +289,12 @@ class PoseSynthModel(nn.Module):
                    mask=decoded["mask"])
         if "facing_logit" in both:
             out["source_facing_logit"] = both["facing_logit"][batch:]
-        if lifting_joints is not None and self.lifter is not None:
-            sampled2d = project(lifting_joints, self.K)
+        sampled2d = project(lifting_joints, self.K) if lifting_joints is not None else None
+        if sampled2d is not None and self.lifter is not None:
             out.update(lifting_pred=self.lifter(sampled2d),
                        lifting_true=relative_depth_units(lifting_joints, sampled2d, self.focal))
-        if lifting_joints is not None and self.refiner is not None:
-            clean2d = project(lifting_joints, self.K)
+        if sampled2d is not None and self.refiner is not None:
+            clean2d = sampled2d
             # the noise stands for a trained encoder's 2D error: the refiner learns to read it as a body
             noisy2d = clean2d if refining_noise is None else clean2d + refining_noise
             out.update(refining_pred=self.refiner(noisy2d),

@@ -48,15 +48,20 @@ LIFTING_BATCH = 256  # sampled poses per step for the lifter: a small MLP, it ne
 
 # --- building blocks ------------------------------------------------------------------------
 
+def step_generator(seed: int, step: int, micro: int, stream: int = 0) -> torch.Generator:
+    """A generator that is a pure function of (seed, step, micro, stream): exact resume needs no RNG state."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + stream)
+
+
 def sample_real_poses(poses: torch.Tensor, count: int, seed: int, step: int, micro: int) -> torch.Tensor:
     """``count`` unpaired poses for one discriminator step; a pure function of (seed, step, micro)."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro)
+    generator = step_generator(seed, step, micro)
     return poses[torch.randint(len(poses), (count,), generator=generator)]
 
 
 def frame_warps(count: int, seed: int, step: int, micro: int, image_size: int) -> torch.Tensor:
     """``count`` similarity warps for one equivariance step; pure in (seed, step, micro).  → (count, 2, 3) px."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 15_485_863)
+    generator = step_generator(seed, step, micro, 15_485_863)
     return random_similarities(count, image_size, generator)
 
 
@@ -68,13 +73,13 @@ def step_imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, 
         (count, 17, 3) crop camera frame, metres (:func:`posesynth.training.imitation_views.sample_views`).
     """
     chosen = sample_real_poses(poses, count, seed + 7919, step, micro)
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 104_729)
+    generator = step_generator(seed, step, micro, 104_729)
     return sample_views(chosen, image_size=image_size, focal=focal, generator=generator)
 
 
 def refining_noise(count: int, sigma: float, seed: int, step: int, micro: int) -> torch.Tensor:
     """Gaussian 2D noise for the refiner's ``count`` sampled poses; pure in (seed, step, micro).  → (count, 17, 2) px."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step * 97 + micro + 7_368_787)
+    generator = step_generator(seed, step, micro, 7_368_787)
     return sigma * torch.randn(count, 17, 2, generator=generator)
 
 
