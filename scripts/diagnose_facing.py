@@ -1,0 +1,142 @@
+"""Diagnostic: can the pixels of a crop tell which way the person faces, given labels?
+
+The self-supervised recipe draws everyone facing the camera (docs/learning.md); the facing head
+trained on the walking-direction labels gets 58 % of held-out sides right. Before building more
+on any facing signal, this measures the upper bound: a small CNN trained on the crops with the
+*true* facing (towards the camera or away, from the crop-frame 3D truth, ``skeleton.facing_side``)
+and scored on held-out people, every ``--eval-every`` steps. ``--motions walking`` trains on
+those motions' clips only, as a label source that comes from the walking direction would; the
+held-out set keeps every motion, so the number says whether what is learnt there carries over.
+
+    python scripts/diagnose_facing.py --train DATA/train --heldout DATA/heldout [--size 64] [--steps 3000]
+        [--motions walking] [--json OUT]
+
+Prints, per evaluation: training crops seen, held-out accuracy, accuracy on the clearer half
+(hips and shoulders furthest from profile) and the majority-class share (what always answering
+"towards" or "away" scores). Mirrored crops are drawn at random (a mirror keeps the facing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from posesynth.evaluation.synthetic import crop_frame_truth, labelled_crops
+from posesynth.skeleton import facing_side
+from posesynth.synth.dataset import load_labels
+
+
+def facing_labels(truth: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Towards the camera (1) or away (0), and how clearly.
+
+    Args:
+        truth: (N, 17, 3) root-relative joints in each crop's camera frame, metres (x to the right).
+    Returns:
+        labels (N,) float 0/1, and |Σ (x_right − x_left)| over hips and shoulders (N,) metres:
+        near 0 in profile, where the facing is barely defined.
+    """
+    side = facing_side(torch.as_tensor(truth[..., :2], dtype=torch.float32))
+    return (side < 0).float(), side.abs()
+
+
+def load_crops(root: Path, size: int, stride: int, motions: list[str] | None) -> tuple[torch.Tensor, np.ndarray]:
+    """(N, 3, S, S) uint8 crops and (N, 17, 3) crop-frame truth of a synthetic set, optionally some motions only."""
+    files = sorted((root / "labels").glob("*.npz"))
+    if motions:
+        files = [f for f in files if any(f"_{m}_" in f.stem for m in motions)]
+    if not files:
+        raise FileNotFoundError(f"{root}/labels has no .npz labels{' of motions ' + ', '.join(motions) if motions else ''}"
+                                ": pass a folder written by `posesynth synth` (bench_learning's data/train)")
+    crops, truths = [], []
+    for path in files:
+        labels = load_labels(path)
+        c, gt = labelled_crops(root / "videos" / f"{path.stem}.mp4", labels, size, 1.25, stride)
+        crops.append(c)
+        truths.append(crop_frame_truth(gt, labels, 1.25, stride))
+    return rearrange(torch.from_numpy(np.concatenate(crops)), "n h w c -> n c h w"), np.concatenate(truths)
+
+
+def classifier(width: int) -> nn.Sequential:
+    """Four conv stages (each halves the side), global average pool, one logit: towards the camera."""
+    def stage(cin: int, cout: int) -> nn.Sequential:
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                             nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
+    return nn.Sequential(stage(3, width), stage(width, 2 * width), stage(2 * width, 4 * width),
+                         stage(4 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 1))
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, crops: torch.Tensor, labels: torch.Tensor, clarity: torch.Tensor) -> dict[str, float]:
+    """Held-out accuracy overall and on the clearer half (clarity above its median)."""
+    net.eval()
+    logits = torch.cat([net(chunk.float() / 255) for chunk in crops.split(256)])[:, 0]
+    net.train()
+    right = ((logits > 0).float() == labels).float()
+    clear = clarity > clarity.median()
+    return {"accuracy": float(right.mean()), "accuracy_clear_half": float(right[clear].mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", type=Path, required=True, help="a labelled synthetic set (bench_learning's data/train)")
+    parser.add_argument("--heldout", type=Path, required=True, help="people never trained on (data/heldout)")
+    parser.add_argument("--size", type=int, default=64, help="crop side, pixels (the recipe's 64; the GPU recipe's 128)")
+    parser.add_argument("--stride", type=int, default=2, help="keep every n-th training frame")
+    parser.add_argument("--motions", nargs="*", default=None, help="train on these motions' clips only (e.g. walking)")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="write the curve here")
+    args = parser.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.manual_seed(args.seed)
+    try:
+        crops, truth = load_crops(args.train, args.size, args.stride, args.motions)
+        held, held_truth = load_crops(args.heldout, args.size, 1, None)
+    except FileNotFoundError as error:
+        sys.exit(f"error: {error}")
+    labels, _ = facing_labels(truth)
+    held_labels, clarity = facing_labels(held_truth)
+    majority = float(max(held_labels.mean(), 1 - held_labels.mean()))
+    print(f"{len(crops)} training crops ({float(labels.mean()):.2f} towards), {len(held)} held-out "
+          f"(majority class {majority:.3f})", flush=True)
+
+    net = classifier(args.width)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(args.seed)
+    curve, started = [], time.perf_counter()
+    for step in range(1, args.steps + 1):
+        chosen = torch.randint(len(crops), (args.batch,), generator=generator)
+        images = crops[chosen].float() / 255
+        mirror = torch.rand(args.batch, generator=generator) < 0.5  # a mirrored person faces the same way
+        images = torch.where(mirror[:, None, None, None], images.flip(-1), images)
+        loss = F.binary_cross_entropy_with_logits(net(images)[:, 0], labels[chosen])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0 or step == args.steps:
+            point = {"step": step, "samples": step * args.batch, "loss": float(loss),
+                     **accuracy(net, held, held_labels, clarity)}
+            curve.append(point)
+            print(f"step {step:5d}  crops seen {point['samples']:6d}  loss {point['loss']:.3f}  held-out accuracy "
+                  f"{point['accuracy']:.3f} (clearer half {point['accuracy_clear_half']:.3f})  "
+                  f"[{time.perf_counter() - started:.0f} s]", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"size": args.size, "motions": args.motions, "training_crops": len(crops),
+                                         "heldout_crops": len(held), "majority_share": majority,
+                                         "curve": curve}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
