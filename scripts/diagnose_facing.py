@@ -126,7 +126,7 @@ def main() -> None:
         loss.backward()
         optimizer.step()
         if step % args.eval_every == 0 or step == args.steps:
-            point = {"step": step, "samples": step * args.batch, "loss": float(loss),
+            point = {"step": step, "samples": step * args.batch, "loss": loss.item(),
                      **accuracy(net, held, held_labels, clarity)}
             curve.append(point)
             print(f"step {step:5d}  crops seen {point['samples']:6d}  loss {point['loss']:.3f}  held-out accuracy "
