@@ -7,7 +7,7 @@ against the clip's true ``joints3d`` with PA-MPJPE (Protocol #2, mm). The bar is
 constant pose for *these* people: the generalised Procrustes mean of all their true poses
 (:func:`posesynth.evaluation.metrics.procrustes_mean`), a constant chosen knowing the test set.
 
-    python scripts/check_predict.py --run runs/demo --data assets/demo/heldout --out runs/demo/check_predict
+    python scripts/check_predict.py --run runs/demo --data runs/demo/heldout --out runs/demo/check_predict
 
 Prints and writes ``OUT/check_predict.json``: per clip and over all frames, the model's PA-MPJPE,
 the constant's, and their ratio.

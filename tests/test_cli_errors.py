@@ -202,3 +202,11 @@ def test_a_demo_whose_networks_differ_from_its_checkpoint_is_refused_before_the_
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "model.encoder_width=16 (config: 8)" in result.stderr and "train.init=null" in result.stderr
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_demo_without_held_out_clips_is_refused_before_the_folder(tmp_path):
+    result = subprocess.run([*POSESYNTH, "demo", "--steps", "1", "--heldout-clips", "0", "--out", str(tmp_path / "demo")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "--heldout-clips 0" in result.stderr
+    assert not (tmp_path / "demo").exists()
