@@ -30,9 +30,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from posesynth.evaluation.synthetic import crop_frame_truth, labelled_crops
+from posesynth.evaluation.synthetic import load_labelled_set
 from posesynth.skeleton import facing_side
-from posesynth.synth.dataset import load_labels
 
 
 def facing_labels(truth: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,19 +49,8 @@ def facing_labels(truth: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 def load_crops(root: Path, size: int, stride: int, motions: list[str] | None) -> tuple[torch.Tensor, np.ndarray]:
     """(N, 3, S, S) uint8 crops and (N, 17, 3) crop-frame truth of a synthetic set, optionally some motions only."""
-    files = sorted((root / "labels").glob("*.npz"))
-    if motions:
-        files = [f for f in files if any(f"_{m}_" in f.stem for m in motions)]
-    if not files:
-        raise FileNotFoundError(f"{root}/labels has no .npz labels{' of motions ' + ', '.join(motions) if motions else ''}"
-                                ": pass a folder written by `posesynth synth` (bench_learning's data/train)")
-    crops, truths = [], []
-    for path in files:
-        labels = load_labels(path)
-        c, gt = labelled_crops(root / "videos" / f"{path.stem}.mp4", labels, size, 1.25, stride)
-        crops.append(c)
-        truths.append(crop_frame_truth(gt, labels, 1.25, stride))
-    return rearrange(torch.from_numpy(np.concatenate(crops)), "n h w c -> n c h w"), np.concatenate(truths)
+    crops, truths, _ = load_labelled_set(root, size, 1.25, stride, motions=motions)
+    return rearrange(torch.from_numpy(crops), "n h w c -> n c h w"), truths
 
 
 def classifier(width: int) -> nn.Sequential:

@@ -14,6 +14,7 @@ compared with the label in millimetres:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -87,21 +88,27 @@ def baseline_poses(mean_pose: torch.Tensor, gt: np.ndarray) -> np.ndarray:
     return (mean_pose.float()[None] @ frame).numpy()
 
 
-def load_labelled_set(root: str | os.PathLike, size: int, margin: float = 1.25, stride: int = 1
-                      ) -> tuple[np.ndarray, np.ndarray, int]:
+def load_labelled_set(root: str | os.PathLike, size: int, margin: float = 1.25, stride: int = 1,
+                      motions: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Decode and crop a synthetic set once (a trainer scores the same set many times).
 
     Args:
         root: a ``posesynth synth`` output folder (``videos/`` and ``labels/``).
         size, margin, stride: see :func:`labelled_crops`.
+        motions: only the clips of these motions (``s<subject>_<motion>_<scene>`` names); all if None.
     Returns:
         crops (N, S, S, 3) uint8, root-relative joints3d (N, 17, 3) in each crop's camera frame
         (:func:`crop_frame_truth`), metres, and the number of videos.
     Raises:
-        FileNotFoundError when ``root`` has no labelled videos.
+        FileNotFoundError when ``root`` has no labelled videos (of those motions).
     """
     root = Path(root)
     label_files = _label_files(root)
+    if motions:
+        label_files = [f for f in label_files if any(f"_{m}_" in f.stem for m in motions)]
+        if not label_files:
+            raise FileNotFoundError(f"{root}/labels has no clips of motions {', '.join(motions)}: "
+                                    f"name motions the set has (its file names are s<subject>_<motion>_<scene>)")
     crops, truths = [], []
     for path in label_files:
         labels = load_labels(path)

@@ -316,3 +316,13 @@ def test_best_constant_scores_zero_for_one_pose_and_matches_the_procrustes_mean(
     expected = float(pa_mpjpe(procrustes_mean(truths * 1000), truths * 1000).mean())
     assert best_constant_scores(truths)["pa_mpjpe"] == pytest.approx(expected)
     assert 10.0 < expected < 100.0  # mm: 5 cm of noise per joint
+
+
+def test_load_labelled_set_keeps_only_the_named_motions():
+    from posesynth.evaluation.synthetic import load_labelled_set
+    heldout = Path(__file__).resolve().parents[2] / "assets" / "demo" / "heldout"  # s09_legs_0000, s11_arms_0001
+    _, every, videos = load_labelled_set(heldout, 32, stride=8)
+    _, arms, arm_videos = load_labelled_set(heldout, 32, stride=8, motions=["arms"])
+    assert (videos, arm_videos) == (2, 1) and 0 < len(arms) < len(every)
+    with pytest.raises(FileNotFoundError, match="juggling"):
+        load_labelled_set(heldout, 32, motions=["juggling"])
