@@ -14,6 +14,8 @@ held-out set keeps every motion, so the number says whether what is learnt there
 Prints, per evaluation: training crops seen, held-out accuracy, accuracy on the clearer half
 (hips and shoulders furthest from profile) and the majority-class share (what always answering
 "towards" or "away" scores). Mirrored crops are drawn at random (a mirror keeps the facing).
+A person's facing changes slowly, so it also scores a vote over time: the logits averaged over
+``--window`` consecutive frames of the same clip, centred on each frame.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from posesynth.evaluation.synthetic import load_labelled_set
+from posesynth.evaluation.synthetic import labelled_views, load_labelled_set
 from posesynth.skeleton import facing_side
 
 
@@ -62,15 +64,37 @@ def classifier(width: int) -> nn.Sequential:
                          stage(4 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 1))
 
 
+def window_mean(values: torch.Tensor, video: torch.Tensor, width: int) -> torch.Tensor:
+    """Mean of ``values`` over a centred window of ``width`` frames that stays inside each clip.
+
+    Args:
+        values: (N,) one number per frame, frames of a clip consecutive and in order.
+        video: (N,) the clip each frame belongs to.
+        width: frames in the window (1: ``values`` unchanged); near a clip's ends it is cut short.
+    Returns:
+        (N,) the window means.
+    """
+    half = width // 2
+    index = torch.arange(len(values))
+    out = torch.empty_like(values)
+    for i in range(len(values)):
+        near = (index - i).abs() <= half
+        out[i] = values[near & (video == video[i])].mean()
+    return out
+
+
 @torch.no_grad()
-def accuracy(net: nn.Module, crops: torch.Tensor, labels: torch.Tensor, clarity: torch.Tensor) -> dict[str, float]:
-    """Held-out accuracy overall and on the clearer half (clarity above its median)."""
+def accuracy(net: nn.Module, crops: torch.Tensor, labels: torch.Tensor, clarity: torch.Tensor,
+             video: torch.Tensor, window: int) -> dict[str, float]:
+    """Held-out accuracy overall, on the clearer half (clarity above its median) and voted over ``window`` frames."""
     net.eval()
     logits = torch.cat([net(chunk.float() / 255) for chunk in crops.split(256)])[:, 0]
     net.train()
     right = ((logits > 0).float() == labels).float()
+    voted = ((window_mean(logits, video, window) > 0).float() == labels).float()
     clear = clarity > clarity.median()
-    return {"accuracy": float(right.mean()), "accuracy_clear_half": float(right[clear].mean())}
+    return {"accuracy": float(right.mean()), "accuracy_clear_half": float(right[clear].mean()),
+            "accuracy_window": float(voted.mean())}
 
 
 def main() -> None:
@@ -84,6 +108,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--window", type=int, default=9, help="frames in the vote over time (odd)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the curve here")
     args = parser.parse_args()
@@ -91,11 +116,13 @@ def main() -> None:
     torch.manual_seed(args.seed)
     try:
         crops, truth = load_crops(args.train, args.size, args.stride, args.motions)
-        held, held_truth = load_crops(args.heldout, args.size, 1, None)
+        views = labelled_views(args.heldout, args.size, 1.25, 1)
     except FileNotFoundError as error:
         sys.exit(f"error: {error}")
     labels, _ = facing_labels(truth)
-    held_labels, clarity = facing_labels(held_truth)
+    held = rearrange(torch.from_numpy(views["crops"]), "n h w c -> n c h w")
+    held_labels, clarity = facing_labels(views["truth"])
+    held_video = torch.from_numpy(views["video"])
     majority = float(max(held_labels.mean(), 1 - held_labels.mean()))
     print(f"{len(crops)} training crops ({float(labels.mean()):.2f} towards), {len(held)} held-out "
           f"(majority class {majority:.3f})", flush=True)
@@ -115,14 +142,15 @@ def main() -> None:
         optimizer.step()
         if step % args.eval_every == 0 or step == args.steps:
             point = {"step": step, "samples": step * args.batch, "loss": loss.item(),
-                     **accuracy(net, held, held_labels, clarity)}
+                     **accuracy(net, held, held_labels, clarity, held_video, args.window)}
             curve.append(point)
             print(f"step {step:5d}  crops seen {point['samples']:6d}  loss {point['loss']:.3f}  held-out accuracy "
-                  f"{point['accuracy']:.3f} (clearer half {point['accuracy_clear_half']:.3f})  "
+                  f"{point['accuracy']:.3f} (clearer half {point['accuracy_clear_half']:.3f}, "
+                  f"voted over {args.window} frames {point['accuracy_window']:.3f})  "
                   f"[{time.perf_counter() - started:.0f} s]", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"size": args.size, "motions": args.motions, "training_crops": len(crops),
-                                         "heldout_crops": len(held), "majority_share": majority,
+                                         "heldout_crops": len(held), "majority_share": majority, "window": args.window,
                                          "curve": curve}, indent=1))
 
 

@@ -29,6 +29,16 @@ def test_facing_labels_closed_form():
     assert torch.allclose(clarity, torch.tensor([0.8, 0.8]))
 
 
+def test_window_mean_stays_inside_each_clip():
+    sys.path.insert(0, str(SCRIPT.parent))
+    from diagnose_facing import window_mean
+    values = torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0])
+    video = torch.tensor([0, 0, 0, 1, 1])
+    assert torch.allclose(window_mean(values, video, 3), torch.tensor([1.5, 2.0, 2.5, 15.0, 15.0]))
+    assert torch.equal(window_mean(values, video, 1), values)
+    assert torch.allclose(window_mean(values, video, 99), torch.tensor([2.0, 2.0, 2.0, 15.0, 15.0]))
+
+
 def test_the_script_trains_and_scores_on_real_clips(tmp_path):
     out = tmp_path / "facing.json"
     result = _run("--train", str(HELDOUT), "--heldout", str(HELDOUT), "--size", "32", "--steps", "4",
@@ -38,6 +48,7 @@ def test_the_script_trains_and_scores_on_real_clips(tmp_path):
     assert [p["step"] for p in report["curve"]] == [2, 4]
     assert [p["samples"] for p in report["curve"]] == [16, 32]
     assert all(0.0 <= p["accuracy"] <= 1.0 and np.isfinite(p["loss"]) for p in report["curve"])
+    assert all(0.0 <= p["accuracy_window"] <= 1.0 for p in report["curve"]) and report["window"] == 9
     assert 0.5 <= report["majority_share"] <= 1.0
     assert report["training_crops"] < report["heldout_crops"]  # every 4th frame against every frame
     assert "held-out accuracy" in result.stdout
