@@ -29,15 +29,13 @@ from einops import rearrange
 
 from posesynth.config import load_config
 from posesynth.data.augment import colour_jitter, flip_images, flip_poses, jitter_parameters
-from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe
-from posesynth.evaluation.synthetic import baseline_poses, best_constant_scores, crop_frame_truth, labelled_crops, \
-    labelled_views
+from posesynth.evaluation.synthetic import best_constant_scores, crop_frame_truth, labelled_crops, labelled_views, \
+    score_poses
 from posesynth.models.model import PoseSynthModel
 from posesynth.synth.dataset import load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.budget import StepTimer
 from posesynth.training.checkpoints import model_kwargs
-from posesynth.training.diagnostics import joints2d_bias
 from posesynth.training.inputs import mean_pose
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "kinematic.yaml"
@@ -90,43 +88,20 @@ def main() -> None:
         if total is None and (total := timer.steps()) is not None:
             print(f"--minutes {args.minutes}: {total} steps ({statistics.median(timer.times):.3f} s/step)", flush=True)
         if total is not None and (step % max(1, total // args.evals) == 0 or step == total):
-            scores = heldout_scores(model, views, reference)
-            curve.append({"step": step, "samples": step * args.batch, "train_mpjpe": loss * 1000, **scores,
-                          "seconds": time.perf_counter() - started})
+            scores = score_poses(model, views["crops"], views["truth"], reference, joints2d=views["joints2d"])
+            model_, base, const = scores["model"], scores["baseline"], scores["constant"]
+            curve.append({"step": step, "samples": step * args.batch, "train_mpjpe": loss * 1000, **model_,
+                          **{f"baseline_{k}": v for k, v in base.items()},
+                          **{f"constant_{k}": v for k, v in const.items()}, "seconds": time.perf_counter() - started})
             print(f"step {step:5d}  train MPJPE {loss * 1000:6.1f} mm  held-out PA-MPJPE "
-                  f"{scores['pa_mpjpe']:6.1f} (baseline {scores['baseline_pa_mpjpe']:.1f}, best constant "
-                  f"{constant:.1f})  N-MPJPE {scores['n_mpjpe']:6.1f} (baseline {scores['baseline_n_mpjpe']:.1f})  "
-                  f"2D {scores['joints2d_error_px']:.2f} px (constant {scores['joints2d_error_constant_px']:.2f}; "
-                  f"side open {scores['joints2d_error_either_side_px']:.2f}, constant "
-                  f"{scores['joints2d_error_either_side_constant_px']:.2f})  "
-                  f"[{time.perf_counter() - started:.0f} s]", flush=True)
+                  f"{model_['pa_mpjpe']:6.1f} (baseline {base['pa_mpjpe']:.1f}, best constant {constant:.1f})  "
+                  f"N-MPJPE {model_['n_mpjpe']:6.1f} (baseline {base['n_mpjpe']:.1f})  2D {model_['joints2d_px']:.2f} "
+                  f"px (constant {const['joints2d_px']:.2f}; side open {model_['joints2d_either_side_px']:.2f}, "
+                  f"constant {const['joints2d_either_side_px']:.2f})  [{time.perf_counter() - started:.0f} s]",
+                  flush=True)
     if args.json:
         args.json.write_text(json.dumps({"heldout_frames": len(views["truth"]), "best_constant_pa_mpjpe": constant,
                                          "batch": args.batch, "curve": curve}, indent=1))
-
-
-def heldout_scores(model: PoseSynthModel, views: dict[str, np.ndarray], reference: torch.Tensor) -> dict[str, float]:
-    """3D (mm) and 2D (crop pixels) errors of the model and its baselines on every held-out frame.
-
-    Args:
-        views: :func:`~posesynth.evaluation.synthetic.labelled_views` of the held-out set.
-        reference: (17, 3) body-frame mean unpaired pose, metres (the 3D baseline).
-    """
-    model.eval()
-    images = rearrange(torch.from_numpy(views["crops"]), "n h w c -> n c h w").float() / 255
-    with torch.no_grad():
-        outputs = [model.encode_pose(chunk) for chunk in images.split(64)]
-    model.train()
-    pred_mm = torch.cat([o["pose_camera"] for o in outputs]).double().numpy() * 1000
-    pred2d = torch.cat([o["joints2d"] for o in outputs]).float()
-    truth_mm, truth2d = views["truth"] * 1000, torch.from_numpy(views["joints2d"]).float()
-    base_mm = baseline_poses(reference, views["truth"]) * 1000
-    return {"pa_mpjpe": float(pa_mpjpe(pred_mm, truth_mm).mean()), "n_mpjpe": float(n_mpjpe(pred_mm, truth_mm).mean()),
-            "baseline_pa_mpjpe": float(pa_mpjpe(base_mm, truth_mm).mean()),
-            "baseline_n_mpjpe": float(n_mpjpe(base_mm, truth_mm).mean()),
-            "joints2d_error_px": float((pred2d - truth2d).norm(dim=-1).mean()),
-            "joints2d_error_constant_px": float((truth2d.mean(0, keepdim=True) - truth2d).norm(dim=-1).mean()),
-            **joints2d_bias(pred2d, truth2d)}
 
 
 def train_step(model, optimizer, images, targets, args, generator) -> float:

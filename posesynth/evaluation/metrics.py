@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from posesynth.skeleton import FLIP_PERMUTATION
+
 # MPI-INF-3DHP's AUC averages 3D-PCK over thresholds 0, 5, ..., 150 mm (31 values).
 AUC_THRESHOLDS_MM: tuple[float, ...] = tuple(float(t) for t in range(0, 151, 5))
 
@@ -93,6 +95,46 @@ def mpjpe(pred: ArrayLike, gt: ArrayLike, root: int | None = 0,
         (...,) float64 per-pose error in the input unit; ``.mean()`` is the protocol number.
     """
     return joint_errors(pred, gt, root, joints).mean(-1)
+
+
+def either_side_constant(truth2d: torch.Tensor, iterations: int = 20) -> torch.Tensor:
+    """A good constant 2D pose when each frame may take it or its left↔right relabelling.
+
+    Alternates between relabelling every frame to whichever side is nearer the current pose and
+    taking the per-coordinate median of the relabelled frames (k-medians with one centre and a
+    flip), from the plain mean. It is the bar for ``joints2d_error_either_side_px``.
+
+    Args:
+        truth2d: (N, 17, 2) crop pixels.
+    Returns:
+        (1, 17, 2) crop pixels.
+    """
+    flip = list(FLIP_PERMUTATION)
+    centre = truth2d.mean(dim=0, keepdim=True)
+    for _ in range(iterations):
+        keep = (truth2d - centre).norm(dim=-1).mean(-1) <= (truth2d[:, flip] - centre).norm(dim=-1).mean(-1)
+        centre = torch.where(keep[:, None, None], truth2d, truth2d[:, flip]).median(dim=0, keepdim=True).values
+    return centre
+
+
+def joints2d_error(pred: ArrayLike, gt: ArrayLike, either_side: bool = False) -> torch.Tensor:
+    """Mean distance of the 2D joints per pose; optionally with left and right left open.
+
+    With ``either_side`` each pose takes the better of the prediction and its left↔right
+    relabelling: a model that finds every limb but draws a person seen from behind as if facing
+    the camera swaps each left joint with its right one, and this error forgives that.
+
+    Args:
+        pred, gt: (..., 17, 2) joints, crop pixels (any unit: the result is in it).
+        either_side: forgive a left↔right swap of the whole pose.
+    Returns:
+        (...,) float64 per-pose error, pixels.
+    """
+    pred, gt = _as_tensor(pred).to(torch.float64), _as_tensor(gt).to(torch.float64)
+    error = (pred - gt).norm(dim=-1).mean(-1)
+    if either_side:
+        error = torch.minimum(error, (pred[..., list(FLIP_PERMUTATION), :] - gt).norm(dim=-1).mean(-1))
+    return error
 
 
 def _procrustes(pred: torch.Tensor, gt: torch.Tensor, scale: bool) -> torch.Tensor:

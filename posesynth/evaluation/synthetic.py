@@ -22,7 +22,8 @@ import torch
 from einops import rearrange
 
 from posesynth.data.crops import crop_and_resize, crop_matrix, to_crop_frame
-from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe, procrustes_mean
+from posesynth.evaluation.metrics import (either_side_constant, joints2d_error, n_mpjpe, pa_mpjpe,
+                                          procrustes_mean)
 from posesynth.models.discriminator import body_frame
 from posesynth.synth.dataset import load_labels
 from posesynth.video.boxes import square_boxes
@@ -53,6 +54,29 @@ def labelled_crops(video: str | os.PathLike, labels: dict[str, np.ndarray], size
 
 
 @torch.no_grad()
+def encode_crops(model: torch.nn.Module, crops: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """The pose encoder's 3D pose and 2D joints for crops, in eval mode.
+
+    Args:
+        model: a :class:`~posesynth.models.model.PoseSynthModel` (any device).
+        crops: (N, S, S, 3) uint8 RGB.
+    Returns:
+        ``pose_camera`` (N, 17, 3) metres, camera frame, pelvis at the origin; ``joints2d``
+        (N, 17, 2) crop pixels.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out: dict[str, list] = {"pose_camera": [], "joints2d": []}
+    for start in range(0, len(crops), batch_size):
+        batch = torch.from_numpy(crops[start:start + batch_size]).to(device)
+        encoded = model.encode_pose(rearrange(batch, "b h w c -> b c h w").float() / 255)
+        for key, values in out.items():
+            values.append(encoded[key].float().cpu())
+    model.train(was_training)
+    return {key: torch.cat(values).numpy() for key, values in out.items()}
+
+
 def predict_poses(model: torch.nn.Module, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Root-relative camera-frame poses of crops.
 
@@ -62,16 +86,7 @@ def predict_poses(model: torch.nn.Module, crops: np.ndarray, batch_size: int = 6
     Returns:
         (N, 17, 3) metres, camera frame, pelvis at the origin.
     """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    poses = []
-    for start in range(0, len(crops), batch_size):
-        batch = torch.from_numpy(crops[start:start + batch_size]).to(device)
-        images = rearrange(batch, "b h w c -> b c h w").float() / 255
-        poses.append(model.encode_pose(images)["pose_camera"].float().cpu())
-    model.train(was_training)
-    return torch.cat(poses).numpy()
+    return encode_crops(model, crops, batch_size)["pose_camera"]
 
 
 def baseline_poses(mean_pose: torch.Tensor, gt: np.ndarray) -> np.ndarray:
@@ -186,19 +201,35 @@ def _label_files(root: Path) -> list[Path]:
 
 
 def score_poses(model: torch.nn.Module, crops: np.ndarray, truths: np.ndarray,
-                mean_pose: torch.Tensor | None = None) -> dict:
+                mean_pose: torch.Tensor | None = None, joints2d: np.ndarray | None = None) -> dict:
     """PA-MPJPE and N-MPJPE (mm) of ``model`` (and of the mean-pose baseline) on loaded crops.
 
     Args:
-        crops, truths: from :func:`load_labelled_set`.
+        crops, truths: from :func:`load_labelled_set` (or :func:`labelled_views`).
         mean_pose: (17, 3) body-frame mean unpaired pose, metres; adds the ``baseline`` entry.
+        joints2d: (N, 17, 2) true 2D joints, crop pixels (:func:`labelled_views`); adds the
+            model's 2D error ``joints2d_px`` and, with left and right left open per frame,
+            ``joints2d_either_side_px``, and the same for the best constant 2D poses as the
+            ``constant`` entry (the mean of the true joints, and for the side-open error
+            :func:`~posesynth.evaluation.metrics.either_side_constant`).
     Returns:
-        ``{"model": {"pa_mpjpe", "n_mpjpe"}, "baseline": {...}, "frames": N}``.
+        ``{"model": {"pa_mpjpe", "n_mpjpe"[, 2D errors]}, "baseline": {...}, "constant": {...},
+        "frames": N}``.
     """
-    pred_mm, gt_mm = predict_poses(model, crops) * 1000, truths * 1000
+    encoded = encode_crops(model, crops)
+    pred_mm, gt_mm = encoded["pose_camera"] * 1000, truths * 1000
     result = {"model": _scores(pred_mm, gt_mm), "frames": int(len(gt_mm))}
     if mean_pose is not None:
         result["baseline"] = _scores(baseline_poses(mean_pose, truths) * 1000, gt_mm)
+    if joints2d is not None:
+        truth2d = torch.as_tensor(joints2d, dtype=torch.float64)
+        result["model"].update(joints2d_px=float(joints2d_error(encoded["joints2d"], truth2d).mean()),
+                               joints2d_either_side_px=float(
+                                   joints2d_error(encoded["joints2d"], truth2d, either_side=True).mean()))
+        result["constant"] = {
+            "joints2d_px": float(joints2d_error(truth2d.mean(dim=0, keepdim=True), truth2d).mean()),
+            "joints2d_either_side_px": float(
+                joints2d_error(either_side_constant(truth2d), truth2d, either_side=True).mean())}
     return result
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.evaluation.metrics import pa_mpjpe
+from posesynth.evaluation.metrics import either_side_constant, pa_mpjpe
 from posesynth.losses.facing import travel_facing_labels
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, silhouette_loss, ssim_loss,
@@ -144,26 +144,6 @@ def joints2d_bias(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, floa
             "joints2d_error_debiased_px": float((pred2d - offset - truth2d).norm(dim=-1).mean()),
             "joints2d_error_either_side_px": float(either.mean()),
             "joints2d_error_either_side_constant_px": float(constant_either.mean())}
-
-
-def either_side_constant(truth2d: torch.Tensor, iterations: int = 20) -> torch.Tensor:
-    """A good constant 2D pose when each frame may take it or its left↔right relabelling.
-
-    Alternates between relabelling every frame to whichever side is nearer the current pose and
-    taking the per-coordinate median of the relabelled frames (k-medians with one centre and a
-    flip), from the plain mean. It is the bar for ``joints2d_error_either_side_px``.
-
-    Args:
-        truth2d: (N, 17, 2) crop pixels.
-    Returns:
-        (1, 17, 2) crop pixels.
-    """
-    flip = list(FLIP_PERMUTATION)
-    centre = truth2d.mean(dim=0, keepdim=True)
-    for _ in range(iterations):
-        keep = (truth2d - centre).norm(dim=-1).mean(-1) <= (truth2d[:, flip] - centre).norm(dim=-1).mean(-1)
-        centre = torch.where(keep[:, None, None], truth2d, truth2d[:, flip]).median(dim=0, keepdim=True).values
-    return centre
 
 
 def true_puppet_depth(pose3d: torch.Tensor, true_focal: torch.Tensor, model_focal: float) -> torch.Tensor:
@@ -369,4 +349,4 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
-           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_by_facing", "joints2d_bias", "either_side_constant", "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_by_facing", "joints2d_bias", "true_puppet_depth", "puppet_reconstruction", "diagnose"]

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 from posesynth.config import LOSS_TERMS, Config
 from posesynth.data.multiview_dataset import MultiViewDataset
 from posesynth.data.pairs import FramePairDataset
-from posesynth.evaluation.synthetic import load_labelled_set, score_poses
+from posesynth.evaluation.synthetic import labelled_views, score_poses
 from posesynth.geometry import project
 from posesynth.losses.combine import compute_losses
 from posesynth.losses.multiview_terms import cross_view_poses, pair_roots, stack_views, swap_halves
@@ -188,7 +188,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     accelerator.register_for_checkpointing(scheduler, d_scheduler)
     prior = accelerator.unwrap_model(discriminator)  # the generator's view: no DDP hooks, no D gradients
     step, loader = start_run(accelerator, run, config, loader, resume=resume, grad_accum=t.grad_accum)
-    heldout = None  # (crops, joints) of data.eval_synthetic, loaded at the first evaluation
+    heldout = None  # crops, 3D and 2D truth of data.eval_synthetic, loaded at the first evaluation
     end = t.steps if stop_after is None else min(t.steps, stop_after)
     last: dict[str, dict] = {}  # the latest step's outputs, for the sample grids
 
@@ -237,9 +237,11 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         if t.eval_every and data.eval_synthetic and (step % t.eval_every == 0 or step == end):
             if accelerator.is_main_process:  # the others wait: a small held-out set, scored once
                 if heldout is None:  # decoded and cropped once per run, not at every evaluation
-                    heldout = load_labelled_set(data.eval_synthetic, m.image_size, data.margin)[:2]
-                scores = score_poses(accelerator.unwrap_model(model), *heldout, mean_pose=reference_pose)
-                values.update({f"eval/{who}_{metric}": value for who in ("model", "baseline")
+                    views = labelled_views(data.eval_synthetic, m.image_size, data.margin)
+                    heldout = {k: views[k] for k in ("crops", "truth", "joints2d")}
+                scores = score_poses(accelerator.unwrap_model(model), heldout["crops"], heldout["truth"],
+                                     mean_pose=reference_pose, joints2d=heldout["joints2d"])
+                values.update({f"eval/{who}_{metric}": value for who in ("model", "baseline", "constant")
                                for metric, value in scores[who].items()})
             accelerator.wait_for_everyone()
         if accelerator.is_main_process and (step % t.sample_every == 0 or step == end):

@@ -326,3 +326,27 @@ def test_load_labelled_set_keeps_only_the_named_motions():
     assert (videos, arm_videos) == (2, 1) and 0 < len(arms) < len(every)
     with pytest.raises(FileNotFoundError, match="juggling"):
         load_labelled_set(heldout, 32, motions=["juggling"])
+
+
+def test_score_poses_adds_2d_errors_and_the_constant_2d_poses():
+    from posesynth.evaluation.synthetic import encode_crops, labelled_views, predict_poses, score_poses
+    heldout = Path(__file__).resolve().parents[2] / "assets" / "demo" / "heldout"
+    views = labelled_views(heldout, 32, stride=8)
+    torch.manual_seed(0)
+    model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8, encoder="heatmap")
+    encoded = encode_crops(model, views["crops"])
+    assert encoded["joints2d"].shape == (len(views["crops"]), 17, 2)
+    assert np.array_equal(predict_poses(model, views["crops"]), encoded["pose_camera"])
+    plain = score_poses(model, views["crops"], views["truth"])
+    assert "constant" not in plain and "joints2d_px" not in plain["model"]
+    scores = score_poses(model, views["crops"], views["truth"], joints2d=views["joints2d"])
+    assert scores["model"]["pa_mpjpe"] == plain["model"]["pa_mpjpe"]
+    for who in ("model", "constant"):
+        assert 0 < scores[who]["joints2d_either_side_px"] <= scores[who]["joints2d_px"] + 1e-9
+    # the model's 2D error is the mean joint distance, recomputed by hand
+    by_hand = np.linalg.norm(encoded["joints2d"] - views["joints2d"], axis=-1).mean()
+    assert scores["model"]["joints2d_px"] == pytest.approx(by_hand, rel=1e-5)
+    # the mean of the true joints is the constant; it is scored against the truth it came from
+    constant = np.linalg.norm(views["joints2d"].mean(0) - views["joints2d"], axis=-1).mean()
+    assert scores["constant"]["joints2d_px"] == pytest.approx(constant, rel=1e-6)

@@ -237,3 +237,26 @@ def test_procrustes_mean_is_a_better_constant_than_any_single_pose_of_the_set():
 def test_procrustes_mean_rejects_a_wrong_shape():
     with pytest.raises(ValueError, match=r"\(N, J, 3\)"):
         M.procrustes_mean(torch.zeros(17, 3))
+
+
+def test_joints2d_error_closed_form_and_the_side_left_open():
+    truth = torch.zeros(2, 17, 2, dtype=torch.float64)
+    truth[:, list(sk.FLIP_PERMUTATION)[1:7], 0] = torch.tensor([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
+    shifted = truth + torch.tensor([3.0, 4.0], dtype=torch.float64)  # every joint 5 px off
+    assert torch.allclose(M.joints2d_error(shifted, truth), torch.full((2,), 5.0, dtype=torch.float64))
+    swapped = truth[:, list(sk.FLIP_PERMUTATION)]  # the same limbs, left and right exchanged
+    assert (M.joints2d_error(swapped, truth) > 0).all()
+    assert torch.allclose(M.joints2d_error(swapped, truth, either_side=True), torch.zeros(2, dtype=torch.float64))
+    # the side left open never raises the error; broadcasting a constant pose works
+    noisy = truth + torch.randn(2, 17, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert (M.joints2d_error(noisy, truth, either_side=True) <= M.joints2d_error(noisy, truth)).all()
+    assert M.joints2d_error(truth[:1], truth).shape == (2,)
+
+
+def test_either_side_constant_recovers_a_pose_seen_from_both_sides():
+    pose = torch.randn(1, 17, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 5
+    mixed = torch.cat([pose.expand(5, -1, -1), pose[:, list(sk.FLIP_PERMUTATION)].expand(4, -1, -1)])
+    centre = M.either_side_constant(mixed)
+    assert centre.shape == (1, 17, 2)
+    assert torch.allclose(M.joints2d_error(centre, mixed, either_side=True), torch.zeros(9, dtype=torch.float64),
+                          atol=1e-9)

@@ -23,11 +23,11 @@ def test_the_curve_has_3d_and_2d_errors_with_their_baselines(tmp_path):
     report = json.loads(out.read_text())
     assert [p["samples"] for p in report["curve"]] == [8, 16]
     last = report["curve"][-1]
-    for key in ("pa_mpjpe", "n_mpjpe", "baseline_pa_mpjpe", "joints2d_error_px", "joints2d_error_constant_px",
-                "joints2d_error_either_side_px", "joints2d_error_either_side_constant_px"):
+    for key in ("pa_mpjpe", "n_mpjpe", "baseline_pa_mpjpe", "joints2d_px", "constant_joints2d_px",
+                "joints2d_either_side_px", "constant_joints2d_either_side_px"):
         assert np.isfinite(last[key]) and last[key] > 0, key
     # left and right left open can only lower an error
-    assert last["joints2d_error_either_side_px"] <= last["joints2d_error_px"] + 1e-6
+    assert last["joints2d_either_side_px"] <= last["joints2d_px"] + 1e-6
     # the baseline does not depend on training, the best constant pose beats the mean pose
     assert report["curve"][0]["baseline_pa_mpjpe"] == last["baseline_pa_mpjpe"]
     assert report["best_constant_pa_mpjpe"] < last["baseline_pa_mpjpe"]

@@ -25,5 +25,6 @@ def test_gpu_check_tiny_writes_one_json(tmp_path):
     learning = report["learning"]
     assert learning["steps"] == 2 and learning["curve"][-1]["step"] == 2
     assert learning["curve"][-1]["pa_mpjpe"] > 0 and "model.encoder=heatmap" in learning["overrides"]
+    assert learning["curve"][-1]["joints2d_px"] > 0 and learning["curve"][-1]["constant_joints2d_px"] > 0
     log = (tmp_path / "check" / "learning" / "run" / "log.jsonl").read_text().splitlines()
     assert "loss/imitation" in json.loads(log[-1])

@@ -64,6 +64,10 @@ def test_periodic_heldout_evaluation_is_logged(tiny_data, tmp_path):
     rows = _losses(train(config, tmp_path / "eval", progress=False))
     assert {"eval/model_pa_mpjpe", "eval/model_n_mpjpe", "eval/baseline_pa_mpjpe"} <= set(rows[2])
     assert 0 < rows[2]["eval/model_pa_mpjpe"] < 1000 and "loss/total" in rows[2]
+    # 2D joints in crop pixels, plain and with the side left open, beside the best constant 2D poses
+    for who in ("model", "constant"):
+        plain, either = rows[2][f"eval/{who}_joints2d_px"], rows[2][f"eval/{who}_joints2d_either_side_px"]
+        assert 0 < either <= plain + 1e-9 < 32 * 1.5
 
 
 def test_resume_is_exact(tiny_data, tmp_path):
