@@ -1,12 +1,16 @@
-"""Diagnostic: can the pose encoder + kinematics learn pose at all, given direct 3D supervision?
+"""Diagnostic: how well can the pose encoder learn pose at all, given direct 3D supervision?
 
-Trains only the pose path of the model (encoder → bone directions + rotation → FK) on labelled
-synthetic crops with a root-relative, camera-frame MPJPE loss, for the same budget as the
-self-supervised learning benchmark, and scores the held-out set. If this reaches well below the
-mean-pose baseline, the encoder, parametrisation and budget are adequate and the gap lies in the
-self-supervised signal; if not, the problem is upstream of the renderer.
+Trains only the pose path of the model (the kinematic encoder: bone directions + rotation → FK;
+with ``model.encoder=heatmap`` the 2.5D encoder: heatmaps + depth maps, back-projected) on
+labelled synthetic crops with a root-relative, camera-frame MPJPE loss, and scores the held-out
+set: the learnability curve's upper bound for any weaker signal. If this reaches well below the
+mean-pose baseline, the encoder and budget are adequate and the gap lies in the self-supervised
+signal; if not, the problem is upstream of the renderer.
 
-    python scripts/diagnose_supervised.py --data runs/learning/data --steps 900
+    python scripts/diagnose_supervised.py --data runs/learning/data --steps 900 [model.encoder=heatmap]
+
+The 3D labels are root-relative, so nothing ties the 2D joints to the true pixels: they follow
+the model's fixed crop camera (focal, root depth), and their error includes that scale.
 
 Each evaluation scores every held-out frame: PA-MPJPE and N-MPJPE against the mean pose, and
 the 2D joints (crop pixels) against the best constant 2D pose, plain and with left and right
