@@ -1,0 +1,85 @@
+"""Fit a fresh refiner after a run and score the run's held-out set with and without it.
+
+The refiner (``model.refiner``) learns from unpaired poses only, so it can be fitted after any
+2.5D run (``posesynth.training.refiner_fit``). This takes a finished ``posesynth train`` /
+``bench_learning.py`` run, fits a new ``DepthLifter(refine_2d=True)`` on the run's own unpaired
+poses (``data.poses3d`` of its config) for ``--iterations`` batches, and scores every frame of
+the run's held-out set (``data.eval_synthetic``) exactly as the trainer's evaluation does
+(:func:`~posesynth.evaluation.synthetic.score_poses`, the run's mean unpaired pose as baseline):
+the run as it was (its own refiner, if it has one), without any refiner, and with the new one.
+The run folder is only read.
+
+    python scripts/refit_refiner.py --run runs/heatmap_s0/run [--iterations 3000] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posesynth.config import ConfigError
+from posesynth.evaluation.synthetic import labelled_views, score_poses
+from posesynth.models.lifter import DepthLifter
+from posesynth.models.loading import load_model, run_config
+from posesynth.training.inputs import canonical_poses, mean_pose, unpaired_poses
+from posesynth.training.refiner_fit import fit_refiner
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="a finished run folder (model.pt, config.yaml)")
+    parser.add_argument("--iterations", type=int, default=3000, help="batches of 256 unpaired poses")
+    parser.add_argument("--noise-px", type=float, default=2.0, help="σ of the 2D noise the refiner learns to remove")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="write the scores here")
+    args = parser.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    try:
+        model = load_model(args.run)
+        data = run_config(args.run).data
+        if model.encoder != "heatmap":
+            raise ConfigError(f"{args.run} is a {model.encoder} run: a refiner refines the heatmap encoder's 2D joints")
+        if data.eval_synthetic is None:
+            raise ConfigError(f"{args.run}/config.yaml has no data.eval_synthetic: nothing held out to score")
+        real = torch.as_tensor(unpaired_poses(data), dtype=torch.float32)
+        views = labelled_views(data.eval_synthetic, model.image_size, data.margin)
+    except (ConfigError, FileNotFoundError) as error:
+        sys.exit(f"error: {error}")
+    reference = mean_pose(real)
+
+    def score() -> dict:
+        scores = score_poses(model, views["crops"], views["truth"], reference, joints2d=views["joints2d"])
+        return {"pa_mpjpe": scores["model"]["pa_mpjpe"], "n_mpjpe": scores["model"]["n_mpjpe"],
+                "ratio": scores["model"]["pa_mpjpe"] / scores["baseline"]["pa_mpjpe"],
+                "baseline_pa_mpjpe": scores["baseline"]["pa_mpjpe"]}
+
+    report: dict = {"run": str(args.run), "frames": len(views["truth"]), "as_trained": score()}
+    own = model.refiner
+    model.refiner = None
+    report["no_refiner"] = score()
+    started = time.perf_counter()
+    model.refiner = DepthLifter(refine_2d=True)
+    losses = fit_refiner(model.refiner, canonical_poses(real), K=model.K, image_size=model.image_size,
+                         iterations=args.iterations, noise_px=args.noise_px, seed=args.seed)
+    model.eval()
+    report["refitted"] = {**score(), "iterations": args.iterations, "final_loss": float(np.mean(losses[-50:])),
+                          "fit_seconds": round(time.perf_counter() - started, 1)}
+    model.refiner = own
+    baseline = report["as_trained"]["baseline_pa_mpjpe"]
+    print(f"{report['frames']} held-out frames, mean pose {baseline:.1f} mm")
+    for key, label in (("as_trained", "as trained"), ("no_refiner", "no refiner"),
+                       ("refitted", f"refitted ({args.iterations} batches)")):
+        row = report[key]
+        print(f"{label:>28}: PA-MPJPE {row['pa_mpjpe']:6.1f} mm ({row['ratio']:.3f}x)  N-MPJPE {row['n_mpjpe']:6.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
