@@ -14,8 +14,9 @@ held-out set keeps every motion, so the number says whether what is learnt there
 Prints, per evaluation: training crops seen, held-out accuracy, accuracy on the clearer half
 (hips and shoulders furthest from profile) and the majority-class share (what always answering
 "towards" or "away" scores). Mirrored crops are drawn at random (a mirror keeps the facing).
-A person's facing changes slowly, so it also scores a vote over time: the logits averaged over
-``--window`` consecutive frames of the same clip, centred on each frame.
+A person's facing changes slowly, so it also scores votes over time: the logits averaged over
+``--windows`` consecutive frames of the same clip (one score per width; 9 and 33 by default,
+33 being every frame of a 32-frame clip), centred on each frame.
 """
 
 from __future__ import annotations
@@ -85,16 +86,16 @@ def window_mean(values: torch.Tensor, video: torch.Tensor, width: int) -> torch.
 
 @torch.no_grad()
 def accuracy(net: nn.Module, crops: torch.Tensor, labels: torch.Tensor, clarity: torch.Tensor,
-             video: torch.Tensor, window: int) -> dict[str, float]:
-    """Held-out accuracy overall, on the clearer half (clarity above its median) and voted over ``window`` frames."""
+             video: torch.Tensor, windows: list[int]) -> dict[str, float]:
+    """Held-out accuracy overall, on the clearer half (clarity above its median) and voted over each window."""
     net.eval()
     logits = torch.cat([net(chunk.float() / 255) for chunk in crops.split(256)])[:, 0]
     net.train()
     right = ((logits > 0).float() == labels).float()
-    voted = ((window_mean(logits, video, window) > 0).float() == labels).float()
     clear = clarity > clarity.median()
     return {"accuracy": float(right.mean()), "accuracy_clear_half": float(right[clear].mean()),
-            "accuracy_window": float(voted.mean())}
+            **{f"accuracy_window_{w}": float(((window_mean(logits, video, w) > 0).float() == labels).float().mean())
+               for w in windows}}
 
 
 def main() -> None:
@@ -108,7 +109,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--eval-every", type=int, default=500)
-    parser.add_argument("--window", type=int, default=9, help="frames in the vote over time (odd)")
+    parser.add_argument("--windows", type=int, nargs="*", default=[9, 33], help="frames in the votes over time (odd)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the curve here")
     args = parser.parse_args()
@@ -142,15 +143,15 @@ def main() -> None:
         optimizer.step()
         if step % args.eval_every == 0 or step == args.steps:
             point = {"step": step, "samples": step * args.batch, "loss": loss.item(),
-                     **accuracy(net, held, held_labels, clarity, held_video, args.window)}
+                     **accuracy(net, held, held_labels, clarity, held_video, args.windows)}
             curve.append(point)
             print(f"step {step:5d}  crops seen {point['samples']:6d}  loss {point['loss']:.3f}  held-out accuracy "
-                  f"{point['accuracy']:.3f} (clearer half {point['accuracy_clear_half']:.3f}, "
-                  f"voted over {args.window} frames {point['accuracy_window']:.3f})  "
+                  f"{point['accuracy']:.3f} (clearer half {point['accuracy_clear_half']:.3f}; voted over "
+                  + ", ".join(f"{w} frames {point[f'accuracy_window_{w}']:.3f}" for w in args.windows) + ")  "
                   f"[{time.perf_counter() - started:.0f} s]", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"size": args.size, "motions": args.motions, "training_crops": len(crops),
-                                         "heldout_crops": len(held), "majority_share": majority, "window": args.window,
+                                         "heldout_crops": len(held), "majority_share": majority, "windows": args.windows,
                                          "curve": curve}, indent=1))
 
 

@@ -48,7 +48,8 @@ def test_the_script_trains_and_scores_on_real_clips(tmp_path):
     assert [p["step"] for p in report["curve"]] == [2, 4]
     assert [p["samples"] for p in report["curve"]] == [16, 32]
     assert all(0.0 <= p["accuracy"] <= 1.0 and np.isfinite(p["loss"]) for p in report["curve"])
-    assert all(0.0 <= p["accuracy_window"] <= 1.0 for p in report["curve"]) and report["window"] == 9
+    assert report["windows"] == [9, 33]
+    assert all(0.0 <= p[f"accuracy_window_{w}"] <= 1.0 for p in report["curve"] for w in (9, 33))
     assert 0.5 <= report["majority_share"] <= 1.0
     assert report["training_crops"] < report["heldout_crops"]  # every 4th frame against every frame
     assert "held-out accuracy" in result.stdout
