@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.evaluation.metrics import either_side_constant, pa_mpjpe
+from posesynth.evaluation.metrics import either_side_constant, joints2d_error, pa_mpjpe
 from posesynth.losses.facing import travel_facing_labels
 from posesynth.losses.reconstruction import (
     foreground_weight, l1_loss, silhouette_loss, ssim_loss,
@@ -22,7 +22,7 @@ from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
-from posesynth.skeleton import BONES, FLIP_PERMUTATION, facing_side, flip_pose
+from posesynth.skeleton import BONES, facing_side, flip_pose
 
 
 def yaw_degrees(pose: torch.Tensor) -> torch.Tensor:
@@ -135,11 +135,8 @@ def joints2d_bias(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, floa
         left↔right relabelling (localisation with the facing left open).
     """
     offset = (pred2d - truth2d).mean(dim=0, keepdim=True)                              # (1, 17, 2)
-    swapped = pred2d[:, list(FLIP_PERMUTATION)]
-    either = torch.minimum((pred2d - truth2d).norm(dim=-1).mean(-1), (swapped - truth2d).norm(dim=-1).mean(-1))
-    constant = either_side_constant(truth2d).expand_as(truth2d)
-    constant_either = torch.minimum((constant - truth2d).norm(dim=-1).mean(-1),
-                                    (constant[:, list(FLIP_PERMUTATION)] - truth2d).norm(dim=-1).mean(-1))
+    either = joints2d_error(pred2d, truth2d, either_side=True)
+    constant_either = joints2d_error(either_side_constant(truth2d), truth2d, either_side=True)
     return {"joints2d_bias_px": float(offset.norm(dim=-1).mean()),
             "joints2d_error_debiased_px": float((pred2d - offset - truth2d).norm(dim=-1).mean()),
             "joints2d_error_either_side_px": float(either.mean()),
