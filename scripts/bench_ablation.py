@@ -5,10 +5,19 @@ scene seen by ``--views`` calibrated cameras), held-out single-view clips of sub
 unpaired 3D poses from the motion generator (a seed of their own), and 2D keypoint sidecars made
 from the synthetic 2D labels plus Gaussian noise (``--keypoint-noise`` pixels, a detector's
 error). Every variant starts from the same seed and trains ``--steps`` steps with
-``configs/kinematic.yaml``; the held-out PA-MPJPE and N-MPJPE of each go into a table.
+``configs/kinematic.yaml`` (or ``-c CONFIG``); the held-out PA-MPJPE and N-MPJPE of each go into
+a table.
 
     python scripts/bench_ablation.py --out runs/ablation --steps 300
     python scripts/bench_ablation.py --out runs/ablation --steps 300 --only selfsup,labels5
+
+``--subjects N`` shows a new person in every scene (subjects 1–N instead of 1–8), and
+``--heldout DIR`` scores on an existing held-out set instead, e.g. the learning benchmark's 24
+clips of 12 people (``bench_learning.py``'s ``DATA/heldout``):
+
+    python scripts/bench_ablation.py --out runs/mv --scenes 200 --subjects 200 --frames 32 \
+        --heldout runs/learning/data/heldout -c configs/heatmap_selfsup.yaml --steps 1200 \
+        --only selfsup,multiview_self2d
 
 The variants add one signal each to the self-supervised baseline (not cumulatively), so each
 row says what that signal alone buys at this budget.
@@ -54,13 +63,15 @@ def variants(root: Path) -> dict[str, list[str]]:
     }
 
 
-def make_data(root: Path, scenes: int, views: int, frames: int, noise: float, seed: int = 0) -> None:
-    """Training scenes, held-out clips, unpaired poses and noisy keypoint sidecars, if not there yet."""
+def make_data(root: Path, scenes: int, views: int, frames: int, noise: float, seed: int = 0,
+              subjects: int = 8, size: int = 128, heldout: bool = True) -> None:
+    """Training scenes of subjects 1–``subjects``, held-out clips (unless ``heldout`` is False),
+    unpaired poses and noisy keypoint sidecars, each only if not there yet."""
     if not (root / "train" / "scenes.json").is_file():
-        generate_dataset(root / "train", videos=scenes, views=views, frames=frames, size=128, seed=seed,
-                         subjects=range(1, 9))
-    if not (root / "heldout" / "scenes.json").is_file():
-        generate_dataset(root / "heldout", videos=6, frames=frames, size=128, seed=seed + 1, subjects=[9, 11])
+        generate_dataset(root / "train", videos=scenes, views=views, frames=frames, size=size, seed=seed,
+                         subjects=range(1, subjects + 1))
+    if heldout and not (root / "heldout" / "scenes.json").is_file():
+        generate_dataset(root / "heldout", videos=6, frames=frames, size=size, seed=seed + 1, subjects=[9, 11])
     if not (root / "poses3d.npy").is_file():
         np.save(root / "poses3d.npy", sample_poses(clips=160, frames=frames, seed=7, subjects=range(1, 9)))
     folder = root / "keypoints"
@@ -84,10 +95,19 @@ def main() -> None:
     parser.add_argument("--keypoint-noise", type=float, default=2.0, help="2D keypoint noise, pixels of a 128 px frame")
     parser.add_argument("--only", default=None, help="comma-separated variants to run (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="train.seed; results of seeds > 0 are named variant@seed")
+    parser.add_argument("-c", "--config", type=Path, default=CONFIG, help="the recipe every variant starts from")
+    parser.add_argument("--subjects", type=int, default=8, help="training subjects 1..N (scene i shows subject i mod N)")
+    parser.add_argument("--heldout", type=Path, default=None,
+                        help="score on this existing held-out set (a synth folder with scenes.json) instead of "
+                             "6 clips of subjects 9 and 11; its subjects must not be among the training ones")
     args = parser.parse_args()
 
     root = args.out
-    make_data(root, args.scenes, args.views, args.frames, args.keypoint_noise)
+    if args.heldout is not None and not (args.heldout / "scenes.json").is_file():
+        raise SystemExit(f"--heldout {args.heldout}: no scenes.json there; give a folder written by posesynth synth")
+    make_data(root, args.scenes, args.views, args.frames, args.keypoint_noise, subjects=args.subjects,
+              heldout=args.heldout is None)
+    heldout = args.heldout or root / "heldout"
     cache = root / "cache"
     if not (cache / "index.json").is_file():
         prepare_cache(index_videos(root / "train" / "videos", min_frames=2), cache, crop_settings(size=64))
@@ -100,13 +120,14 @@ def main() -> None:
     for name, overrides in chosen.items():
         if args.seed:
             name, overrides = f"{name}@{args.seed}", [*overrides, f"train.seed={args.seed}"]
-        config = load_config(CONFIG, [f"data.cache={cache}", f"data.poses3d={root / 'poses3d.npy'}", f"train.steps={args.steps}",
+        config = load_config(args.config, [f"data.cache={cache}", f"data.poses3d={root / 'poses3d.npy'}", f"train.steps={args.steps}",
                                       "train.checkpoint_every=100000", "train.sample_every=100000", *overrides])
         start = time.perf_counter()
         run = train(config, root / "runs" / name)
         minutes = (time.perf_counter() - start) / 60
-        scores = evaluate_synthetic(load_model(run), root / "heldout", mean_pose=mean_pose(poses))
-        results[name] = {"overrides": overrides, "steps": args.steps, "minutes": round(minutes, 1), **scores}
+        scores = evaluate_synthetic(load_model(run), heldout, mean_pose=mean_pose(poses))
+        results[name] = {"config": str(args.config), "heldout": str(heldout), "overrides": overrides,
+                         "steps": args.steps, "minutes": round(minutes, 1), **scores}
         results_path.write_text(json.dumps(results, indent=1))
         print(name, json.dumps(results[name]))
     print("\n| variant | PA-MPJPE (mm) | N-MPJPE (mm) | minutes |\n|---|---|---|---|")
