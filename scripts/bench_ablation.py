@@ -64,14 +64,14 @@ def variants(root: Path) -> dict[str, list[str]]:
 
 
 def make_data(root: Path, scenes: int, views: int, frames: int, noise: float, seed: int = 0,
-              subjects: int = 8, size: int = 128, heldout: bool = True) -> None:
+              subjects: int = 8, heldout: bool = True) -> None:
     """Training scenes of subjects 1–``subjects``, held-out clips (unless ``heldout`` is False),
     unpaired poses and noisy keypoint sidecars, each only if not there yet."""
     if not (root / "train" / "scenes.json").is_file():
-        generate_dataset(root / "train", videos=scenes, views=views, frames=frames, size=size, seed=seed,
+        generate_dataset(root / "train", videos=scenes, views=views, frames=frames, size=128, seed=seed,
                          subjects=range(1, subjects + 1))
     if heldout and not (root / "heldout" / "scenes.json").is_file():
-        generate_dataset(root / "heldout", videos=6, frames=frames, size=size, seed=seed + 1, subjects=[9, 11])
+        generate_dataset(root / "heldout", videos=6, frames=frames, size=128, seed=seed + 1, subjects=[9, 11])
     if not (root / "poses3d.npy").is_file():
         np.save(root / "poses3d.npy", sample_poses(clips=160, frames=frames, seed=7, subjects=range(1, 9)))
     folder = root / "keypoints"
