@@ -114,8 +114,26 @@ def pa_mpjpe_either_side(prediction_mm: np.ndarray, truth_mm: np.ndarray) -> flo
     Args:
         prediction_mm, truth_mm: (N, 17, 3) root-relative, camera frame, mm.
     """
+    return float(_pa_mpjpe_both_sides(prediction_mm, truth_mm).min(0).mean())
+
+
+def pa_mpjpe_wrong_side(prediction_mm: np.ndarray, truth_mm: np.ndarray) -> float:
+    """Mean PA-MPJPE (mm) when each frame takes the worse of its prediction and the mirrored one.
+
+    The other end of :func:`pa_mpjpe_either_side`: a facing decision that is right in a fraction
+    p of the frames (and wrong at random otherwise) scores about
+    ``p · either_side + (1 − p) · wrong_side``, which turns a facing accuracy into 3D.
+
+    Args:
+        prediction_mm, truth_mm: (N, 17, 3) root-relative, camera frame, mm.
+    """
+    return float(_pa_mpjpe_both_sides(prediction_mm, truth_mm).max(0).mean())
+
+
+def _pa_mpjpe_both_sides(prediction_mm: np.ndarray, truth_mm: np.ndarray) -> np.ndarray:
+    """(2, N) per-frame PA-MPJPE (mm) of the prediction and of its left↔right mirror."""
     mirrored = flip_pose(torch.as_tensor(prediction_mm)).numpy()
-    return float(np.minimum(np.asarray(pa_mpjpe(mirrored, truth_mm)), np.asarray(pa_mpjpe(prediction_mm, truth_mm))).mean())
+    return np.stack([np.asarray(pa_mpjpe(prediction_mm, truth_mm)), np.asarray(pa_mpjpe(mirrored, truth_mm))])
 
 
 def joints2d_bias(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, float]:
@@ -291,6 +309,8 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "depth_sign_agreement": depth_sign_agreement(pred["pose_camera"], truth),
         "spread_ratio": spread_ratio(pred["pose_camera"], truth),
         "pa_mpjpe": float(pa_mpjpe(pred_mm, truth_mm).mean()),
+        # the start is the mean unpaired pose: the mean-pose baseline on exactly these frames
+        "pa_mpjpe_start": float(pa_mpjpe(initial_mm, truth_mm).mean()),
         "pa_mpjpe_shuffled_truth": float(pa_mpjpe(pred_mm, truth_mm[rng.permutation(len(truth_mm))]).mean()),
         # a heading that never changes gives ~0 spread whatever the truth's spread is
         "yaw_spread_deg": circular_spread_degrees(yaw_degrees(pred["pose_camera"])),
@@ -300,6 +320,7 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "yaw_beyond_135deg": float((yaw > 135).float().mean()),
         "mirror_better_fraction": mirror_better_fraction(pred_mm, truth_mm),
         "pa_mpjpe_either_side": pa_mpjpe_either_side(pred_mm, truth_mm),
+        "pa_mpjpe_wrong_side": pa_mpjpe_wrong_side(pred_mm, truth_mm),
         **facing_agreement(pred["joints2d"], truth2d),
         **pa_mpjpe_by_facing(pred_mm, truth_mm, truth2d),
         # the start is the mean unpaired pose: its PA-MPJPE is the mean-pose baseline's, per group
@@ -346,4 +367,4 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
-           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_by_facing", "joints2d_bias", "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_wrong_side", "pa_mpjpe_by_facing", "joints2d_bias", "true_puppet_depth", "puppet_reconstruction", "diagnose"]

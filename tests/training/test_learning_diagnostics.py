@@ -13,7 +13,7 @@ from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
+    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, pa_mpjpe_wrong_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 
@@ -117,6 +117,8 @@ def test_diagnose_runs_and_is_self_consistent(tiny_set):
     # the start is the model itself: same 2D error; an untrained model predicts one pose
     assert report["joints2d_error_px"] == pytest.approx(report["joints2d_error_initial_px"])
     assert report["spread_ratio"] < 0.05
+    assert report["pa_mpjpe"] == pytest.approx(report["pa_mpjpe_start"])
+    assert report["pa_mpjpe_either_side"] <= report["pa_mpjpe"] <= report["pa_mpjpe_wrong_side"]
     assert report["recon_loss_predicted_pose"] == pytest.approx(report["recon_loss_initial_pose"], rel=1e-5)
     assert -1.0 <= report["gradient_cosine_to_truth"] <= 1.0
     assert -1.0 <= report["silhouette_gradient_cosine_to_truth"] <= 1.0
@@ -149,6 +151,16 @@ def test_pa_mpjpe_either_side_forgives_the_side_only(poses):
     assert pa_mpjpe_either_side(mirrored, truth) == pytest.approx(0.0, abs=1e-3)
     noisy = truth + np.random.default_rng(0).normal(0, 20, truth.shape)
     assert 0 < pa_mpjpe_either_side(noisy, truth) <= float(pa_mpjpe(noisy, truth).mean()) + 1e-9
+
+
+def test_pa_mpjpe_wrong_side_is_the_mirror_of_a_right_prediction(poses):
+    truth = poses.double().numpy() * 1000
+    mirrored = flip_pose(poses).double().numpy() * 1000
+    # right or mirrored, the worse side is the mirror's error and the better one 0
+    assert pa_mpjpe_wrong_side(truth, truth) == pytest.approx(float(pa_mpjpe(mirrored, truth).mean()))
+    assert pa_mpjpe_wrong_side(mirrored, truth) == pytest.approx(float(pa_mpjpe(mirrored, truth).mean()))
+    noisy = truth + np.random.default_rng(0).normal(0, 20, truth.shape)
+    assert pa_mpjpe_either_side(noisy, truth) <= float(pa_mpjpe(noisy, truth).mean()) <= pa_mpjpe_wrong_side(noisy, truth)
 
 
 def test_facing_agreement_closed_forms():
