@@ -60,21 +60,42 @@ class ModelConfig:
     """Network sizes and the fixed crop camera."""
 
     image_size: int = 64               # training crop side, pixels
-    encoder_width: int = 32            # pose encoder channels at full resolution
-    encoder_stages: int = 4            # stride-2 residual stages of the pose encoder
+    encoder_width: int = 16            # pose encoder channels at full resolution (doubled per stage, up to 8×)
+    encoder_stages: int = 4            # stride-2 stages of the pose encoder's hourglass (heatmaps at 1/4)
     appearance_channels: int = 64      # size of each part's appearance vector
     appearance_width: int = 32         # appearance encoder channels
     decoder_width: int = 32            # decoder channels at full resolution
     decoder_levels: int = 3            # decoder downsamplings (image_size divisible by 2**levels)
     focal_ratio: float = 2.0           # crop focal length / crop side (a fixed perspective camera)
     discriminator_hidden: int = 256    # pose discriminator MLP width
-    bone_scaling: bool = False         # per-sample bone lengths (±25 %) instead of fixed canonical ratios
-    spatial_head: bool = False         # pose heads see a 4×4 feature grid, not the global average
-    encoder: Literal["kinematic", "heatmap"] = "kinematic"  # heatmap: 2.5D heatmaps + depth maps (integral)
-    lifter: bool = False               # heatmap encoder: depth = a 2D→depth lifter's (unpaired poses) + the maps'
-    start_facing: Literal["front", "any"] = "front"  # heatmap encoder's start: facing the camera, or the mean over headings
-    facing_head: bool = False  # heatmap encoder: a binary head decides the side (left/right swap); see loss.travel_facing
-    refiner: bool = False   # heatmap encoder: a 2D denoiser from unpaired poses builds the reported pose (loss.refining)
+    lifter: bool = False               # depth = a 2D→depth lifter's (learned from unpaired poses) + the depth maps'
+    start_facing: Literal["front", "any"] = "front"  # the start: facing the camera, or the mean 2D over headings
+    facing_head: bool = False          # a binary head decides the side (left/right swap); see loss.travel_facing
+    refiner: bool = False              # a 2D denoiser from unpaired poses builds the reported pose (loss.refining)
+
+
+# The kinematic pose encoder (bone directions + a camera from pooled features) and its options were
+# removed: the 2.5D encoder beat it wherever both were measured (BENCHMARKS.md). Runs written before
+# keep loading, since their files name these keys with the values the 2.5D encoder stands for.
+REMOVED_MODEL_SETTINGS: dict[str, object] = {"encoder": "heatmap", "bone_scaling": False, "spatial_head": False}
+
+
+def removed_model_setting(key: str, value: object, where: str) -> bool:
+    """Whether ``key`` is a removed model setting (then drop it); an error if it asks for what was removed.
+
+    Args:
+        key: a model setting's name; value: its value; where: what the message puts before the key
+            (``"model."``, or ``"RUN/model.pt: "``).
+    Raises:
+        ConfigError when the value is not the one the 2.5D encoder stands for (e.g. ``encoder: kinematic``).
+    """
+    if key not in REMOVED_MODEL_SETTINGS:
+        return False
+    if value != REMOVED_MODEL_SETTINGS[key]:
+        raise ConfigError(f"{where}{key}={value!r} belongs to the kinematic pose encoder, which was removed "
+                          f"(the 2.5D encoder beat it wherever both were measured, BENCHMARKS.md); delete the "
+                          f"key and train the 2.5D encoder")
+    return True
 
 
 @dataclass
@@ -96,11 +117,11 @@ class LossConfig:
     pose3d: float = 0.0                # MPJPE to 3D labels where data.labels3d has them
     reprojection: float = 0.0          # confidence-weighted 2D keypoint reprojection (needs keypoints)
     relative_depth: float = 0.0        # ranking loss on depth-order labels made from 2D keypoints
-    bone_ratio: float = 0.0            # within-group variance of bone-length ratios (with model.bone_scaling)
+    bone_ratio: float = 0.0            # within-group variance of bone-length ratios (Zhou et al.'s groups)
     multiview_consistency: float = 0.0  # view i's pose moved into view j agrees with view j's (multi-view)
     transform_reprojection: float = 0.0  # view i's pose moved into view j and projected matches view j's 2D
     cross_view: float = 0.0            # synthesise view j's frame from view i's transformed pose
-    proportions: float = 0.0           # all bone-length ratios ≈ canonical (for model.encoder=heatmap's free bones)
+    proportions: float = 10.0          # all bone-length ratios ≈ canonical (the encoder's bones are free)
     imitation: float = 0.0             # recover a sampled unpaired pose from the decoder's rendering of it
     lifting: float = 0.0               # train model.lifter on projections of unpaired poses
     imitation_flat: float = 0.0        # share of imitation paintings made of flat-coloured parts, not the decoder
@@ -171,6 +192,8 @@ def from_dict(cls: type[T], values: dict[str, Any], prefix: str = "") -> T:
     kwargs = {}
     for key, value in values.items():
         dotted = f"{prefix}{key}"
+        if cls is ModelConfig and removed_model_setting(key, value, prefix):
+            continue
         if key not in names:
             raise ConfigError(_unknown_key_message(dotted, key, names, prefix))
         kwargs[key] = _convert(value, hints[key], dotted)

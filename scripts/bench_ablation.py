@@ -5,7 +5,7 @@ scene seen by ``--views`` calibrated cameras), held-out single-view clips of sub
 unpaired 3D poses from the motion generator (a seed of their own), and 2D keypoint sidecars made
 from the synthetic 2D labels plus Gaussian noise (``--keypoint-noise`` pixels, a detector's
 error). Every variant starts from the same seed and trains ``--steps`` steps with
-``configs/kinematic.yaml`` (or ``-c CONFIG``); the held-out PA-MPJPE and N-MPJPE of each go into
+``configs/heatmap_selfsup.yaml`` (or ``-c CONFIG``); the held-out PA-MPJPE and N-MPJPE of each go into
 a table.
 
     python scripts/bench_ablation.py --out runs/ablation --steps 300
@@ -43,7 +43,7 @@ from posesynth.training.inputs import mean_pose
 from posesynth.training.train import train
 from posesynth.video.index import index_videos
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "kinematic.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
 
 
 def variants(root: Path) -> dict[str, list[str]]:
@@ -58,7 +58,7 @@ def variants(root: Path) -> dict[str, list[str]]:
                       "loss.transform_reprojection=1.0"],
         "multiview_self2d": [f"data.calibration={root / 'train' / 'scenes.json'}", "loss.multiview_consistency=1.0",
                              "loss.transform_reprojection=1.0"],
-        "bone_ratio": ["model.bone_scaling=true", "loss.bone_ratio=1.0"],
+        "bone_ratio": ["loss.bone_ratio=1.0"],
         "labels5": [f"data.labels3d={root / 'train' / 'labels'}", "data.labels_fraction=0.05", "loss.pose3d=1.0"],
     }
 

@@ -7,7 +7,7 @@ measured in the same run; and the puppet renderer's forward time against copying
 of output bytes (a memory-bound floor). Medians of repeated, interleaved measurements — these
 machines are shared and noisy.
 
-    python scripts/bench_train.py [--sizes 64 128] [--batch 16] [--repeats 7] [--encoder heatmap] [--json OUT]
+    python scripts/bench_train.py [--sizes 64 128] [--batch 16] [--repeats 7] [--json OUT]
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ def copy_rate(nbytes: int, repeats: int = 7) -> float:
     return nbytes / statistics.median(timed(lambda: dst.copy_(src), repeats))
 
 
-def bench_size(size: int, batch: int, repeats: int, encoder: str = "kinematic") -> dict:
+def bench_size(size: int, batch: int, repeats: int) -> dict:
     """One crop size: a full training step's time and FLOPs, and the renderer against a copy."""
     torch.manual_seed(0)
-    model = PoseSynthModel(image_size=size, encoder=encoder, **DEMO_SIZES).to(DEVICE)
+    model = PoseSynthModel(image_size=size, **DEMO_SIZES).to(DEVICE)
     model.start_from_pose(canonical_tpose())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     source, target, background = torch.rand(3, batch, 3, size, size, device=DEVICE).unbind(0)
@@ -99,10 +99,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--encoder", choices=["kinematic", "heatmap"], default="kinematic")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    rows = [bench_size(s, args.batch, args.repeats, args.encoder) for s in args.sizes]
+    rows = [bench_size(s, args.batch, args.repeats) for s in args.sizes]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'size':>5} {'pairs/s':>8} {'GFLOP/step':>10} {'GFLOP/s':>8} {'of matmul':>9} {'render ms':>9} {'copy ms':>8} {'ratio':>6}")
     for r in rows:

@@ -34,7 +34,7 @@ from posesynth.training.budget import StepTimer
 from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose
 
-SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's and kinematic.yaml's crop (focal_ratio 2) and a nominal root depth
+SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's and heatmap_selfsup.yaml's crop (focal_ratio 2) and a nominal root depth
 
 
 def lift(lifter: DepthLifter, joints2d: torch.Tensor, K: torch.Tensor) -> torch.Tensor:

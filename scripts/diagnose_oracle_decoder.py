@@ -38,7 +38,9 @@ from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.diagnostics import true_puppet_depth, yaw_error_degrees
 from posesynth.training.inputs import mean_pose
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "kinematic.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
+# stage B trains the encoder by reconstruction alone: no lifter or refiner beside it
+POSE_PATH = ("model.lifter=false", "loss.lifting=0", "model.refiner=false", "loss.refining=0")
 
 
 def tensors(split: dict[str, np.ndarray], focal: float) -> dict[str, torch.Tensor]:
@@ -99,7 +101,7 @@ def main() -> None:
     parser.add_argument("--min-gap", type=int, default=8, help="source/target gap, in strided frames")
     args = parser.parse_args()
 
-    config = load_config(CONFIG)
+    config = load_config(CONFIG, POSE_PATH)
     torch.manual_seed(0)
     model = PoseSynthModel(**model_kwargs(config))
     reference = mean_pose(torch.as_tensor(sample_poses(clips=64, seed=7)))

@@ -1,13 +1,13 @@
 """Diagnostic: how well can the pose encoder learn pose at all, given direct 3D supervision?
 
-Trains only the pose path of the model (the kinematic encoder: bone directions + rotation → FK;
-with ``model.encoder=heatmap`` the 2.5D encoder: heatmaps + depth maps, back-projected) on
+Trains only the pose path of the model (the 2.5D encoder of ``configs/heatmap_selfsup.yaml``:
+heatmaps + depth maps, back-projected; no lifter or refiner, the labels train the depth maps) on
 labelled synthetic crops with a root-relative, camera-frame MPJPE loss, and scores the held-out
 set: the learnability curve's upper bound for any weaker signal. If this reaches well below the
 mean-pose baseline, the encoder and budget are adequate and the gap lies in the self-supervised
 signal; if not, the problem is upstream of the renderer.
 
-    python scripts/diagnose_supervised.py --data runs/learning/data --steps 900 [model.encoder=heatmap]
+    python scripts/diagnose_supervised.py --data runs/learning/data --steps 900 [key=value ...]
 
 The 3D labels are root-relative, so nothing ties the 2D joints to the true pixels: they follow
 the model's fixed crop camera (focal, root depth), and their error includes that scale.
@@ -42,7 +42,9 @@ from posesynth.training.budget import StepTimer
 from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.inputs import mean_pose
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "kinematic.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
+# the labels train the depth maps themselves: no lifter (learned from unpaired poses) and no refiner
+POSE_PATH = ("model.lifter=false", "loss.lifting=0", "model.refiner=false", "loss.refining=0")
 
 
 def main() -> None:
@@ -58,10 +60,10 @@ def main() -> None:
     parser.add_argument("--augment", action="store_true", help="colour jitter and mirroring (posesynth.data.augment)")
     parser.add_argument("--evals", type=int, default=6, help="held-out evaluations over the run")
     parser.add_argument("--json", type=Path, default=None, help="write the learning curve here")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.spatial_head=true")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.encoder_width=32")
     args = parser.parse_args()
 
-    config = load_config(CONFIG, args.overrides)
+    config = load_config(CONFIG, [*POSE_PATH, *args.overrides])
     size = config.model.image_size
     crops, poses = [], []
     for path in sorted((args.data / "train" / "labels").glob("*.npz")):

@@ -3,7 +3,7 @@
 Meant for the ``device`` machine a session is sometimes lent (15 minutes in all): one prepared
 command that writes one JSON, so that the whole check is a single call. It runs
 
-1. ``bench_train.bench_size`` at 64 and 128 px for both pose encoders (pairs/s, GFLOP/s);
+1. ``bench_train.bench_size`` at 64 and 128 px (pairs/s, GFLOP/s);
 2. ``bench_learning.run_benchmark`` at 128 px crops from 256 px videos, ``mixed_precision=bf16``
    (where the GPU has it), the self-supervised recipe (``configs/heatmap_selfsup.yaml``, the 2.5D
    recipe, unless ``--recipe`` overrides say otherwise), for
@@ -31,8 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_learning import run_benchmark  # noqa: E402
 from bench_train import bench_size  # noqa: E402
 
-SELF_SUPERVISED = ("model.encoder=heatmap", "loss.imitation=1.0", "loss.proportions=10.0")
-
 
 def device_name() -> str:
     if torch.cuda.is_available():
@@ -52,12 +50,11 @@ def main() -> None:
     report: dict = {"device": device_name(), "torch": torch.__version__, "tiny": args.tiny}
 
     sizes, batch = ((32,), 2) if args.tiny else ((64, 128), 16)
-    report["throughput"] = [dict(bench_size(s, batch, repeats=2 if args.tiny else 7, encoder=e), encoder=e)
-                            for s in sizes for e in ("kinematic", "heatmap")]
+    report["throughput"] = [bench_size(s, batch, repeats=2 if args.tiny else 7) for s in sizes]
     print(json.dumps(report["throughput"], indent=1), flush=True)
 
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    recipe = [*SELF_SUPERVISED, f"train.mixed_precision={'bf16' if bf16 else 'auto'}", "data.num_workers=4"]
+    recipe = [f"train.mixed_precision={'bf16' if bf16 else 'auto'}", "data.num_workers=4"]
     if args.tiny:
         recipe += ["model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
                    "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1"]

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from bench_learning import run_benchmark  # noqa: E402
 
+from posesynth.models.loading import stored_model_kwargs  # noqa: E402
 from posesynth.models.model import PoseSynthModel  # noqa: E402
 from posesynth.training.checkpoints import export_weights  # noqa: E402
 from posesynth.training.inputs import canonical_poses  # noqa: E402
@@ -42,7 +43,7 @@ OVERRIDES = ("model.facing_head=true", "model.refiner=false", "loss.refining=0")
 def add_refiner(checkpoint: Path, poses3d: Path, iterations: int, seed: int) -> dict:
     """Fit a refiner on the unpaired poses and store it in ``checkpoint`` (half precision, atomically)."""
     stored = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    kwargs = {**stored["model_kwargs"], "refiner": True}
+    kwargs = {**stored_model_kwargs(stored, checkpoint), "refiner": True}
     model = PoseSynthModel(**kwargs)
     poses = canonical_poses(torch.as_tensor(np.load(poses3d, allow_pickle=False), dtype=torch.float32))
     losses = fit_refiner(model.refiner, poses, K=model.K, image_size=kwargs["image_size"], iterations=iterations,

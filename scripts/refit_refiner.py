@@ -43,8 +43,6 @@ def main() -> None:
     try:
         model = load_model(args.run)
         data = run_config(args.run).data
-        if model.encoder != "heatmap":
-            raise ConfigError(f"{args.run} is a {model.encoder} run: a refiner refines the heatmap encoder's 2D joints")
         if data.eval_synthetic is None:
             raise ConfigError(f"{args.run}/config.yaml has no data.eval_synthetic: nothing held out to score")
         real = torch.as_tensor(unpaired_poses(data), dtype=torch.float32)

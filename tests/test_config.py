@@ -32,6 +32,17 @@ def test_int_and_exponent_strings_are_accepted_for_float():
     assert load_config(None, ["data.margin=2"]).data.margin == 2.0
 
 
+def test_the_removed_kinematic_settings_load_as_the_2p5d_encoder_or_say_what_happened(capsys):
+    # a run's config.yaml from before the removal names them with the 2.5D encoder's values
+    assert load_config(None, ["model.encoder=heatmap", "model.bone_scaling=false", "model.spatial_head=false"]) == Config()
+    for override in ("model.encoder=kinematic", "model.bone_scaling=true", "model.spatial_head=true"):
+        key = override.split("=")[0]
+        with pytest.raises(ConfigError, match=rf"{key}=.* belongs to the kinematic pose encoder, which was removed"):
+            load_config(None, [override])
+    assert main(["config", "model.encoder=kinematic"]) == 2  # one line, no traceback
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
 @pytest.mark.parametrize("override, message", [
     ("data.vidoes=/x", r"unknown config key 'data\.vidoes'.*Did you mean 'data\.videos'"),
     ("nope.key=1", r"unknown config key 'nope'.*Valid keys in the top level: data, model, loss, train"),
@@ -93,8 +104,8 @@ def test_shipped_base_config_matches_the_defaults():
     assert load_config(Path(__file__).parents[1] / "configs" / "base.yaml") == Config()
 
 
-@pytest.mark.parametrize("name", ["base.yaml", "demo.yaml", "kinematic.yaml", "h36m_selfsup.yaml", "wild_videos.yaml",
-                                  "heatmap_selfsup.yaml"])
+@pytest.mark.parametrize("name", ["base.yaml", "demo.yaml", "h36m_selfsup.yaml", "h36m_semi.yaml", "h36m_weak.yaml",
+                                  "wild_videos.yaml", "multiview.yaml", "depth_pretrain.yaml", "heatmap_selfsup.yaml"])
 def test_every_shipped_config_loads(name):
     from pathlib import Path
     config = load_config(Path(__file__).parents[1] / "configs" / name)

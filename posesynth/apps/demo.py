@@ -27,7 +27,7 @@ import torch
 from posesynth.config import Config, ConfigError, load_config
 from posesynth.data.cache import crop_settings, prepare_cache
 from posesynth.evaluation.synthetic import best_constant_scores, load_labelled_set, score_poses
-from posesynth.models.loading import load_model, model_file
+from posesynth.models.loading import load_model, model_file, stored_model_kwargs
 from posesynth.skeleton import facing_side
 from posesynth.synth.dataset import generate_dataset
 from posesynth.synth.poses import sample_poses
@@ -90,7 +90,8 @@ def demo_config(out: Path, overrides: list[str] | None = None) -> Config:
 
 def check_same_model(config: Config, checkpoint: str | os.PathLike) -> None:
     """Raise a one-line ConfigError when ``checkpoint`` was trained with other ``model.*`` settings."""
-    stored = torch.load(model_file(checkpoint), map_location="cpu", weights_only=True)["model_kwargs"]
+    file = model_file(checkpoint)
+    stored = stored_model_kwargs(torch.load(file, map_location="cpu", weights_only=True), file)
     wanted = model_kwargs(config)
     differ = [f"model.{k}={v} (config: {wanted.get(k)})" for k, v in stored.items() if wanted.get(k) != v]
     if differ:

@@ -8,10 +8,10 @@ arms and forearms), the two pelvis→hip bones, the two thorax→shoulder bones
 zero when the group's bones are all the same multiple of the canonical skeleton, whatever the
 person's size.
 
-With the kinematic pose model's fixed canonical lengths (kinematics.py) the loss is zero
-by construction; it matters where the lengths are relaxed, e.g. per-sample bone scales fed to
-``forward_kinematics(directions, bone_lengths=skeleton.bone_lengths_tensor() * scales)``
-(:func:`scale_bones` does the same to a finished pose).
+A pose built with the fixed canonical lengths (``kinematics.forward_kinematics``) scores zero by
+construction; the 2.5D encoder's back-projected joints have free bone lengths, which the loss
+holds together. :func:`scale_bones` relaxes a finished pose's lengths by per-bone scales
+(``forward_kinematics(directions, bone_lengths=skeleton.bone_lengths_tensor() * scales)``).
 """
 
 from __future__ import annotations

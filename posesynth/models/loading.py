@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from posesynth.config import Config, load_config
+from posesynth.config import Config, load_config, removed_model_setting
 from posesynth.models.model import PoseSynthModel
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,20 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         raise FileNotFoundError(f"{file} does not exist: pass a run directory written by `posesynth train` "
                                 f"(it holds model.pt) or a model.pt file")
     weights = torch.load(file, map_location=map_location, weights_only=True)
-    model = PoseSynthModel(**weights["model_kwargs"])
+    model = PoseSynthModel(**stored_model_kwargs(weights, file))
     model.load_state_dict(weights["state_dict"])
     return model.eval()
+
+
+def stored_model_kwargs(weights: dict, file: str | os.PathLike) -> dict:
+    """The :class:`PoseSynthModel` keyword arguments stored with a checkpoint (``weights["model_kwargs"]``).
+
+    A file written before the kinematic encoder was removed also names its settings
+    (``config.REMOVED_MODEL_SETTINGS``): they are dropped, or a one-line ConfigError naming ``file``
+    if the file is a kinematic encoder's.
+    """
+    return {key: value for key, value in weights["model_kwargs"].items()
+            if not removed_model_setting(key, value, f"{file}: ")}
 
 
 def run_config(run: str | os.PathLike) -> Config:
@@ -47,4 +58,4 @@ def run_config(run: str | os.PathLike) -> Config:
     return load_config(file)
 
 
-__all__ = ["MODEL_FILE", "model_file", "load_model", "run_config"]
+__all__ = ["MODEL_FILE", "model_file", "load_model", "stored_model_kwargs", "run_config"]

@@ -1,24 +1,22 @@
-"""The whole part-guided synthesis model: wires encoders, kinematics, puppet and decoder.
+"""The whole part-guided synthesis model: wires the encoders, the puppet and the decoder.
 
-One forward pass (Kundu et al., CVPR 2020, fig. 2):
+One forward pass (Kundu et al., CVPR 2020, fig. 2, with a 2.5D pose encoder):
 
-    source, target ──PoseEncoder──► local bone directions + camera, for both frames
-        ──local_to_global_directions + forward_kinematics──► pose3d (B, 17, 3), body frame
-        ──camera R, t; project with the fixed crop camera K──► joints2d (B, 17, 2), depth (B, 17)
-        ──render_part_maps──► part maps (B, P+1, H, W)
+    target, source ──HeatmapPoseEncoder──► heatmaps → joints2d (B, 17, 2) crop px (soft-argmax),
+        depth maps → root-relative depths (B, 17) m, a root depth factor
+        ──unproject through the fixed crop camera K──► joints (B, 17, 3), camera frame
+        ──derived──► body rotation (B, 3, 3), pose3d (B, 17, 3) body frame, bone directions
+        ──render_part_maps(joints2d, depth)──► part maps (B, P+1, H, W)
     AppearanceEncoder(source, source part maps) ──► appearance (B, P, C)
     Decoder(target part maps, appearance, target background) ──► synthesised target
 
-With ``encoder="heatmap"`` the first two steps are replaced by the 2.5D encoder
-(:mod:`posesynth.models.heatmap_encoder`): heatmaps → joints2d (B, 17, 2) by soft-argmax, depth
-maps → root-relative depths, a root depth factor; the joints are back-projected through the crop
-camera and the body rotation and bone directions are *derived* from the 3D joints. The puppet is
-then drawn from those 2D joints and depths, so the reconstruction gradient lands on each joint.
+The puppet is drawn from the predicted 2D joints and depths, so the reconstruction gradient lands
+on each joint where it is (:mod:`posesynth.models.heatmap_encoder`).
 
 The crop camera is fixed (the paper's "fixed perspective camera P"): focal length
-``focal_ratio × image_size`` pixels, principal point at the crop centre. Since bone lengths are
-fixed, the predicted root depth sets the person's size in the crop: it is predicted as a
-log-factor around the nominal depth at which a 1.7 m person fills 75 % of the crop.
+``focal_ratio × image_size`` pixels, principal point at the crop centre. The root depth sets the
+person's size in the crop: it is predicted as a log-factor around the nominal depth at which a
+1.7 m person fills 75 % of the crop.
 """
 
 from __future__ import annotations
@@ -30,165 +28,114 @@ import torch
 from torch import nn
 
 from posesynth.geometry import intrinsics, project, unproject
-from posesynth.kinematics import (forward_kinematics, global_to_local_directions, local_to_global_directions,
-    pose_to_directions)
+from posesynth.kinematics import global_to_local_directions, pose_to_directions
 from posesynth.models.appearance import AppearanceEncoder
 from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
 from posesynth.models.heatmap_encoder import HeatmapPoseEncoder
 from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, refined_targets, relative_depth_units
-from posesynth.models.pose_encoder import PoseEncoder
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 from posesynth.render.warp import warp_person
-from posesynth.skeleton import FLIP_PERMUTATION, bone_lengths_tensor, facing_side
+from posesynth.skeleton import FLIP_PERMUTATION, facing_side
 
 NOMINAL_HEIGHT_M = 1.7
 NOMINAL_FILL = 0.75
 
 
 class PoseSynthModel(nn.Module):
-    """Pose encoder + appearance encoder + decoder around the differentiable puppet.
+    """2.5D pose encoder + appearance encoder + decoder around the differentiable puppet.
 
     Args:
         image_size: crop side S, pixels.
-        encoder_width, encoder_stages: pose encoder size.
+        encoder_width, encoder_stages: pose encoder size
+            (:class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`).
         appearance_channels, appearance_width: appearance encoder size.
         decoder_width, decoder_levels: decoder size.
         focal_ratio: crop focal length / S.
-        bone_scaling: per-sample bone lengths (canonical × a predicted factor per bone) instead
-            of the fixed canonical ratios.
-        spatial_head: the pose encoder's heads see a 4×4 feature grid instead of the global
-            average (:class:`~posesynth.models.pose_encoder.PoseEncoder`).
-        encoder: ``"kinematic"`` (bone directions + camera, fixed bone ratios) or ``"heatmap"``
-            (2.5D: heatmaps and depth maps, :class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`).
-        lifter: (heatmap encoder) add the depths a :class:`~posesynth.models.lifter.DepthLifter`
-            reads off the predicted 2D joints to the depth maps' (which then learn a residual).
-            The lifter learns only from projections of unpaired poses (``loss.lifting``).
-        start_facing: (heatmap encoder) :meth:`start_from_pose` draws the starting pose facing the
-            camera (``"front"``) or as its mean 2D over all headings (``"any"``).
-        facing_head: (heatmap encoder) the heatmaps label the limbs as a person facing the camera
-            would have them (the right side on the image's left), and a separate binary head says
-            whether the person faces away; if so the left and right joints swap
-            (:meth:`encode_pose`). The side is then one decision a classifier learns (from
-            ``loss.travel_facing``), not a jump of every heatmap across the body.
-        refiner: (heatmap encoder) a second lifter that returns the 2D pose it believes in and
-            its depths (:class:`~posesynth.models.lifter.DepthLifter` with ``refine_2d``), a
-            denoiser trained on noisy projections of unpaired poses (``loss.refining``). It is used
-            only for the reported pose, in eval mode: there the 3D pose is built on its 2D joints
-            and depths. Training never sees it (built into the training pose, straight through,
-            it made the encoder's 2D worse: BENCHMARKS.md, "The lifter as a 2D denoiser").
+        lifter: add the depths a :class:`~posesynth.models.lifter.DepthLifter` reads off the
+            predicted 2D joints to the depth maps' (which then learn a residual). The lifter
+            learns only from projections of unpaired poses (``loss.lifting``).
+        start_facing: :meth:`start_from_pose` draws the starting pose facing the camera
+            (``"front"``) or as its mean 2D over all headings (``"any"``).
+        facing_head: the heatmaps label the limbs as a person facing the camera would have them
+            (the right side on the image's left), and a separate binary head says whether the
+            person faces away; if so the left and right joints swap (:meth:`encode_pose`). The
+            side is then one decision a classifier learns (from ``loss.travel_facing``), not a
+            jump of every heatmap across the body.
+        refiner: a second lifter that returns the 2D pose it believes in and its depths
+            (:class:`~posesynth.models.lifter.DepthLifter` with ``refine_2d``), a denoiser trained
+            on noisy projections of unpaired poses (``loss.refining``). It is used only for the
+            reported pose, in eval mode: there the 3D pose is built on its 2D joints and depths.
+            Training never sees it (built into the training pose, straight through, it made the
+            encoder's 2D worse: BENCHMARKS.md, "The lifter as a 2D denoiser").
     """
 
-    def __init__(self, image_size: int = 64, encoder_width: int = 32, encoder_stages: int = 4,
+    def __init__(self, image_size: int = 64, encoder_width: int = 16, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
-                 decoder_levels: int = 3, focal_ratio: float = 2.0, bone_scaling: bool = False,
-                 spatial_head: bool = False, encoder: Literal["kinematic", "heatmap"] = "kinematic",
-                 lifter: bool = False, start_facing: Literal["front", "any"] = "front", facing_head: bool = False,
-                 refiner: bool = False):
+                 decoder_levels: int = 3, focal_ratio: float = 2.0, lifter: bool = False,
+                 start_facing: Literal["front", "any"] = "front", facing_head: bool = False, refiner: bool = False):
         super().__init__()
-        if facing_head and (encoder != "heatmap" or start_facing != "front"):
-            raise ValueError("model.facing_head needs model.encoder=heatmap and model.start_facing=front (its heatmaps "
-                             "label the limbs as seen facing the camera)")
+        if facing_head and start_facing != "front":
+            raise ValueError("model.facing_head needs model.start_facing=front (its heatmaps label the limbs as "
+                             "seen facing the camera)")
         if start_facing not in ("front", "any"):
             raise ValueError(f"model.start_facing={start_facing!r}: choose 'front' or 'any'")
         self.start_facing = start_facing
-        if encoder not in ("kinematic", "heatmap"):
-            raise ValueError(f"model.encoder={encoder!r}: choose 'kinematic' or 'heatmap'")
         if image_size % (2 ** decoder_levels):
             raise ValueError(f"model.image_size={image_size} must be divisible by 2**decoder_levels={2 ** decoder_levels}")
         self.image_size = image_size
         self.focal = focal_ratio * image_size
         self.nominal_depth = nominal_fill_depth(self.focal, image_size)
-        self.encoder = encoder
-        if lifter and encoder != "heatmap":
-            raise ValueError("model.lifter needs model.encoder=heatmap (it lifts the heatmap encoder's 2D joints)")
-        if refiner and encoder != "heatmap":
-            raise ValueError("model.refiner needs model.encoder=heatmap (it refines the heatmap encoder's 2D joints)")
         self.lifter = DepthLifter() if lifter else None
         self.refiner = DepthLifter(refine_2d=True) if refiner else None
-        if encoder == "heatmap":
-            if bone_scaling or spatial_head:
-                raise ValueError("model.bone_scaling and model.spatial_head belong to the kinematic encoder; "
-                                 "the heatmap encoder's bone lengths are free already (use loss.bone_ratio)")
-            self.pose_encoder = HeatmapPoseEncoder(image_size, encoder_width, encoder_stages, facing_head=facing_head)
-        else:
-            self.pose_encoder = PoseEncoder(encoder_width, encoder_stages, bone_scaling=bone_scaling,
-                                            spatial_head=spatial_head)
+        self.pose_encoder = HeatmapPoseEncoder(image_size, encoder_width, encoder_stages, facing_head=facing_head)
         self.appearance_encoder = AppearanceEncoder(appearance_channels, appearance_width)
         self.decoder = Decoder(NUM_PARTS, appearance_channels, decoder_width, decoder_levels)
         centre = (image_size - 1) / 2
         self.register_buffer("K", intrinsics(self.focal, centre, centre), persistent=False)
 
     def start_from_pose(self, pose3d: torch.Tensor) -> None:
-        """Initialise the pose head so every prediction starts at ``pose3d`` (e.g. the mean unpaired pose).
+        """Initialise the heatmap prior so every prediction starts at ``pose3d`` (e.g. the mean unpaired pose).
+
+        The pose is seen frontally, its pelvis at the crop centre and the nominal depth.
 
         Args:
             pose3d: (17, 3) metres, body frame (x left, y down, z out of the back).
         """
-        if self.encoder == "heatmap":  # the pose seen frontally, its pelvis at the crop centre, nominal depth
-            pose = pose3d.float().to(self.K) - pose3d.float().to(self.K)[:1]
-            if self.start_facing == "any":
-                # the mean 2D pose over all headings about the vertical: no side of the image is
-                # the right side's before the images say so (a frontal start draws everyone facing
-                # the camera, a per-joint bias that learning has to undo first)
-                angle = torch.linspace(0.0, 2 * math.pi, 73, device=pose.device)[:-1]
-                cos, sin, zero, one = angle.cos(), angle.sin(), torch.zeros_like(angle), torch.ones_like(angle)
-                turn = torch.stack([torch.stack([cos, zero, sin], -1), torch.stack([zero, one, zero], -1),
-                                    torch.stack([-sin, zero, cos], -1)], -2)                     # (H, 3, 3)
-                turned = pose @ turn.transpose(-1, -2) + pose.new_tensor([0.0, 0.0, self.nominal_depth])
-                self.pose_encoder.reset_heads(project(turned, self.K).mean(0),
-                                              None if self.lifter is not None else torch.zeros_like(pose[:, 2]))
-                return
-            joints = pose + pose.new_tensor([0.0, 0.0, self.nominal_depth])
-            # with a lifter the depth maps only add a residual to its depths: start them at zero
-            self.pose_encoder.reset_heads(project(joints, self.K), None if self.lifter is not None else pose[:, 2])
+        pose = pose3d.float().to(self.K) - pose3d.float().to(self.K)[:1]
+        if self.start_facing == "any":
+            # the mean 2D pose over all headings about the vertical: no side of the image is
+            # the right side's before the images say so (a frontal start draws everyone facing
+            # the camera, a per-joint bias that learning has to undo first)
+            angle = torch.linspace(0.0, 2 * math.pi, 73, device=pose.device)[:-1]
+            cos, sin, zero, one = angle.cos(), angle.sin(), torch.zeros_like(angle), torch.ones_like(angle)
+            turn = torch.stack([torch.stack([cos, zero, sin], -1), torch.stack([zero, one, zero], -1),
+                                torch.stack([-sin, zero, cos], -1)], -2)                     # (H, 3, 3)
+            turned = pose @ turn.transpose(-1, -2) + pose.new_tensor([0.0, 0.0, self.nominal_depth])
+            self.pose_encoder.reset_heads(project(turned, self.K).mean(0),
+                                          None if self.lifter is not None else torch.zeros_like(pose[:, 2]))
             return
-        directions, _ = pose_to_directions(pose3d[None].float())
-        self.pose_encoder.reset_heads(global_to_local_directions(directions)[0])
+        joints = pose + pose.new_tensor([0.0, 0.0, self.nominal_depth])
+        # with a lifter the depth maps only add a residual to its depths: start them at zero
+        self.pose_encoder.reset_heads(project(joints, self.K), None if self.lifter is not None else pose[:, 2])
 
     def encode_pose(self, image: torch.Tensor, facing: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Image → 3D pose, camera and projected joints.
+        """Image → 2D joints and depths, back-projected to the 3D pose; rotation and bones derived.
 
         Args:
             image: (B, 3, S, S) RGB in [0, 1].
             facing: (B,) bool, with the facing head: who faces away, given instead of the head's
                 own decision (the imitation cycle knows it for its sampled poses).
         Returns:
-            ``pose_body`` (B, 17, 3) root-relative, body frame, metres (canonical bone lengths);
-            ``pose_camera`` (B, 17, 3) root-relative, rotated into the camera frame, metres;
+            ``pose_body`` (B, 17, 3) root-relative, body frame, metres;
+            ``pose_camera`` (B, 17, 3) root-relative, camera frame, metres;
             ``joints_camera`` (B, 17, 3) camera frame incl. the root translation, metres;
-            ``joints2d`` (B, 17, 2) crop pixels; ``depth`` (B, 17) metres; ``rotation`` (B, 3, 3);
-            ``local_directions`` (B, 16, 3); with bone scaling ``bone_scale`` (B, 16); with the
-            facing head ``facing_logit`` (B,) and ``joints2d_frontal`` (B, 17, 2), the joints
-            labelled as if facing the camera.
+            ``joints2d`` (B, 17, 2) crop pixels; ``depth`` (B, 17) metres; ``rotation`` (B, 3, 3)
+            body → camera; ``local_directions`` (B, 16, 3) parent-relative bone directions;
+            ``heatmaps`` (B, 17, S/4, S/4); with the facing head ``facing_logit`` (B,) and
+            ``joints2d_frontal`` (B, 17, 2), the joints labelled as if facing the camera.
         """
-        if self.encoder == "heatmap":
-            return self._encode_heatmap_pose(image, facing)
-        out = self.pose_encoder(image)
-        directions = local_to_global_directions(out["local_directions"])
-        lengths = None
-        if "bone_scale" in out:
-            lengths = bone_lengths_tensor().to(directions) * out["bone_scale"]
-        pose_body = forward_kinematics(directions, lengths)
-        rotation = out["rotation"]
-        pose_camera = pose_body @ rotation.transpose(-1, -2)
-        depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
-        # the root's image offset (in crop half-sizes) back-projected at the root depth
-        half = self.image_size / 2
-        xy = out["offset"] * half * depth[:, None] / self.focal
-        root = torch.cat([xy, depth[:, None]], dim=-1)
-        joints_camera = pose_camera + root[:, None]
-        joints2d = project(joints_camera, self.K)
-        result = {"pose_body": pose_body, "pose_camera": pose_camera, "joints_camera": joints_camera,
-                  "joints2d": joints2d, "depth": joints_camera[..., 2], "rotation": rotation,
-                  "local_directions": out["local_directions"]}
-        if "bone_scale" in out:
-            result["bone_scale"] = out["bone_scale"]
-        return result
-
-    def _encode_heatmap_pose(self, image: torch.Tensor, facing: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """:meth:`encode_pose` for the 2.5D encoder: back-project, then derive rotation and bones."""
         out = self.pose_encoder(image)
         joints2d, relative = out["joints2d"], out["relative_depth"]
         extra = {}

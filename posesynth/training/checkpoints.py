@@ -30,7 +30,6 @@ def model_kwargs(config: Config) -> dict:
     return dict(image_size=m.image_size, encoder_width=m.encoder_width, encoder_stages=m.encoder_stages,
                 appearance_channels=m.appearance_channels, appearance_width=m.appearance_width,
                 decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
-                bone_scaling=m.bone_scaling, spatial_head=m.spatial_head, encoder=m.encoder,
                 lifter=m.lifter, start_facing=m.start_facing, facing_head=m.facing_head,
                 refiner=m.refiner)
 

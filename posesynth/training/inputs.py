@@ -144,8 +144,8 @@ def canonical_poses(poses: torch.Tensor) -> torch.Tensor:
 def mean_pose(poses: torch.Tensor) -> torch.Tensor:
     """The mean unpaired pose: mean canonical bone directions, canonical bone lengths.
 
-    Averaging directions (not joints) keeps the result a valid skeleton with the model's own
-    bone lengths, so it is exactly representable by the pose encoder.
+    Averaging directions (not joints) keeps the result a valid skeleton with the canonical bone
+    lengths, the pose the encoder's heatmap prior starts from.
 
     Args:
         poses: (N, 17, 3) metres, any frame.

@@ -1,8 +1,8 @@
 """Depth pre-training of the pose encoder from 2D keypoints alone ("pre-train, then fine-tune", WSP).
 
 WSP (Qiu et al. 2023) pre-trains on relative-depth labels made from 2D annotations and then
-fine-tunes; here the pose branch of :class:`~posesynth.models.model.PoseSynthModel` (encoder →
-kinematics → fixed crop camera) learns from person crops with
+fine-tunes; here the pose branch of :class:`~posesynth.models.model.PoseSynthModel` (2.5D
+encoder → back-projection through the fixed crop camera) learns from person crops with
 
     relative_depth_loss(depth, labels)   closer / farther / equal pairs (posesynth.data.depth_labels)
   + keypoint_loss(joints2d, keypoints)   2D reprojection, confidence-weighted, crop-size units

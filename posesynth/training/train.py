@@ -151,10 +151,6 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     if not multiview and (losses.multiview_consistency or losses.transform_reprojection or losses.cross_view):
         raise ValueError("loss.multiview_consistency / transform_reprojection / cross_view need synchronised views: "
                          "set data.calibration (a calibration file, or a synthetic set's scenes.json)")
-    if losses.bone_ratio and not m.bone_scaling and m.encoder == "kinematic":
-        raise ValueError("loss.bone_ratio > 0 needs model.bone_scaling=true or model.encoder=heatmap: with the "
-                         "kinematic encoder's fixed canonical bone ratios "
-                         "the term is constant")
     if bool(losses.lifting) != m.lifter:
         raise ValueError("model.lifter and loss.lifting go together: the lifter learns only from the lifting term "
                          f"(got model.lifter={m.lifter}, loss.lifting={losses.lifting})")

@@ -121,7 +121,7 @@ def test_semi_supervised_run_logs_pose3d_and_init_fine_tunes(labelled, tmp_path)
     with pytest.raises(ValueError, match="data.labels3d"):
         train(load_config(None, [*base, "loss.pose3d=1", "train.steps=1"]), tmp_path / "bad", progress=False)
     first = train(load_config(None, [*base, "train.steps=2", f"data.labels3d={labelled / 'labels'}",
-                                     "data.labels_fraction=0.5", "loss.pose3d=1", "model.bone_scaling=true"]),
+                                     "data.labels_fraction=0.5", "loss.pose3d=1"]),
                   tmp_path / "semi", progress=False)
     rows = [json.loads(line) for line in (first / "log.jsonl").read_text().splitlines()]
     assert all(0 <= row["loss/pose3d"] < 2 for row in rows) and max(row["loss/pose3d"] for row in rows) > 0.01

@@ -334,7 +334,7 @@ def test_score_poses_adds_2d_errors_and_the_constant_2d_poses():
     views = labelled_views(heldout, 32, stride=8)
     torch.manual_seed(0)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                           appearance_width=8, decoder_width=8, encoder="heatmap")
+                           appearance_width=8, decoder_width=8)
     encoded = encode_crops(model, views["crops"])
     assert encoded["joints2d"].shape == (len(views["crops"]), 17, 2)
     assert np.array_equal(predict_poses(model, views["crops"]), encoded["pose_camera"])

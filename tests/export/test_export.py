@@ -1,5 +1,5 @@
 """Exported motion: BVH round trip through posesynth's own reader, smoothing that keeps bone lengths,
-the root track's least squares, the CSV table, and `predict --bvh --csv` for both pose encoders."""
+the root track's least squares, the CSV table, and `predict --bvh --csv`."""
 
 from __future__ import annotations
 
@@ -91,8 +91,8 @@ def test_root_translation_is_exact_for_a_perspective_projection():
                                LENGTHS.sum(), rtol=1e-12)
 
 
-def _tiny_run(folder, encoder: str):
-    config = load_config(None, [*TINY, f"model.encoder={encoder}"])
+def _tiny_run(folder):
+    config = load_config(None, TINY)
     torch.manual_seed(0)
     model = PoseSynthModel(**model_kwargs(config))
     model.start_from_pose(skeleton.canonical_tpose())
@@ -102,9 +102,8 @@ def _tiny_run(folder, encoder: str):
     return folder
 
 
-@pytest.mark.parametrize("encoder", ["kinematic", "heatmap"])
-def test_predict_writes_a_bvh_that_round_trips_and_a_csv(encoder, tmp_path):
-    run = _tiny_run(tmp_path / "run", encoder)
+def test_predict_writes_a_bvh_that_round_trips_and_a_csv(tmp_path):
+    run = _tiny_run(tmp_path / "run")
     video = tmp_path / "clip.mp4"
     write_test_video(video, frames=10, width=64, height=48, fps=25)
     out = tmp_path / "out"

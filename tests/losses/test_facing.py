@@ -88,7 +88,7 @@ def test_facing_classification_loss_rejects_mismatched_labels():
 def test_compute_losses_term_trains_the_facing_head():
     torch.manual_seed(0)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                           appearance_width=8, decoder_width=8, encoder="heatmap", facing_head=True)
+                           appearance_width=8, decoder_width=8, facing_head=True)
     model.start_from_pose(canonical_tpose())  # a frontal start, as training has it
     source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)
     out = model(source, target, background)

@@ -66,7 +66,7 @@ def test_lifter_learns_depth_from_unpaired_poses_only():
 def test_model_lifter_learns_only_from_the_lifting_term():
     torch.manual_seed(0)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                           appearance_width=8, decoder_width=8, decoder_levels=3, encoder="heatmap", lifter=True)
+                           appearance_width=8, decoder_width=8, decoder_levels=3, lifter=True)
     model.start_from_pose(canonical_tpose())
     source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
     joints = sample_views(canonical_tpose().expand(2, 17, 3), image_size=32, focal=model.focal,
@@ -78,8 +78,6 @@ def test_model_lifter_learns_only_from_the_lifting_term():
     assert model.pose_encoder.heads.weight.grad.abs().sum() > 0
     lifting_loss(out["lifting_pred"], out["lifting_true"]).backward()
     assert all(p.grad is not None for p in model.lifter.parameters())
-    with pytest.raises(ValueError, match="model.encoder=heatmap"):
-        PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, lifter=True)
 
 
 def test_refined_targets_closed_form():
@@ -101,7 +99,7 @@ def test_the_refiner_builds_only_the_reported_pose_and_learns_only_from_its_term
     assert DepthLifter(width=16, layers=1, refine_2d=True)(torch.rand(4, 17, 2) * 64).shape == (4, 17, 3)
     torch.manual_seed(0)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                           appearance_width=8, decoder_width=8, decoder_levels=3, encoder="heatmap", lifter=True,
+                           appearance_width=8, decoder_width=8, decoder_levels=3, lifter=True,
                            refiner=True)
     model.start_from_pose(canonical_tpose())
     image = torch.rand(2, 3, 32, 32)
@@ -122,5 +120,3 @@ def test_the_refiner_builds_only_the_reported_pose_and_learns_only_from_its_term
     assert all(p.grad is None for p in model.refiner.parameters())
     lifting_loss(out["refining_pred"], out["refining_true"]).backward()
     assert all(p.grad is not None for p in model.refiner.parameters())
-    with pytest.raises(ValueError, match="model.encoder=heatmap"):
-        PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, refiner=True)

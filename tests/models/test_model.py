@@ -1,4 +1,4 @@
-"""The whole model: shapes, and every pose and camera parameter gets a gradient through the renderer."""
+"""The whole model: shapes, the start, and every pose parameter gets a gradient through the renderer."""
 
 import pytest
 import torch
@@ -30,7 +30,8 @@ def test_start_from_pose_puts_the_person_in_the_crop():
     model = _tiny_model()
     model.start_from_pose(canonical_tpose())
     out = model.encode_pose(torch.rand(2, 3, 32, 32))
-    torch.testing.assert_close(out["pose_body"], canonical_tpose().expand(2, 17, 3), atol=2e-2, rtol=0)
+    # the prior heatmaps are coarse: within a few cm
+    torch.testing.assert_close(out["pose_body"], canonical_tpose().expand(2, 17, 3), atol=6e-2, rtol=0)
     uv = out["joints2d"]
     assert uv.min() > 0 and uv.max() < 31      # the whole body is inside the crop at the start
     height = uv[..., 1].max(-1).values - uv[..., 1].min(-1).values
@@ -38,9 +39,9 @@ def test_start_from_pose_puts_the_person_in_the_crop():
 
 
 def test_heatmap_start_facing_any_is_the_mean_over_headings():
-    front = _tiny_model(encoder="heatmap")
+    front = _tiny_model()
     front.start_from_pose(canonical_tpose())
-    model = _tiny_model(encoder="heatmap", start_facing="any")
+    model = _tiny_model(start_facing="any")
     model.start_from_pose(canonical_tpose())
     image = torch.rand(2, 3, 32, 32)
     start, frontal = model.encode_pose(image)["joints2d"], front.encode_pose(image)["joints2d"]
@@ -53,7 +54,7 @@ def test_heatmap_start_facing_any_is_the_mean_over_headings():
 
 
 def test_facing_head_swaps_left_and_right_when_it_says_away():
-    model = _tiny_model(encoder="heatmap", lifter=True, facing_head=True)
+    model = _tiny_model(lifter=True, facing_head=True)
     model.start_from_pose(canonical_tpose())
     image = torch.rand(2, 3, 32, 32)
     out = model.encode_pose(image)
@@ -71,12 +72,12 @@ def test_facing_head_swaps_left_and_right_when_it_says_away():
         model.pose_encoder.facing_head[-1].bias.fill_(3.0)
     torch.testing.assert_close(model.encode_pose(image)["joints2d"], out["joints2d"][:, list(FLIP_PERMUTATION)])
     with pytest.raises(ValueError, match="facing_head"):
-        _tiny_model(facing_head=True)  # the kinematic encoder has no frontal labelling
+        _tiny_model(facing_head=True, start_facing="any")  # no frontal labelling to swap
 
 
 def test_imitation_with_a_facing_head_takes_the_side_from_the_sampled_pose():
     from posesynth.training.imitation_views import sample_views
-    model = _tiny_model(encoder="heatmap", lifter=True, facing_head=True)
+    model = _tiny_model(lifter=True, facing_head=True)
     model.start_from_pose(canonical_tpose())
     source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)
     views = sample_views(canonical_tpose().expand(4, 17, 3), image_size=32, focal=model.focal,
@@ -88,42 +89,8 @@ def test_imitation_with_a_facing_head_takes_the_side_from_the_sampled_pose():
     torch.testing.assert_close(out["imitation_joints2d"], expected)
 
 
-@pytest.mark.parametrize("spatial_head", [False, True])
-def test_every_pose_and_camera_parameter_gets_a_finite_gradient_through_the_renderer(spatial_head):
-    model = _tiny_model(spatial_head=spatial_head)
-    model.start_from_pose(canonical_tpose())
-    source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
-    out = model(source, target, background)
-    # reconstruction only: the pose encoder is reached solely through the part maps
-    loss = (out["synthesis"] - target).abs().mean()
-    loss.backward()
-    for name, parameter in model.pose_encoder.named_parameters():
-        assert parameter.grad is not None, f"{name} got no gradient"
-        assert torch.isfinite(parameter.grad).all(), f"{name} has a non-finite gradient"
-    for name in ("pose_head.2.weight", "camera_head.2.weight"):
-        grad = dict(model.pose_encoder.named_parameters())[name].grad
-        assert grad.abs().sum() > 0, f"{name}: zero gradient through the renderer"
-    for module in (model.appearance_encoder, model.decoder):
-        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in module.parameters())
-
-
-def test_spatial_head_sees_where_things_are_at_any_crop_size():
-    from posesynth.models.pose_encoder import PoseEncoder
-
-    torch.manual_seed(0)
-    encoder = PoseEncoder(width=8, stages=3, spatial_head=True)
-    for size in (32, 64):                            # 4×4 and 8×8 feature maps → the same 4×4 grid
-        out = encoder(torch.rand(2, 3, size, size))
-        assert out["local_directions"].shape == (2, 16, 3) and out["rotation"].shape == (2, 3, 3)
-    # the grid keeps which side of the crop a blob is on (a global average would mostly lose it)
-    left, right = torch.zeros(2, 3, 32, 32), torch.zeros(2, 3, 32, 32)
-    left[0, :, 12:20, 2:10], right[0, :, 12:20, 22:30] = 1.0, 1.0
-    features = lambda e, x: e.grid(e.body(e.stem(x * 2 - 1))).flatten(1)  # noqa: E731
-    assert not torch.allclose(features(encoder, left)[0], features(encoder, right)[0], atol=1e-4)
-
-
 def test_heatmap_encoder_shapes_and_start_pose():
-    model = _tiny_model(encoder="heatmap")
+    model = _tiny_model()
     model.start_from_pose(canonical_tpose())
     out = model.encode_pose(torch.rand(2, 3, 32, 32))
     assert out["joints2d"].shape == (2, 17, 2) and out["heatmaps"].shape == (2, 17, 8, 8)
@@ -138,15 +105,26 @@ def test_heatmap_encoder_shapes_and_start_pose():
     torch.testing.assert_close(out["rotation"] @ out["rotation"].transpose(-1, -2), eye, atol=1e-5, rtol=0)
 
 
-def test_heatmap_encoder_rejects_kinematic_options():
-    with pytest.raises(ValueError, match="kinematic encoder"):
-        _tiny_model(encoder="heatmap", bone_scaling=True)
-    with pytest.raises(ValueError, match="model.encoder"):
-        _tiny_model(encoder="regression")
+def test_a_run_written_with_the_removed_kinematic_settings_still_loads(tmp_path):
+    from posesynth.config import ConfigError
+    from posesynth.models.loading import load_model
+
+    model = _tiny_model()
+    kwargs = dict(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8, appearance_width=8,
+                  decoder_width=8, decoder_levels=3)
+    legacy = {**kwargs, "encoder": "heatmap", "bone_scaling": False, "spatial_head": False}
+    torch.save({"model_kwargs": legacy, "state_dict": model.state_dict()}, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    image = torch.rand(1, 3, 32, 32)
+    torch.testing.assert_close(loaded.encode_pose(image)["joints2d"], model.eval().encode_pose(image)["joints2d"])
+    # a kinematic encoder's weights cannot be read any more: one line that says so
+    torch.save({"model_kwargs": {**kwargs, "encoder": "kinematic"}, "state_dict": {}}, tmp_path / "old.pt")
+    with pytest.raises(ConfigError, match=r"old\.pt: encoder='kinematic' belongs to the kinematic pose encoder"):
+        load_model(tmp_path / "old.pt")
 
 
-def test_heatmap_encoder_gets_a_gradient_through_the_renderer_alone():
-    model = _tiny_model(encoder="heatmap")
+def test_every_pose_parameter_gets_a_finite_gradient_through_the_renderer_alone():
+    model = _tiny_model()
     model.start_from_pose(canonical_tpose())
     source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
     out = model(source, target, background)
@@ -157,3 +135,5 @@ def test_heatmap_encoder_gets_a_gradient_through_the_renderer_alone():
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
     assert model.pose_encoder.heads.weight.grad.abs().sum() > 0
     assert model.pose_encoder.prior.grad.abs().sum() > 0
+    for module in (model.appearance_encoder, model.decoder):
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in module.parameters())

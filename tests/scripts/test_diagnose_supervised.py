@@ -17,7 +17,7 @@ def test_the_curve_has_3d_and_2d_errors_with_their_baselines(tmp_path):
     (tmp_path / "heldout").symlink_to(HELDOUT)
     out = tmp_path / "curve.json"
     result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path), "--steps", "4", "--evals", "2",
-                             "--batch", "4", "--json", str(out), "model.encoder=heatmap"],
+                             "--batch", "4", "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())

@@ -16,12 +16,11 @@ TINY = dict(image_size=32, encoder_width=8, encoder_stages=3, appearance_channel
             decoder_width=8)
 
 
-def _run_folder(path: Path, encoder: str, eval_synthetic: Path | None = HELDOUT) -> Path:
+def _run_folder(path: Path, eval_synthetic: Path | None = HELDOUT, **legacy) -> Path:
     """A run folder as `posesynth train` leaves it: model.pt and config.yaml (data.eval_synthetic)."""
     path.mkdir()
     torch.manual_seed(0)
-    kwargs = {**TINY, "encoder": encoder}
-    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
+    torch.save({"model_kwargs": {**TINY, **legacy}, "state_dict": PoseSynthModel(**TINY).state_dict(), "step": 0},
                path / "model.pt")
     lines = ["model:", "  image_size: 32"]
     if eval_synthetic is not None:
@@ -36,7 +35,7 @@ def _refit(run: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_a_refitted_refiner_is_scored_beside_the_run(tmp_path):
-    run = _run_folder(tmp_path / "run", "heatmap")
+    run = _run_folder(tmp_path / "run")
     before = (run / "model.pt").read_bytes()
     result = _refit(run, "--iterations", "5", "--json", str(tmp_path / "refit.json"))
     assert result.returncode == 0, result.stderr
@@ -52,7 +51,8 @@ def test_a_refitted_refiner_is_scored_beside_the_run(tmp_path):
 
 
 def test_a_kinematic_run_or_a_run_without_a_heldout_set_is_a_one_line_error(tmp_path):
-    for run, word in ((_run_folder(tmp_path / "kin", "kinematic"), "kinematic"),
-                      (_run_folder(tmp_path / "none", "heatmap", eval_synthetic=None), "eval_synthetic")):
+    # the kinematic encoder was removed: its runs no longer load
+    for run, word in ((_run_folder(tmp_path / "kin", encoder="kinematic"), "kinematic"),
+                      (_run_folder(tmp_path / "none", eval_synthetic=None), "eval_synthetic")):
         result = _refit(run, "--iterations", "1")
         assert result.returncode != 0 and word in result.stderr and "Traceback" not in result.stderr

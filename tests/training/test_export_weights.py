@@ -8,7 +8,7 @@ from posesynth.models.model import PoseSynthModel
 from posesynth.training.checkpoints import export_weights, init_weights
 
 KWARGS = dict(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8, appearance_width=8,
-              decoder_width=8, encoder="heatmap", lifter=True, facing_head=True)
+              decoder_width=8, lifter=True, facing_head=True)
 
 
 def test_half_precision_weights_load_back_within_rounding(tmp_path):

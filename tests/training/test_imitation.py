@@ -57,11 +57,10 @@ def test_imitation_loss_gradcheck():
     truth = (torch.randn(1, 3, 2, dtype=torch.float64), torch.randn(1, 3, 3, dtype=torch.float64))
     assert torch.autograd.gradcheck(lambda a, b: imitation_loss(a, b, *truth, 8.0), args)
 
-@pytest.mark.parametrize("encoder", ["kinematic", "heatmap"])
-def test_model_paints_the_sampled_pose_and_encodes_it_again(encoder):
+def test_model_paints_the_sampled_pose_and_encodes_it_again():
     torch.manual_seed(0)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                           appearance_width=8, decoder_width=8, decoder_levels=3, encoder=encoder)
+                           appearance_width=8, decoder_width=8, decoder_levels=3)
     model.start_from_pose(canonical_tpose())
     joints = sample_views(canonical_tpose().expand(2, 17, 3), image_size=32, focal=model.focal,
                           generator=torch.Generator().manual_seed(0))
@@ -105,7 +104,7 @@ def tiny_data(tmp_path_factory) -> Path:
 
 def _config(data: Path, *extra: str):
     return load_config(None, [f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}", *TINY,
-                              "train.checkpoint_every=2", "model.encoder=heatmap", "loss.imitation=1",
+                              "train.checkpoint_every=2", "loss.imitation=1",
                               "loss.imitation_start=1", "loss.proportions=1", "model.lifter=true", "loss.lifting=1",
                               "loss.equivariance=1", "model.facing_head=true", "loss.travel_facing=1",
                               "model.refiner=true", "loss.refining=1", *extra])

@@ -92,7 +92,7 @@ def test_two_process_multiview_run_with_accelerate_launch(views, tmp_path):
     assert len(list((latest_checkpoint(run)).glob("random_states_*.pkl"))) == 2
 
 
-def test_every_pose_and_camera_parameter_gets_a_gradient_from_the_cross_view_term(views):
+def test_the_heatmap_and_root_depth_heads_get_a_gradient_from_the_cross_view_terms(views):
     dataset = MultiViewDataset(videos=views / "videos", calibration=views / "scenes.json", size=32, min_gap=2,
                                max_gap=8, seed=0)
     batch = stack_views(torch.utils.data.default_collate([dataset[i] for i in range(2)]))
@@ -102,7 +102,7 @@ def test_every_pose_and_camera_parameter_gets_a_gradient_from_the_cross_view_ter
     outputs.update(multiview_outputs(model, outputs, batch, synthesize=True))
     terms = multiview_losses(outputs, batch, weights={"cross_view": 1.0, "transform_reprojection": 1.0})
     (terms["cross_view"] + terms["transform_reprojection"]).backward()
-    heads = [model.pose_encoder.pose_head[-1], model.pose_encoder.camera_head[-1]]
+    heads = [model.pose_encoder.heads, model.pose_encoder.root_head[-1]]
     for head in heads:
         assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
 

@@ -53,11 +53,9 @@ def test_items_carry_crop_keypoints_and_depth_labels(with_keypoints):
 def test_training_logs_every_weak_term(with_keypoints, tmp_path):
     root = with_keypoints
     base = [f"data.videos={root / 'videos'}", f"data.poses3d={root / 'poses.npy'}", *TINY]
-    with pytest.raises(ValueError, match="bone_scaling"):
-        train(load_config(None, [*base, "loss.bone_ratio=1", "train.steps=1"]), tmp_path / "bad", progress=False)
     run = train(load_config(None, [*base, "train.steps=2", f"data.keypoints2d={root / 'keypoints'}",
-                                   "loss.reprojection=1", "loss.relative_depth=0.1", "loss.bone_ratio=1",
-                                   "model.bone_scaling=true"]), tmp_path / "weak", progress=False)
+                                   "loss.reprojection=1", "loss.relative_depth=0.1", "loss.bone_ratio=1"]),
+                  tmp_path / "weak", progress=False)
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     for term in ("loss/reprojection", "loss/relative_depth", "loss/bone_ratio"):
         assert all(np.isfinite(row[term]) and row[term] >= 0 for row in rows), term
