@@ -282,7 +282,7 @@ def write_resolved_config(config: Any, run_dir: str | os.PathLike) -> Path:
 AT_LEAST: dict[str, float] = {
     "data.poses3d_frame_step": 1, "data.min_gap": 1, "data.max_gap": 1, "data.background_window": 1,
     "data.num_workers": 0, "data.labels_fraction": 0,
-    "model.image_size": 8, "model.encoder_width": 1, "model.encoder_stages": 0, "model.appearance_channels": 1,
+    "model.image_size": 8, "model.encoder_width": 1, "model.encoder_stages": 3, "model.appearance_channels": 1,
     "model.appearance_width": 1, "model.decoder_width": 1, "model.decoder_levels": 0,
     "model.discriminator_hidden": 1,
     "train.seed": 0, "train.steps": 1, "train.batch_size": 1, "train.grad_accum": 1, "train.lr": 0,
@@ -312,8 +312,8 @@ def check_ranges(config: Config) -> None:
     if d.labels_fraction > 1:
         raise ConfigError(f"'data.labels_fraction' is a share of the frames, in [0, 1]; got {d.labels_fraction}")
     if config.loss.travel_facing and not config.model.facing_head:
-        raise ConfigError("'loss.travel_facing' trains the facing head: set model.facing_head=true (and "
-                          "model.encoder=heatmap), or loss.travel_facing=0")
+        raise ConfigError("'loss.travel_facing' trains the facing head: set model.facing_head=true, or "
+                          "loss.travel_facing=0")
     if config.loss.imitation_flat + config.loss.imitation_warped > 1:
         raise ConfigError(f"'loss.imitation_flat' and 'loss.imitation_warped' are shares of the imitation paintings: "
                           f"together at most 1; got {config.loss.imitation_flat} + {config.loss.imitation_warped}")
@@ -323,8 +323,8 @@ def check_ranges(config: Config) -> None:
     if m.image_size % 2 ** m.decoder_levels:
         raise ConfigError(f"'model.image_size' ({m.image_size}) must be divisible by 2**model.decoder_levels "
                           f"({2 ** m.decoder_levels}): the decoder halves the crop that many times")
-    if m.image_size < 2 ** m.encoder_stages:
-        raise ConfigError(f"'model.image_size' ({m.image_size}) must be >= 2**model.encoder_stages "
+    if m.image_size % 2 ** m.encoder_stages:
+        raise ConfigError(f"'model.image_size' ({m.image_size}) must be divisible by 2**model.encoder_stages "
                           f"({2 ** m.encoder_stages}): the pose encoder halves the crop that many times")
 
 

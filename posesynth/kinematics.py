@@ -1,9 +1,10 @@
-"""Forward kinematics from parent-relative bone directions (Kundu et al., AAAI 2020 / CVPR 2020).
+"""Forward kinematics from parent-relative bone directions (Kundu et al., AAAI 2020 / CVPR 2020), and back.
 
-The pose encoder does not predict joint positions. It predicts one unit direction per bone,
-each expressed in a *local frame* attached to its parent bone, plus a root rotation; forward
-kinematics with fixed canonical bone lengths then gives the 17 joints. Bone-length ratios and
-left/right symmetry therefore hold by construction, whatever the encoder outputs.
+The 2.5D pose encoder predicts joints; the model derives each bone's unit direction in a
+*local frame* attached to its parent bone from them (:func:`global_to_local_directions`), the
+parametrisation the articulation priors read. Forward kinematics builds poses from directions at
+given bone lengths: the mean unpaired pose, fixed-length motion export, ``scale_bones``; with the
+canonical lengths, bone-length ratios and left/right symmetry hold by construction.
 
 Local-frame rule. Every bone b has a rest direction e_b: its direction in the canonical T-pose
 (``skeleton.canonical_tpose``; body frame x = the subject's left, y down, z away from a camera
@@ -103,7 +104,7 @@ def _check_root(root_rotation: torch.Tensor | None, batch: int) -> None:
 
 
 def local_to_global_directions(local: torch.Tensor, root_rotation: torch.Tensor | None = None) -> torch.Tensor:
-    """Turn parent-relative bone directions into global ones (the encoder's output → FK input).
+    """Turn parent-relative bone directions into global ones (parent-relative directions → FK input).
 
     Level by level down the tree (5 levels, each vectorised over its bones and the batch):
     g_b = align(e_parent(b), g_parent(b)) · l_b in the root frame, then rotated by the root.

@@ -1,8 +1,8 @@
 """A predicted pose sequence as a motion: fixed bone lengths, smoothing that keeps them, the root track.
 
 A pose encoder predicts each frame on its own, so its poses jitter and (the 2.5D encoder's bone
-lengths are free) their bones change length from frame to frame. A motion for animation or analysis needs one skeleton: :func:`fixed_lengths` takes each
-bone's median length over the video, :func:`with_bone_lengths` rebuilds every pose from its bone
+lengths are free) their bones change length from frame to frame. A motion for animation or
+analysis needs one skeleton: :func:`fixed_lengths` takes each bone's median length over the video, :func:`with_bone_lengths` rebuilds every pose from its bone
 directions with those lengths, and :func:`smooth_motion` smooths the bone *directions* over time
 (a Gaussian, then renormalised), so smoothing never shortens a bone.
 

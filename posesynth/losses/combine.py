@@ -96,7 +96,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
     if weights.get("bone_ratio", 0):
         terms["bone_ratio"] = bone_ratio_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]))
     if weights.get("proportions", 0):
-        # all bones in one group: the canonical proportions, at any overall size (free-length encoders)
+        # all bones in one group: the canonical proportions, at any overall size (the encoder's bones are free)
         terms["proportions"] = bone_ratio_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]),
                                                groups=ALL_BONES)
     if weights.get("imitation", 0) and "imitation_joints2d" in outputs:

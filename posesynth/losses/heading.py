@@ -1,7 +1,8 @@
 """Heading hypotheses: pull the predicted body heading towards the one whose silhouette fits best.
 
 The learning diagnostics found the predicted heading stuck near its frontal start (circular s.d.
-8–12° against the truth's 90°; BENCHMARKS.md, "Does it learn?"). A likely reason: for a roughly
+8–12° against the truth's 90°, with the since-removed kinematic encoder; BENCHMARKS.md, "Does it
+learn?"). A likely reason: for a roughly
 left/right-symmetric body, every 2D width varies as cos(yaw), whose derivative vanishes at the
 frontal start, so no 2D loss turns the body from there. Instead of following a vanishing
 gradient, this term *searches*: it turns the predicted pose about the camera's vertical axis
@@ -11,11 +12,12 @@ per sample). Where the best turn fits clearly better than the prediction,
 
     L = mean_b ‖R_b − stopgrad(R_y(θ_k*) R_b)‖²_F,          (only over samples that switch)
 
-pulls the camera rotation R_b (body → camera) towards it: a target for the 6D rotation head,
-not a change to the forward pass. A silhouette cannot tell front from back (θ and θ + π draw
+pulls the body rotation R_b (body → camera) towards it; the rotation is derived from the hip
+and spine joints (``body_frame``), so the pull lands on those joints. It is not a change to the
+forward pass. A silhouette cannot tell front from back (θ and θ + π draw
 almost the same), so the margin keeps such near-ties from flipping the pose at random.
 
-Measured (BENCHMARKS.md, "Does it learn?"): from scratch it does not work. While the
+Measured with the kinematic encoder (BENCHMARKS.md, "Does it learn?"): from scratch it does not work. While the
 articulation is wrong, the best turn changes from step to step, and two of three runs collapsed
 (the puppet left the crop). It is off by default, meant for fine-tuning a run whose 2D joints
 already fit.

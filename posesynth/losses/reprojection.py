@@ -125,7 +125,7 @@ def solve_root_translation(pose: torch.Tensor, keypoints: torch.Tensor, K: torch
 
     Args:
         pose: (B, J, 3) root-relative joints in the camera frame, metres (their scale is trusted:
-            canonical bone lengths).
+            the encoder's metric pose, sized by its root depth).
         keypoints: (B, J, 2) pixels. K: (B, 3, 3) or (3, 3) intrinsics, pixels.
         confidence: (B, J) weights ≥ 0 (at least two joints with weight > 0 on distinct rays), or None.
         eps: ridge on the normal equations, relative to their trace, for near-degenerate inputs.

@@ -1,8 +1,9 @@
 """The 2.5D pose encoder: per-joint heatmaps and depth maps, read out by integral regression.
 
 A regression head on globally pooled features must learn "where" from features that have
-discarded it; measured in BENCHMARKS.md ("Does it learn?"), such an encoder never placed the
-puppet's 2D joints better than a constant pose. This encoder keeps the image layout: an
+discarded it; measured in BENCHMARKS.md ("Does it learn?"), such an encoder (the first one,
+bone directions and a camera, since removed) never placed the puppet's 2D joints better than a
+constant pose. This encoder keeps the image layout: an
 encoder–decoder CNN (an hourglass with skips, Newell et al. 2016) ends at a quarter of the crop
 resolution with one heatmap and one depth map per joint. The soft-argmax of each heatmap gives
 the joint in crop pixels, and the depth map read out with the same weights gives its depth
@@ -48,7 +49,7 @@ class HeatmapPoseEncoder(nn.Module):
                  facing_head: bool = False):
         super().__init__()
         if stages < 3:
-            raise ValueError(f"the heatmap encoder needs model.encoder_stages >= 3 (got {stages})")
+            raise ValueError(f"the pose encoder needs model.encoder_stages >= 3 (got {stages})")
         if image_size % (2 ** stages):
             raise ValueError(f"model.image_size={image_size} must be divisible by 2**encoder_stages={2 ** stages}")
         self.image_size = image_size

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import torch
 
-from posesynth.config import Config, load_config, removed_model_setting
+from posesynth.config import Config, ConfigError, load_config, removed_model_setting
 from posesynth.models.model import PoseSynthModel
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"  # a run's weights and constructor arguments (written by training/checkpoints.py)
+KINEMATIC_HEADS = ("pose_encoder.pose_head.", "pose_encoder.camera_head.")  # the removed encoder's weights
 
 
 def model_file(path: str | os.PathLike) -> Path:
@@ -41,8 +42,12 @@ def stored_model_kwargs(weights: dict, file: str | os.PathLike) -> dict:
 
     A file written before the kinematic encoder was removed also names its settings
     (``config.REMOVED_MODEL_SETTINGS``): they are dropped, or a one-line ConfigError naming ``file``
-    if the file is a kinematic encoder's.
+    if the file is a kinematic encoder's (the oldest runs name no encoder: their weights tell).
     """
+    if any(key.startswith(KINEMATIC_HEADS) for key in weights.get("state_dict", {})):
+        raise ConfigError(f"{file} holds a kinematic pose encoder (bone directions + camera heads), which was "
+                          f"removed (the 2.5D encoder beat it wherever both were measured, BENCHMARKS.md); "
+                          f"retrain with the 2.5D encoder")
     return {key: value for key, value in weights["model_kwargs"].items()
             if not removed_model_setting(key, value, f"{file}: ")}
 

@@ -18,7 +18,7 @@ import torch
 from accelerate import Accelerator
 
 from posesynth.config import Config
-from posesynth.models.loading import MODEL_FILE, model_file
+from posesynth.models.loading import MODEL_FILE, model_file, stored_model_kwargs
 from posesynth.training.rundir import latest_checkpoint, load_state_safely, truncate_log
 
 log = logging.getLogger(__name__)
@@ -97,13 +97,15 @@ def init_weights(model: torch.nn.Module, source: str | os.PathLike) -> None:
 
     Parameters present in both with the same shape are copied; the others keep their fresh
     initialisation and are listed (e.g. a depth-pre-trained run has no trained decoder, a run
-    without bone scaling has no bone head). A shape mismatch means different network sizes.
+    without ``model.lifter`` has no lifter). A shape mismatch means different network sizes.
     """
     file = model_file(source)
     if not file.is_file():
         raise FileNotFoundError(f"train.init={source}: {file} does not exist; pass a run directory holding "
                                 f"model.pt (from `posesynth train` or `posesynth pretrain-depth`) or a model.pt file")
-    state = torch.load(file, map_location="cpu", weights_only=True)["state_dict"]
+    weights = torch.load(file, map_location="cpu", weights_only=True)
+    stored_model_kwargs(weights, file)  # a removed encoder's run: one line that says so
+    state = weights["state_dict"]
     own = model.state_dict()
     wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
              if k in own and v.shape != own[k].shape]

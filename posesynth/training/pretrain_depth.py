@@ -191,7 +191,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
         config: model sizes (``model.*``), optimisation (``train.*``: steps, batch_size,
             grad_accum, lr, weight_decay, warmup_steps, grad_clip, mixed_precision, log_every,
             checkpoint_every, keep_checkpoints, seed), ``loss.articulation`` and, optionally,
-            ``data.poses3d`` (the pose head then starts at their mean pose, as in training).
+            ``data.poses3d`` (the encoder's heatmap prior then starts at their mean pose, as in training).
         dataset: the crops (their size must be ``model.image_size``).
         depth_weight, keypoint_weight: weights of the relative-depth and 2D keypoint terms. The
             2D term must dominate: the ranking loss never stops pushing ordered joints apart, and

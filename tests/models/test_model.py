@@ -121,6 +121,13 @@ def test_a_run_written_with_the_removed_kinematic_settings_still_loads(tmp_path)
     torch.save({"model_kwargs": {**kwargs, "encoder": "kinematic"}, "state_dict": {}}, tmp_path / "old.pt")
     with pytest.raises(ConfigError, match=r"old\.pt: encoder='kinematic' belongs to the kinematic pose encoder"):
         load_model(tmp_path / "old.pt")
+    # the oldest runs name no encoder at all: their weights give them away, also as a train.init
+    from posesynth.training.checkpoints import init_weights
+    oldest = {"model_kwargs": {**kwargs, "bone_scaling": False}, "state_dict": {"pose_encoder.pose_head.0.weight": 0}}
+    torch.save(oldest, tmp_path / "oldest.pt")
+    for read in (load_model, lambda path: init_weights(_tiny_model(), path)):
+        with pytest.raises(ConfigError, match=r"oldest\.pt holds a kinematic pose encoder"):
+            read(tmp_path / "oldest.pt")
 
 
 def test_every_pose_parameter_gets_a_finite_gradient_through_the_renderer_alone():
