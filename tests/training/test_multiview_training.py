@@ -117,3 +117,14 @@ def test_short_run_on_the_real_pose2sim_views(realdata, tmp_path, views):
         run = train(load_config(None, overrides), tmp_path / "p2s", progress=False)
     rows = _rows(run)
     assert np.isfinite(rows[-1]["loss/multiview_consistency"]) and np.isfinite(rows[-1]["loss/total"])
+
+
+def test_the_multiview_recipe_trains_every_term_at_tiny_size(views, tmp_path):
+    # configs/multiview.yaml as shipped (2.5D encoder, lifter, refiner, imitation + the multi-view terms), tiny networks
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "multiview.yaml"
+    config = load_config(recipe, [f"data.videos={views / 'videos'}", f"data.calibration={views / 'scenes.json'}",
+                                  f"data.poses3d={views / 'poses.npy'}", *TINY, "train.steps=2",
+                                  "loss.imitation_start=1"])
+    rows = _rows(train(config, tmp_path / "recipe", progress=False))
+    for term in ("multiview_consistency", "transform_reprojection", "cross_view", "lifting", "refining", "imitation"):
+        assert np.isfinite(rows[-1][f"loss/{term}"]), term

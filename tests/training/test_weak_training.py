@@ -60,3 +60,16 @@ def test_training_logs_every_weak_term(with_keypoints, tmp_path):
     for term in ("loss/reprojection", "loss/relative_depth", "loss/bone_ratio"):
         assert all(np.isfinite(row[term]) and row[term] >= 0 for row in rows), term
     assert rows[-1]["loss/reprojection"] > 0 and rows[-1]["loss/relative_depth"] > 0
+
+
+def test_the_weak_gpu_recipe_trains_every_term_at_tiny_size(with_keypoints, tmp_path):
+    # configs/h36m_weak.yaml as shipped (2.5D encoder, lifter, refiner, imitation + the weak terms), tiny networks
+    root = with_keypoints
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "h36m_weak.yaml"
+    config = load_config(recipe, [f"data.videos={root / 'videos'}", f"data.poses3d={root / 'poses.npy'}",
+                                  f"data.keypoints2d={root / 'keypoints'}", *TINY, "model.decoder_levels=3",
+                                  "train.steps=2", "loss.imitation_start=1"])
+    rows = [json.loads(line) for line in (train(config, tmp_path / "recipe", progress=False) / "log.jsonl")
+            .read_text().splitlines()]
+    for term in ("reprojection", "relative_depth", "bone_ratio", "proportions", "lifting", "refining", "imitation"):
+        assert np.isfinite(rows[-1][f"loss/{term}"]), term
