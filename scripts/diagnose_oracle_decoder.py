@@ -20,6 +20,7 @@ if they do not, the renderer's gradient itself is too weak at this resolution.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -38,9 +39,9 @@ from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.diagnostics import true_puppet_depth, yaw_error_degrees
 from posesynth.training.inputs import mean_pose
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
-# stage B trains the encoder by reconstruction alone: no lifter or refiner beside it
-POSE_PATH = ("model.lifter=false", "loss.lifting=0", "model.refiner=false", "loss.refining=0")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the pose path alone, as the supervised diagnostic trains it: stage B learns by reconstruction only
+from diagnose_supervised import CONFIG, POSE_PATH  # noqa: E402
 
 
 def tensors(split: dict[str, np.ndarray], focal: float) -> dict[str, torch.Tensor]:

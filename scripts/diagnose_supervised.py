@@ -43,7 +43,7 @@ from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.inputs import mean_pose
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
-# the labels train the depth maps themselves: no lifter (learned from unpaired poses) and no refiner
+# the pose path alone: no lifter (learned from unpaired poses) and no refiner beside the encoder
 POSE_PATH = ("model.lifter=false", "loss.lifting=0", "model.refiner=false", "loss.refining=0")
 
 

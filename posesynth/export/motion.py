@@ -2,9 +2,10 @@
 
 A pose encoder predicts each frame on its own, so its poses jitter and (the 2.5D encoder's bone
 lengths are free) their bones change length from frame to frame. A motion for animation or
-analysis needs one skeleton: :func:`fixed_lengths` takes each bone's median length over the video, :func:`with_bone_lengths` rebuilds every pose from its bone
-directions with those lengths, and :func:`smooth_motion` smooths the bone *directions* over time
-(a Gaussian, then renormalised), so smoothing never shortens a bone.
+analysis needs one skeleton: :func:`fixed_lengths` takes each bone's median length over the
+video, :func:`with_bone_lengths` rebuilds every pose from its bone directions with those lengths,
+and :func:`smooth_motion` smooths the bone *directions* over time (a Gaussian, then
+renormalised), so smoothing never shortens a bone.
 
 :func:`root_translation` places the pose in the camera: the translation that best projects the
 metric root-relative pose (canonical bone lengths) onto its 2D joints through the camera K — a
