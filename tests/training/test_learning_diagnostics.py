@@ -130,7 +130,6 @@ def test_diagnose_runs_and_is_self_consistent(tiny_set):
 
 
 def test_joints2d_bias_closed_forms():
-    # seeded: the flip-aware k-medians starts from a tie here, and which way it breaks depends on the values
     truth = torch.rand(8, 17, 2, generator=torch.Generator().manual_seed(0)) * 40
     # a constant offset of (3, 4) px: all bias, nothing left once it is removed
     shifted = joints2d_bias(truth + torch.tensor([3.0, 4.0]), truth)
