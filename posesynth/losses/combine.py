@@ -11,7 +11,7 @@ import torch
 
 from posesynth.losses.equivariance import equivariance_loss
 from posesynth.losses.facing import facing_classification_loss, travel_facing_labels
-from posesynth.losses.geometric import bone_ratio_loss
+from posesynth.losses.geometric import bone_ratio_loss, proportions_loss
 from posesynth.losses.heading import heading_search_loss
 from posesynth.losses.imitation import imitation_loss, lifting_loss
 from posesynth.losses.keypoint_reprojection import keypoint_loss
@@ -24,9 +24,6 @@ from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.losses.supervised import pose3d_loss
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
-from posesynth.skeleton import NUM_BONES
-
-ALL_BONES = {"all": tuple(range(NUM_BONES))}
 
 
 def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
@@ -97,8 +94,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         terms["bone_ratio"] = bone_ratio_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]))
     if weights.get("proportions", 0):
         # all bones in one group: the canonical proportions, at any overall size (the encoder's bones are free)
-        terms["proportions"] = bone_ratio_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]),
-                                               groups=ALL_BONES)
+        terms["proportions"] = proportions_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]))
     if weights.get("imitation", 0) and "imitation_joints2d" in outputs:
         terms["imitation"] = imitation_loss(outputs["imitation_joints2d"], outputs["imitation_pose_camera"],
                                             outputs["imitation_true2d"], outputs["imitation_true_pose"],

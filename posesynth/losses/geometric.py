@@ -55,6 +55,20 @@ def bone_ratio_loss(pose3d: torch.Tensor, groups: dict[str, tuple[int, ...]] | N
     return total.mean()
 
 
+def proportions_loss(pose3d: torch.Tensor) -> torch.Tensor:
+    """All bone-length ratios alike: :func:`bone_ratio_loss` with every bone in one group.
+
+    The 2.5D encoder's bones are free, so a person must keep the canonical proportions at
+    whatever overall size; Zhou et al.'s groups alone would let the legs grow against the arms.
+
+    Args:
+        pose3d: (B, 17, 3) joints, any frame, metres.
+    Returns:
+        scalar ≥ 0, zero when every bone is the same multiple of its canonical length.
+    """
+    return bone_ratio_loss(pose3d, groups={"all": tuple(range(skeleton.NUM_BONES))})
+
+
 def scale_bones(pose3d: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """Rescale every bone of a pose by its own factor, keeping its direction.
 

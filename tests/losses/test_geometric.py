@@ -5,7 +5,7 @@ import torch
 
 from posesynth import skeleton
 from posesynth.kinematics import forward_kinematics, pose_to_directions
-from posesynth.losses.geometric import bone_lengths, bone_ratio_loss, scale_bones
+from posesynth.losses.geometric import bone_lengths, bone_ratio_loss, proportions_loss, scale_bones
 
 
 def _pose(batch: int = 2, seed: int = 0) -> torch.Tensor:
@@ -34,6 +34,24 @@ def test_closed_form_value_of_one_longer_thigh():
     assert bone_ratio_loss(pose).item() == pytest.approx(variance / 2, rel=1e-9)   # batch mean
     only_arms = bone_ratio_loss(pose, groups={"arms": skeleton.BONE_GROUPS["arms"]})
     assert only_arms.item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_proportions_closed_form_and_what_the_groups_miss():
+    # every bone 1.2x: the canonical proportions at another size
+    assert proportions_loss(scale_bones(_pose(), torch.full((2, 16), 1.2, dtype=torch.float64))).item() == \
+        pytest.approx(0.0, abs=1e-12)
+    # legs 1.2x, everything else 1x: within Zhou's groups nothing is wrong, across all bones it is
+    scales = torch.ones(2, 16, dtype=torch.float64)
+    legs = list(skeleton.BONE_GROUPS["legs"])
+    scales[:, legs] = 1.2
+    pose = scale_bones(_pose(), scales)
+    assert bone_ratio_loss(pose).item() == pytest.approx(0.0, abs=1e-12)
+    share = len(legs) / 16
+    mean = 1 + 0.2 * share
+    variance = share * (1.2 - mean) ** 2 + (1 - share) * (1 - mean) ** 2
+    assert proportions_loss(pose).item() == pytest.approx(variance, rel=1e-9)
+    noisy = (_pose(2, seed=2) + 0.01 * torch.randn(2, 17, 3, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(proportions_loss, (noisy,))
 
 
 def test_gradcheck():

@@ -1,0 +1,149 @@
+"""Depth pre-training's loss weights, measured on the learning benchmark's people.
+
+Pre-trains the 2.5D pose encoder with ``posesynth pretrain-depth``'s loop (2D keypoints +
+relative-depth labels made from those keypoints, WSP-style; no 3D label) on the first
+``--videos`` training clips of ``scripts/bench_learning.py``'s data, one run per (depth weight,
+keypoint weight) pair. The keypoint sidecars are the clips' exact 2D joints, the best a detector
+could give. Each run is scored on its own training frames and on the benchmark's held-out people
+(24 clips of 12 people never trained on):
+
+- PA-MPJPE (mm), beside the mean unpaired pose oriented like the truth (the benchmark's baseline);
+- depth order: the share of truly ordered joint pairs (|Δz| > 0.1 m, crop camera frame) whose
+  predicted depths are ordered the same way (0.5 is chance).
+
+    python scripts/bench_depth_pretrain.py --data runs/learning/data --out runs/bench_depth_pretrain --seeds 0 1
+    python scripts/bench_depth_pretrain.py --data DATA --weights 0.1:100 1:1 --steps 400 loss.proportions=0
+
+Writes OUT/results.json and prints a Markdown table (docs/weak_signals.md, "Depth pre-training").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posesynth.config import load_config
+from posesynth.evaluation.metrics import pa_mpjpe
+from posesynth.evaluation.synthetic import baseline_poses, encode_crops, labelled_views
+from posesynth.models.loading import load_model
+from posesynth.training.inputs import canonical_poses, mean_pose
+from posesynth.training.pretrain_depth import pretrain, video_crops
+
+ORDERED_M = 0.1  # a joint pair counts as ordered in depth when its true z differ by more than this
+
+
+def depth_order(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Share of truly ordered joint pairs whose predicted depths have the same order.
+
+    Args:
+        pred, truth: (N, 17, 3) camera frame (z away from the camera), metres; any root.
+    Returns:
+        fraction in [0, 1] over all frames' pairs with |Δz_true| > ``ORDERED_M``.
+    """
+    dz_true = truth[:, :, None, 2] - truth[:, None, :, 2]
+    dz_pred = pred[:, :, None, 2] - pred[:, None, :, 2]
+    ordered = np.abs(dz_true) > ORDERED_M  # each pair twice, (i, j) and (j, i): the share is the same
+    return float((np.sign(dz_pred[ordered]) == np.sign(dz_true[ordered])).mean())
+
+
+def training_subset(data: Path, out: Path, videos: int) -> Path:
+    """OUT/train: links to the first ``videos`` training clips and their labels, keypoint sidecars
+    (exact 2D joints, Human3.6M-17) beside them. Returns OUT/train."""
+    train = out / "train"
+    for sub in ("videos", "labels"):
+        (train / sub).mkdir(parents=True, exist_ok=True)
+    labels = sorted((data / "train" / "labels").glob("*.npz"))[:videos]
+    if not labels:
+        raise SystemExit(f"{data}/train/labels has no clips: make the data with scripts/bench_learning.py first")
+    for path in labels:
+        for source in (data / "train" / "videos").glob(f"{path.stem}.*"):
+            link = train / "videos" / source.name
+            if not link.exists():
+                link.symlink_to(source.resolve())
+        if not (train / "labels" / path.name).exists():
+            (train / "labels" / path.name).symlink_to(path.resolve())
+        sidecar = train / "videos" / f"{path.stem}.keypoints.npz"
+        if not sidecar.exists():
+            with np.load(path) as label:
+                np.savez(sidecar, keypoints=label["joints2d"], layout="h36m17")
+    return train
+
+
+def score(model: torch.nn.Module, views: dict, baseline: torch.Tensor) -> dict:
+    """PA-MPJPE (mm) and depth order of ``model`` and of the mean-pose baseline on ``views``."""
+    pred = encode_crops(model, views["crops"])["pose_camera"]
+    truth = views["truth"]
+    base = baseline_poses(baseline, truth)
+    return {"pa_mpjpe": float(pa_mpjpe(pred * 1000, truth * 1000).mean()), "order": depth_order(pred, truth),
+            "baseline_pa_mpjpe": float(pa_mpjpe(base * 1000, truth * 1000).mean()),
+            "baseline_order": depth_order(base, truth)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True,
+                        help="bench_learning's data folder (train/, heldout/, poses3d.npy)")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_depth_pretrain"))
+    parser.add_argument("--videos", type=int, default=96, help="training clips (one person each)")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--weights", nargs="+",
+                        default=["1:1", "0:1", "0:100", "1:100", "0.1:100", "1:1000", "1:10", "3:1", "10:1"],
+                        help="depth:keypoint weight pairs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--eval-stride", type=int, default=4, help="score every n-th frame")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides (default: 64 px crops, encoder_width 16, batch 16, lr 1e-3)")
+    args = parser.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+
+    train = training_subset(args.data, args.out, args.videos)
+    poses3d = args.data / "poses3d.npy"
+    base = ["model.image_size=64", "model.encoder_width=16", "train.batch_size=16", "train.lr=1.0e-3",
+            "train.warmup_steps=50", "train.log_every=50", "train.checkpoint_every=100000",
+            "data.num_workers=0", f"data.poses3d={poses3d}", f"train.steps={args.steps}"]
+    config = load_config(None, [*base, *args.overrides])
+    size = config.model.image_size
+    baseline = mean_pose(canonical_poses(torch.as_tensor(np.load(poses3d)).float()))
+    crops = video_crops(train / "videos", size)
+    sets = {"train": labelled_views(train, size, stride=args.eval_stride),
+            "heldout": labelled_views(args.data / "heldout", size, stride=args.eval_stride)}
+    print(f"{len(crops)} training crops; scoring {len(sets['train']['crops'])} training and "
+          f"{len(sets['heldout']['crops'])} held-out frames")
+
+    pairs = [tuple(float(w) for w in pair.split(":")) for pair in args.weights]
+    rows = []
+    for depth_weight, keypoint_weight in pairs:
+        for seed in args.seeds:
+            run = args.out / f"d{depth_weight:g}_k{keypoint_weight:g}_s{seed}"
+            if not (run / "model.pt").is_file():
+                start = time.perf_counter()
+                pretrain(load_config(None, [*base, *args.overrides, f"train.seed={seed}"]), crops, run,
+                         depth_weight=depth_weight, keypoint_weight=keypoint_weight, progress=False)
+                print(f"{run.name}: {time.perf_counter() - start:.0f} s")
+            model = load_model(run)
+            row = {"depth_weight": depth_weight, "keypoint_weight": keypoint_weight, "seed": seed,
+                   **{name: score(model, views, baseline) for name, views in sets.items()}}
+            rows.append(row)
+            print(json.dumps(row))
+    (args.out / "results.json").write_text(json.dumps({"steps": args.steps, "videos": args.videos,
+                                                       "overrides": args.overrides, "rows": rows}, indent=1))
+
+    print("\n| depth weight | keypoint weight | train PA-MPJPE (mm) | train order | held-out PA-MPJPE | held-out order |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for depth_weight, keypoint_weight in pairs:  # seeds side by side, "a / b"
+        mine = [r for r in rows if (r["depth_weight"], r["keypoint_weight"]) == (depth_weight, keypoint_weight)]
+        cells = [" / ".join(f"{r[where][key]:{form}}" for r in mine)
+                 for where in ("train", "heldout") for key, form in (("pa_mpjpe", ".1f"), ("order", ".3f"))]
+        print(f"| {depth_weight:g} | {keypoint_weight:g} | " + " | ".join(cells) + " |")
+    first = rows[0]
+    print(f"| mean-pose baseline | | {first['train']['baseline_pa_mpjpe']:.1f} | {first['train']['baseline_order']:.3f} "
+          f"| {first['heldout']['baseline_pa_mpjpe']:.1f} | {first['heldout']['baseline_order']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
