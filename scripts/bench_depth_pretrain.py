@@ -12,7 +12,7 @@ could give. Each run is scored on its own training frames and on the benchmark's
   predicted depths are ordered the same way (0.5 is chance).
 
     python scripts/bench_depth_pretrain.py --data runs/learning/data --out runs/bench_depth_pretrain --seeds 0 1
-    python scripts/bench_depth_pretrain.py --data DATA --weights 0.1:100 1:1 --steps 400 loss.proportions=0
+    python scripts/bench_depth_pretrain.py --data DATA loss.proportions=0 --weights 0.1:100 1:1 --steps 400
 
 Writes OUT/results.json and prints a Markdown table (docs/weak_signals.md, "Depth pre-training").
 """
@@ -49,6 +49,16 @@ def depth_order(pred: np.ndarray, truth: np.ndarray) -> float:
     dz_pred = pred[:, :, None, 2] - pred[:, None, :, 2]
     ordered = np.abs(dz_true) > ORDERED_M  # each pair twice, (i, j) and (j, i): the share is the same
     return float((np.sign(dz_pred[ordered]) == np.sign(dz_true[ordered])).mean())
+
+
+def weight_pair(text: str) -> tuple[float, float]:
+    """``"depth:keypoint"`` → (depth weight, keypoint weight); argparse's type for ``--weights``."""
+    try:
+        depth, keypoint = (float(w) for w in text.split(":"))
+    except ValueError:
+        hint = " (a config override: put key=value before --weights)" if "=" in text else ""
+        raise argparse.ArgumentTypeError(f"{text!r} is not depth:keypoint{hint}") from None
+    return depth, keypoint
 
 
 def training_subset(data: Path, out: Path, videos: int) -> Path:
@@ -91,13 +101,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench_depth_pretrain"))
     parser.add_argument("--videos", type=int, default=96, help="training clips (one person each)")
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--weights", nargs="+",
-                        default=["1:1", "0:1", "0:100", "1:100", "0.1:100", "1:1000", "1:10", "3:1", "10:1"],
+    parser.add_argument("--weights", nargs="+", type=weight_pair,
+                        default=[(1, 1), (0, 1), (0, 100), (1, 100), (0.1, 100), (1, 1000), (1, 10), (3, 1), (10, 1)],
                         help="depth:keypoint weight pairs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--eval-stride", type=int, default=4, help="score every n-th frame")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="config overrides (default: 64 px crops, encoder_width 16, batch 16, lr 1e-3)")
+                        help="config overrides (default: 64 px crops, encoder_width 16, batch 16, lr 1e-3); "
+                             "put them before --weights and --seeds")
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -115,7 +126,7 @@ def main() -> None:
     print(f"{len(crops)} training crops; scoring {len(sets['train']['crops'])} training and "
           f"{len(sets['heldout']['crops'])} held-out frames")
 
-    pairs = [tuple(float(w) for w in pair.split(":")) for pair in args.weights]
+    pairs = [(float(d), float(k)) for d, k in args.weights]
     rows = []
     for depth_weight, keypoint_weight in pairs:
         for seed in args.seeds:
