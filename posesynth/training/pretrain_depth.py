@@ -41,7 +41,6 @@ from posesynth.data.depth_labels import DepthLabels, depth_labels, load_depth_la
 from posesynth.data.keypoints2d import (FACE_STAND_INS, Keypoints2D, KeypointsError, find_keypoints,
                                         load_coco_keypoints, read_keypoints)
 from posesynth.data.poses3d import load_poses3d
-from posesynth.losses.geometric import proportions_loss
 from posesynth.losses.keypoint_reprojection import keypoint_loss
 from posesynth.losses.priors import articulation_loss
 from posesynth.losses.relative_depth import relative_depth_loss
@@ -182,8 +181,8 @@ class _PoseBranch(nn.Module):
         return self.model.encode_pose(image)
 
 
-def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, depth_weight: float = 1.0,
-             keypoint_weight: float = 1.0, depth_scale: float = 0.1, progress: bool = True,
+def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, depth_weight: float = 0.1,
+             keypoint_weight: float = 100.0, depth_scale: float = 0.1, progress: bool = True,
              resume: bool = False, stop_after: int | None = None) -> Path:
     """Pre-train the pose encoder; returns the run directory (config.yaml, log.jsonl, tb/,
     checkpoints/, model.pt).
@@ -191,13 +190,13 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     Args:
         config: model sizes (``model.*``), optimisation (``train.*``: steps, batch_size,
             grad_accum, lr, weight_decay, warmup_steps, grad_clip, mixed_precision, log_every,
-            checkpoint_every, keep_checkpoints, seed), ``loss.articulation``, ``loss.proportions``
-            and, optionally, ``data.poses3d`` (the encoder's heatmap prior then starts at their
-            mean pose, as in training).
+            checkpoint_every, keep_checkpoints, seed), ``loss.articulation`` and, optionally,
+            ``data.poses3d`` (the encoder's heatmap prior then starts at their mean pose, as in
+            training).
         dataset: the crops (their size must be ``model.image_size``).
-        depth_weight, keypoint_weight: weights of the relative-depth and 2D keypoint terms.
-            Equal weights did best for the 2.5D encoder; a 2D term 10 to 1,000 times the depth
-            term's gave 1.6-3x its 3D error (docs/weak_signals.md, "Depth pre-training").
+        depth_weight, keypoint_weight: weights of the relative-depth and 2D keypoint terms. The
+            2D term must dominate, or the 2D joints do not learn: at 1 : 1 the encoder stays near
+            its start (2D error above the best constant pose's, docs/weak_signals.md).
         depth_scale: metres per unit depth difference in :func:`relative_depth_loss`.
         resume: continue from ``out``'s latest checkpoint (encoder, optimiser, schedule, step,
             RNG, data position), exactly as ``posesynth train --resume``.
@@ -235,8 +234,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     step, loader = start_run(accelerator, run, config, loader, resume=resume, grad_accum=t.grad_accum)
     size = float(m.image_size)
     end = t.steps if stop_after is None else min(t.steps, stop_after)
-    weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation,
-               "proportions": config.loss.proportions}
+    weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation}
 
     # --- the step: what this loop supplies to the shared skeleton
     def compute(batch: dict, step: int, micro: int) -> dict[str, torch.Tensor]:
@@ -245,10 +243,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
                                               batch["depth_confidence"], scale=depth_scale),
                  "keypoints": keypoint_loss(outputs["joints2d"].float(), batch["keypoints"],
                                             batch["keypoint_scores"], size),
-                 "articulation": articulation_loss(outputs["pose_body"].float()),
-                 # the 2.5D encoder's bones are free: without this the depths, which the
-                 # keypoints do not see, stretch the body (docs/weak_signals.md, "Depth pre-training")
-                 "proportions": proportions_loss(outputs["pose_camera"].float())}
+                 "articulation": articulation_loss(outputs["pose_body"].float())}
         terms["total"] = sum(weights[name] * value for name, value in terms.items())
         return terms
 
@@ -277,9 +272,9 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keypoints", type=Path, default=None, help="folder of <video name>.keypoints.{npz,json}")
     parser.add_argument("--layout", choices=("coco17", "h36m17"), default=None, help="keypoint order of the input")
     parser.add_argument("--frame-step", type=int, default=1, help="videos: use every k-th frame (default 1)")
-    parser.add_argument("--depth-weight", type=float, default=1.0, help="relative-depth loss weight (default 1)")
-    parser.add_argument("--keypoint-weight", type=float, default=1.0,
-                        help="2D keypoint loss weight (default 1; the loss is in crop-side units squared)")
+    parser.add_argument("--depth-weight", type=float, default=0.1, help="relative-depth loss weight (default 0.1)")
+    parser.add_argument("--keypoint-weight", type=float, default=100.0,
+                        help="2D keypoint loss weight (default 100; the loss is in crop-side units squared)")
     # an option, not trailing positionals: argparse cannot take positionals on both sides of options
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. --set train.lr=1e-4 model.image_size=128")

@@ -43,8 +43,9 @@ def test_the_table_has_both_sets_and_the_baseline(tmp_path):
     for row in report["rows"]:
         for where in ("train", "heldout"):
             assert np.isfinite(row[where]["pa_mpjpe"]) and 0 <= row[where]["order"] <= 1
+            assert row[where]["joints2d_px"] > 0 and row[where]["constant_joints2d_px"] > 0
     # the keypoint sidecars are the clip's exact 2D joints, written beside the linked video
     sidecar = next((out / "train" / "videos").glob("*.keypoints.npz"))
     label = next((HELDOUT / "labels").glob(f"{sidecar.name.split('.')[0]}.npz"))
     np.testing.assert_array_equal(np.load(sidecar)["keypoints"], np.load(label)["joints2d"])
-    assert "| 1 | 1 |" in result.stdout and "| mean-pose baseline |" in result.stdout
+    assert "| 1 | 1 |" in result.stdout and "| mean-pose baseline; best constant 2D pose |" in result.stdout
