@@ -29,8 +29,7 @@ import numpy as np
 import torch
 
 from posesynth.config import load_config
-from posesynth.evaluation.metrics import joints2d_error, pa_mpjpe
-from posesynth.evaluation.synthetic import baseline_poses, encode_crops, labelled_views
+from posesynth.evaluation.synthetic import baseline_poses, labelled_views, predict_poses, score_poses
 from posesynth.models.loading import load_model
 from posesynth.training.inputs import canonical_poses, mean_pose
 from posesynth.training.pretrain_depth import pretrain, video_crops
@@ -88,15 +87,13 @@ def training_subset(data: Path, out: Path, videos: int) -> Path:
 def score(model: torch.nn.Module, views: dict, baseline: torch.Tensor) -> dict:
     """PA-MPJPE (mm), depth order and 2D error (crop px) of ``model``, and the same for the
     mean-pose baseline (3D) and the best constant 2D pose (the mean true 2D pose) on ``views``."""
-    encoded = encode_crops(model, views["crops"])
-    pred, truth = encoded["pose_camera"], views["truth"]
-    base = baseline_poses(baseline, truth)
-    truth2d = torch.as_tensor(views["joints2d"], dtype=torch.float64)
-    return {"pa_mpjpe": float(pa_mpjpe(pred * 1000, truth * 1000).mean()), "order": depth_order(pred, truth),
-            "joints2d_px": float(joints2d_error(encoded["joints2d"], truth2d).mean()),
-            "baseline_pa_mpjpe": float(pa_mpjpe(base * 1000, truth * 1000).mean()),
-            "baseline_order": depth_order(base, truth),
-            "constant_joints2d_px": float(joints2d_error(truth2d.mean(dim=0, keepdim=True), truth2d).mean())}
+    scores = score_poses(model, views["crops"], views["truth"], baseline, views["joints2d"])
+    truth = views["truth"]
+    return {"pa_mpjpe": scores["model"]["pa_mpjpe"], "joints2d_px": scores["model"]["joints2d_px"],
+            "order": depth_order(predict_poses(model, views["crops"]), truth),
+            "baseline_pa_mpjpe": scores["baseline"]["pa_mpjpe"],
+            "baseline_order": depth_order(baseline_poses(baseline, truth), truth),
+            "constant_joints2d_px": scores["constant"]["joints2d_px"]}
 
 
 def main() -> None:
