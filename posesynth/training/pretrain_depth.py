@@ -7,6 +7,7 @@ encoder → back-projection through the fixed crop camera) learns from person cr
     relative_depth_loss(depth, labels)   closer / farther / equal pairs (posesynth.data.depth_labels)
   + keypoint_loss(joints2d, keypoints)   2D reprojection, confidence-weighted, crop-size units
   + articulation_loss(pose)              knees and elbows bend the right way
+  + log(root depth / nominal)²           the root stays where the crop framing puts it
 
 Inputs: a COCO-style annotation file plus its image folder, or videos with keypoint sidecars
 (:mod:`posesynth.data.keypoints2d`). Each person is cropped around its keypoint box. The loop is
@@ -170,6 +171,9 @@ def video_crops(videos: str | os.PathLike, size: int, margin: float = 1.25, keyp
     return KeypointCrops(frames, kp, depth_labels(kp.keypoints, kp.scores, kp.derived), size, margin)
 
 
+ROOT_DEPTH_WEIGHT = 1.0  # log-ratio² of the root depth to the nominal one: ≫ the articulation pull
+
+
 class _PoseBranch(nn.Module):
     """The model's pose branch as a module whose forward is ``encode_pose`` (what DDP wraps)."""
 
@@ -234,7 +238,8 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     step, loader = start_run(accelerator, run, config, loader, resume=resume, grad_accum=t.grad_accum)
     size = float(m.image_size)
     end = t.steps if stop_after is None else min(t.steps, stop_after)
-    weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation}
+    weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation,
+               "root_depth": ROOT_DEPTH_WEIGHT}
 
     # --- the step: what this loop supplies to the shared skeleton
     def compute(batch: dict, step: int, micro: int) -> dict[str, torch.Tensor]:
@@ -243,7 +248,12 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
                                               batch["depth_confidence"], scale=depth_scale),
                  "keypoints": keypoint_loss(outputs["joints2d"].float(), batch["keypoints"],
                                             batch["keypoint_scores"], size),
-                 "articulation": articulation_loss(outputs["pose_body"].float())}
+                 "articulation": articulation_loss(outputs["pose_body"].float()),
+                 # no label says how far away a person is, and the articulation term would
+                 # flatten the pose by pushing the root away (to the 20x clamp on the learning
+                 # benchmark, which a fine-tune then starts from): keep it at the nominal depth
+                 # the crop's framing implies
+                 "root_depth": torch.log(outputs["depth"][:, 0].float() / model.nominal_depth).pow(2).mean()}
         terms["total"] = sum(weights[name] * value for name, value in terms.items())
         return terms
 

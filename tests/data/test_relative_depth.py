@@ -233,3 +233,22 @@ def test_pretrain_resume_is_exact(tmp_path):
 
     assert sorted(losses(halves)) == [1, 2, 3, 4]
     assert losses(halves) == pytest.approx(losses(straight), rel=1e-6, abs=0)
+
+
+def test_pretrain_keeps_the_root_depth_at_the_nominal_one(tmp_path):
+    # nothing in the 2D labels says how far away a person is, and the articulation term would
+    # flatten the pose by pushing the root away (measured: 20x the nominal depth, the clamp, on
+    # the learning benchmark), which a fine-tune then starts from; the root must stay put.
+    # A strong articulation weight makes the pull fast: without the anchor log(root/nominal)
+    # reaches the clamp (3.0) here, with it about 0.12
+    labels = generate_dataset(tmp_path / "synth", videos=1, frames=6, size=64, progress=False)
+    videos = tmp_path / "synth" / "videos"
+    np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=load_labels(labels[0])["joints2d"], layout="h36m17")
+    config = load_config(None, [*TINY, "train.steps=40", "train.lr=1e-2", "train.warmup_steps=1",
+                                "loss.articulation=100", "data.num_workers=0"])
+    dataset = video_crops(videos, 32)
+    model = load_model(pretrain(config, dataset, tmp_path / "run", progress=False)).train()
+    images = torch.stack([torch.as_tensor(dataset[i]["image"]) for i in range(len(dataset))])
+    with torch.no_grad():
+        root = model.encode_pose(images)["depth"][:, 0]
+    assert torch.log(root / model.nominal_depth).abs().max() < 0.3
