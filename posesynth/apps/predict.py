@@ -38,7 +38,6 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from einops import rearrange
 from tqdm.auto import tqdm
 
 from posesynth import skeleton
@@ -46,6 +45,7 @@ from posesynth.config import Config
 from posesynth.data.cache import warn_no_person
 from posesynth.data.crops import (crop_and_resize, crop_rotations, crop_to_frame, foreground_box, foreground_frames,
     initial_boxes)
+from posesynth.evaluation.synthetic import encode_crops
 from posesynth.export.bvh_writer import write_bvh
 from posesynth.export.motion import canonical_size, fixed_lengths, root_translation, smooth_motion, smooth_track
 from posesynth.export.table import write_csv
@@ -138,21 +138,6 @@ def iter_person_crops(info: VideoInfo, size: int, *, margin: float, box_source: 
 
 
 @torch.no_grad()
-def encode_crops(model: PoseSynthModel, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The model's root-relative pose and crop-camera joints of a batch of crops.
-
-    Args:
-        crops: (B, S, S, 3) uint8 RGB.
-    Returns:
-        pose_camera (B, 17, 3) root-relative, and joints_camera (B, 17, 3) incl. the root, both
-        crop-camera frame, metres, float64.
-    """
-    device = next(model.parameters()).device
-    images = rearrange(torch.from_numpy(crops).to(device), "b h w c -> b c h w").float() / 255
-    out = model.encode_pose(images)
-    return out["pose_camera"].double().cpu().numpy(), out["joints_camera"].double().cpu().numpy()
-
-
 def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Config, *, batch_size: int = 32,
                   smooth: float = 0.0, focal: float | None = None, progress: bool = True) -> dict[str, np.ndarray]:
     """3D and 2D joints and the root track of every frame of a video (pass 1 of the module docstring).
@@ -179,7 +164,8 @@ def predict_video(model: PoseSynthModel, video: str | os.PathLike, config: Confi
     crops: list[np.ndarray] = []
 
     def flush() -> None:
-        pose, joints = encode_crops(model, np.stack(crops))
+        encoded = encode_crops(model, np.stack(crops), keys=("pose_camera", "joints_camera"))
+        pose, joints = encoded["pose_camera"].astype(np.float64), encoded["joints_camera"].astype(np.float64)
         poses.append(pose)
         roots.append(joints[:, :1] - pose[:, :1])  # the root in the crop camera, (B, 1, 3)
         crops.clear()
@@ -319,5 +305,5 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["FIELDS", "crop_to_frame", "video_camera", "iter_person_crops", "encode_crops", "predict_video",
+__all__ = ["FIELDS", "crop_to_frame", "video_camera", "iter_person_crops", "predict_video",
            "write_overlays", "save_poses", "export_motion", "predict", "add_predict_arguments", "run_predict"]

@@ -54,20 +54,23 @@ def labelled_crops(video: str | os.PathLike, labels: dict[str, np.ndarray], size
 
 
 @torch.no_grad()
-def encode_crops(model: torch.nn.Module, crops: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """The pose encoder's 3D pose and 2D joints for crops, in eval mode.
+def encode_crops(model: torch.nn.Module, crops: np.ndarray, batch_size: int = 64,
+                 keys: tuple[str, ...] = ("pose_camera", "joints2d")) -> dict[str, np.ndarray]:
+    """The pose encoder's outputs for crops, in eval mode, as float32 arrays.
 
     Args:
         model: a :class:`~posesynth.models.model.PoseSynthModel` (any device).
         crops: (N, S, S, 3) uint8 RGB.
+        keys: which outputs of :meth:`~posesynth.models.model.PoseSynthModel.encode_pose`.
     Returns:
-        ``pose_camera`` (N, 17, 3) metres, camera frame, pelvis at the origin; ``joints2d``
-        (N, 17, 2) crop pixels.
+        those outputs, e.g. ``pose_camera`` (N, 17, 3) metres, crop camera frame, pelvis at the
+        origin; ``joints2d`` (N, 17, 2) crop pixels; ``joints_camera`` (N, 17, 3) metres, crop
+        camera frame, incl. the root.
     """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out: dict[str, list] = {"pose_camera": [], "joints2d": []}
+    out: dict[str, list] = {key: [] for key in keys}
     for start in range(0, len(crops), batch_size):
         batch = torch.from_numpy(crops[start:start + batch_size]).to(device)
         encoded = model.encode_pose(rearrange(batch, "b h w c -> b c h w").float() / 255)

@@ -10,11 +10,12 @@ from conftest import write_test_video
 from test_visualize import make_tiny_run
 
 from posesynth import skeleton
-from posesynth.apps.predict import (FIELDS, crop_to_frame, encode_crops, iter_person_crops, predict, predict_video,
+from posesynth.apps.predict import (FIELDS, crop_to_frame, iter_person_crops, predict, predict_video,
     run_config, video_camera)
 from posesynth.cli import main
 from posesynth.data.crops import crop_matrix
 from posesynth.data.crops import crop_rotations
+from posesynth.evaluation.synthetic import encode_crops
 from posesynth.export.motion import bone_vectors, smooth_motion
 from posesynth.models.loading import load_model
 from posesynth.video.boxes import square_boxes
@@ -82,7 +83,7 @@ def test_joints2d_are_the_crop_projections_mapped_back(tiny_run, clip):
     for joints, box, expected in zip(result["joints2d"], result["boxes"], crop_joints.numpy()):
         mapped = (crop_matrix(box, 32) @ np.c_[joints, np.ones(17)].T).T[:, :2]
         np.testing.assert_allclose(mapped, expected, atol=1e-3)
-    pose, _ = encode_crops(model, crops)  # the crop camera's frame; joints3d are in the video camera's
+    pose = encode_crops(model, crops)["pose_camera"]  # the crop camera's frame; joints3d are in the video camera's
     rotation = crop_rotations(video_camera(info, None), result["boxes"].astype(np.float64))
     np.testing.assert_allclose(result["joints3d"] @ rotation.transpose(0, 2, 1), pose, atol=1e-5)
     assert float(result["focal"]) == 64.0  # assumed: the longer side
