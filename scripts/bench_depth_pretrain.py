@@ -10,10 +10,13 @@ could give. Each run is scored on its own training frames and on the benchmark's
 - PA-MPJPE (mm), beside the mean unpaired pose oriented like the truth (the benchmark's baseline);
 - depth order: the share of truly ordered joint pairs (|Δz| > 0.1 m, crop camera frame) whose
   predicted depths are ordered the same way (0.5 is chance);
-- the 2D error (crop pixels), beside the best constant 2D pose (the mean true 2D pose).
+- the 2D error (crop pixels), beside the best constant 2D pose (the mean true 2D pose);
+- with ``--lifter RUN``, the held-out PA-MPJPE of the pre-trained 2D joints lifted by RUN's
+  lifter and refiner (a self-supervised run): the 3D the recipe would reach with these 2D joints.
 
     python scripts/bench_depth_pretrain.py --data runs/learning/data --out runs/bench_depth_pretrain --seeds 0 1
     python scripts/bench_depth_pretrain.py --data DATA model.encoder_width=32 --weights 0.1:100 1:1 --steps 400
+    python scripts/bench_depth_pretrain.py --data DATA --videos 800 --steps 3000 --weights 0.1:100 --lifter RUN
 
 Writes OUT/results.json and prints a Markdown table (docs/weak_signals.md, "Depth pre-training").
 """
@@ -30,7 +33,8 @@ import torch
 
 from posesynth.config import load_config
 from posesynth.evaluation.synthetic import baseline_poses, labelled_views, predict_poses, score_poses
-from posesynth.models.loading import load_model
+from posesynth.models.loading import load_model, model_file, stored_model_kwargs
+from posesynth.models.model import PoseSynthModel
 from posesynth.training.inputs import canonical_poses, mean_pose
 from posesynth.training.pretrain_depth import pretrain, video_crops
 
@@ -96,6 +100,31 @@ def score(model: torch.nn.Module, views: dict, baseline: torch.Tensor) -> dict:
             "constant_joints2d_px": scores["constant"]["joints2d_px"]}
 
 
+def with_lifter(run: Path, lifter_run: Path) -> PoseSynthModel:
+    """A pre-training's pose encoder under another run's trained lifter and refiner.
+
+    What the 3D would be if a self-supervised run (``lifter_run``, trained with ``model.lifter``
+    and ``model.refiner``) had the pre-training's 2D joints: its depths come from the lifter (the
+    pre-trained depth maps, which predict whole depths, are cleared: under a lifter they are a
+    residual), the reported pose from its refiner, as in evaluation.
+    """
+    weights = torch.load(model_file(run), map_location="cpu", weights_only=True)
+    kwargs = stored_model_kwargs(weights, model_file(run))
+    donor = load_model(lifter_run)
+    if donor.lifter is None or donor.refiner is None:
+        raise SystemExit(f"--lifter {lifter_run}: that run has no lifter and refiner (train it with "
+                         f"model.lifter=true model.refiner=true, e.g. configs/heatmap_selfsup.yaml)")
+    if (donor.image_size, donor.focal) != (kwargs["image_size"], kwargs["image_size"] * kwargs["focal_ratio"]):
+        raise SystemExit(f"--lifter {lifter_run}: its crops ({donor.image_size} px, focal {donor.focal:g}) differ "
+                         f"from the pre-training's; use a run with the same model.image_size and model.focal_ratio")
+    model = PoseSynthModel(**{**kwargs, "lifter": True, "refiner": True})
+    model.pose_encoder.load_state_dict(load_model(run).pose_encoder.state_dict())
+    model.pose_encoder.clear_depth_maps()
+    model.lifter.load_state_dict(donor.lifter.state_dict())
+    model.refiner.load_state_dict(donor.refiner.state_dict())
+    return model.eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True,
@@ -108,6 +137,10 @@ def main() -> None:
                         help="depth:keypoint weight pairs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--eval-stride", type=int, default=4, help="score every n-th frame")
+    parser.add_argument("--lifter", type=Path, default=None, metavar="RUN",
+                        help="also score each pre-training's 2D joints through RUN's trained lifter and refiner "
+                             "(a run of configs/heatmap_selfsup.yaml): the 3D the self-supervised recipe would "
+                             "reach with these 2D joints")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides (default: 64 px crops, encoder_width 16, batch 16, lr 1e-3); "
                              "put them before --weights and --seeds")
@@ -141,22 +174,30 @@ def main() -> None:
             model = load_model(run)
             row = {"depth_weight": depth_weight, "keypoint_weight": keypoint_weight, "seed": seed,
                    **{name: score(model, views, baseline) for name, views in sets.items()}}
+            if args.lifter is not None:
+                lifted = with_lifter(run, args.lifter)
+                for name, views in sets.items():
+                    row[name]["lifted_pa_mpjpe"] = score_poses(lifted, views["crops"], views["truth"])["model"]["pa_mpjpe"]
             rows.append(row)
             print(json.dumps(row))
     (args.out / "results.json").write_text(json.dumps({"steps": args.steps, "videos": args.videos,
                                                        "overrides": args.overrides, "rows": rows}, indent=1))
 
     columns = (("pa_mpjpe", ".1f"), ("order", ".3f"), ("joints2d_px", ".2f"))
+    lifted = ("lifted_pa_mpjpe", ".1f")
+    heldout_columns = columns + ((lifted,) if args.lifter is not None else ())
     print("\n| depth weight | keypoint weight | train PA-MPJPE (mm) | train order | train 2D (px) "
-          "| held-out PA-MPJPE | held-out order | held-out 2D |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| held-out PA-MPJPE | held-out order | held-out 2D |" + (" held-out PA-MPJPE, lifter |" if args.lifter else ""))
+    print("| --- " * (8 + (args.lifter is not None)) + "|")
     for depth_weight, keypoint_weight in pairs:  # seeds side by side, "a / b"
         mine = [r for r in rows if (r["depth_weight"], r["keypoint_weight"]) == (depth_weight, keypoint_weight)]
-        cells = [" / ".join(f"{r[where][key]:{form}}" for r in mine) for where in ("train", "heldout")
-                 for key, form in columns]
+        cells = [" / ".join(f"{r[where][key]:{form}}" for r in mine)
+                 for where, keys in (("train", columns), ("heldout", heldout_columns)) for key, form in keys]
         print(f"| {depth_weight:g} | {keypoint_weight:g} | " + " | ".join(cells) + " |")
     bars = (("baseline_pa_mpjpe", ".1f"), ("baseline_order", ".3f"), ("constant_joints2d_px", ".2f"))
     cells = [f"{rows[0][where][key]:{form}}" for where in ("train", "heldout") for key, form in bars]
+    if args.lifter is not None:
+        cells.append(cells[3])  # the lifted column's bar is the same mean pose
     print("| mean-pose baseline; best constant 2D pose | | " + " | ".join(cells) + " |")
 
 

@@ -91,6 +91,17 @@ class HeatmapPoseEncoder(nn.Module):
             nn.init.normal_(self.facing_head[-1].weight, std=1e-3)
             nn.init.constant_(self.facing_head[-1].bias, FACING_START_LOGIT)
 
+    def clear_depth_maps(self) -> None:
+        """Make every depth map zero, keeping the heatmaps and root depth.
+
+        Under a lifter (``PoseSynthModel(lifter=True)``) the depth maps add a residual to the
+        lifter's depths; those of an encoder trained without one predict the whole depth and
+        would count it twice.
+        """
+        with torch.no_grad():
+            self.heads.weight[self.num_joints:] = 0.0
+            self.heads.bias[self.num_joints:] = 0.0
+
     def _prior_for(self, joints2d: torch.Tensor, iterations: int = 30) -> torch.Tensor:
         """Gaussian prior logits whose soft-argmax is ``joints2d`` (J, 2) px.
 

@@ -105,6 +105,21 @@ def test_heatmap_encoder_shapes_and_start_pose():
     torch.testing.assert_close(out["rotation"] @ out["rotation"].transpose(-1, -2), eye, atol=1e-5, rtol=0)
 
 
+def test_cleared_depth_maps_leave_the_2d_and_root_and_give_flat_depths():
+    model = _tiny_model()
+    model.start_from_pose(canonical_tpose())
+    with torch.no_grad():
+        model.pose_encoder.heads.weight.normal_()  # a trained encoder's depth maps are anything but flat
+    image = torch.rand(2, 3, 32, 32)
+    before = model.pose_encoder(image)
+    assert before["relative_depth"].abs().max() > 0.1
+    model.pose_encoder.clear_depth_maps()
+    after = model.pose_encoder(image)
+    torch.testing.assert_close(after["relative_depth"], torch.zeros(2, 17))
+    torch.testing.assert_close(after["joints2d"], before["joints2d"])
+    torch.testing.assert_close(after["log_depth"], before["log_depth"])
+
+
 def test_a_run_written_with_the_removed_kinematic_settings_still_loads(tmp_path):
     from posesynth.config import ConfigError
     from posesynth.models.loading import load_model

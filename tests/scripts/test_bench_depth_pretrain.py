@@ -35,7 +35,8 @@ def test_the_table_has_both_sets_and_the_baseline(tmp_path):
     np.save(data / "poses3d.npy", np.concatenate(poses))
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--out", str(out), "--videos", "1",
-                             "--steps", "2", "--weights", "1:1", "0:1", "--eval-stride", "8"],
+                             "--steps", "2", "--weights", "1:1", "0:1", "--eval-stride", "8",
+                             "--lifter", str(ROOT / "assets" / "demo" / "checkpoint.pt")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "results.json").read_text())
@@ -44,8 +45,13 @@ def test_the_table_has_both_sets_and_the_baseline(tmp_path):
         for where in ("train", "heldout"):
             assert np.isfinite(row[where]["pa_mpjpe"]) and 0 <= row[where]["order"] <= 1
             assert row[where]["joints2d_px"] > 0 and row[where]["constant_joints2d_px"] > 0
+            # the demo's lifter turns the same 2D joints into another 3D pose
+            assert np.isfinite(row[where]["lifted_pa_mpjpe"]) and row[where]["lifted_pa_mpjpe"] != row[where]["pa_mpjpe"]
     # the keypoint sidecars are the clip's exact 2D joints, written beside the linked video
     sidecar = next((out / "train" / "videos").glob("*.keypoints.npz"))
     label = next((HELDOUT / "labels").glob(f"{sidecar.name.split('.')[0]}.npz"))
     np.testing.assert_array_equal(np.load(sidecar)["keypoints"], np.load(label)["joints2d"])
     assert "| 1 | 1 |" in result.stdout and "| mean-pose baseline; best constant 2D pose |" in result.stdout
+    assert "held-out PA-MPJPE, lifter |" in result.stdout
+    table = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert len({line.count("|") for line in table}) == 1  # every row has the header's columns
