@@ -118,7 +118,9 @@ def with_lifter(run: Path, lifter_run: Path) -> PoseSynthModel:
         raise SystemExit(f"--lifter {lifter_run}: its crops ({donor.image_size} px, focal {donor.focal:g}) differ "
                          f"from the pre-training's; use a run with the same model.image_size and model.focal_ratio")
     model = PoseSynthModel(**{**kwargs, "lifter": True, "refiner": True})
-    model.pose_encoder.load_state_dict(load_model(run).pose_encoder.state_dict())
+    model.pose_encoder.load_state_dict({name.removeprefix("pose_encoder."): value
+                                        for name, value in weights["state_dict"].items()
+                                        if name.startswith("pose_encoder.")})
     model.pose_encoder.clear_depth_maps()
     model.lifter.load_state_dict(donor.lifter.state_dict())
     model.refiner.load_state_dict(donor.refiner.state_dict())

@@ -196,11 +196,17 @@ def test_pretrain_rejects_labels_of_other_annotations(realdata, tmp_path, capsys
     assert "annotation ids do not match" in capsys.readouterr().err
 
 
-def test_pretrain_on_videos_with_keypoint_sidecars(tmp_path, capsys):
-    labels = generate_dataset(tmp_path / "synth", videos=1, frames=6, size=64, progress=False)
-    joints2d = load_labels(labels[0])["joints2d"]
+def _clip_with_sidecar(tmp_path, frames: int):
+    """One synthetic clip with its exact 2D joints as a keypoint sidecar; (videos folder, label file)."""
+    labels = generate_dataset(tmp_path / "synth", videos=1, frames=frames, size=64, progress=False)
     videos = tmp_path / "synth" / "videos"
-    np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=joints2d, layout="h36m17")
+    np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=load_labels(labels[0])["joints2d"], layout="h36m17")
+    return videos, labels[0]
+
+
+def test_pretrain_on_videos_with_keypoint_sidecars(tmp_path, capsys):
+    videos, label = _clip_with_sidecar(tmp_path, frames=6)
+    joints2d = load_labels(label)["joints2d"]
     run = tmp_path / "run"
     assert _pretrain(str(videos), "--out", str(run), "--steps", "2", "--frame-step", "2") == 0
     before = torch.load(run / "model.pt", weights_only=True)["state_dict"]
@@ -211,15 +217,13 @@ def test_pretrain_on_videos_with_keypoint_sidecars(tmp_path, capsys):
     assert _pretrain(str(videos), "--out", str(tmp_path / "none"), "--steps", "1", "--resume") == 2
     assert "has no checkpoint" in capsys.readouterr().err
     # a sidecar of the wrong length is an error naming it
-    np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=joints2d[:4], layout="h36m17")
+    np.savez(videos / f"{label.stem}.keypoints.npz", keypoints=joints2d[:4], layout="h36m17")
     assert _pretrain(str(videos), "--out", str(tmp_path / "bad"), "--steps", "1") == 2
-    assert f"{labels[0].stem}.keypoints.npz" in capsys.readouterr().err
+    assert f"{label.stem}.keypoints.npz" in capsys.readouterr().err
 
 
 def test_pretrain_resume_is_exact(tmp_path):
-    labels = generate_dataset(tmp_path / "synth", videos=1, frames=8, size=64, progress=False)
-    videos = tmp_path / "synth" / "videos"
-    np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=load_labels(labels[0])["joints2d"], layout="h36m17")
+    videos, _ = _clip_with_sidecar(tmp_path, frames=8)
     config = load_config(None, [*TINY, "train.steps=4", "train.log_every=1", "train.warmup_steps=2",
                                 "train.checkpoint_every=100", "data.num_workers=0"])
     dataset = video_crops(videos, 32)
@@ -241,9 +245,7 @@ def test_pretrain_keeps_the_root_depth_at_the_nominal_one(tmp_path):
     # the learning benchmark), which a fine-tune then starts from; the root must stay put.
     # A strong articulation weight makes the pull fast: without the anchor log(root/nominal)
     # reaches the clamp (3.0) here, with it about 0.12
-    labels = generate_dataset(tmp_path / "synth", videos=1, frames=6, size=64, progress=False)
-    videos = tmp_path / "synth" / "videos"
-    np.savez(videos / f"{labels[0].stem}.keypoints.npz", keypoints=load_labels(labels[0])["joints2d"], layout="h36m17")
+    videos, _ = _clip_with_sidecar(tmp_path, frames=6)
     config = load_config(None, [*TINY, "train.steps=40", "train.lr=1e-2", "train.warmup_steps=1",
                                 "loss.articulation=100", "data.num_workers=0"])
     dataset = video_crops(videos, 32)
