@@ -127,6 +127,9 @@ class LossConfig:
     imitation_flat: float = 0.0        # share of imitation paintings made of flat-coloured parts, not the decoder
     imitation_warped: float = 0.0      # share made of the source person's pixels moved bone by bone
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
+    imitation_elevation_min_deg: float = -5.0  # the sampled views' camera elevation range (degrees, + = above
+    imitation_elevation_max_deg: float = 35.0  # the person, looking down), for imitation, lifter and refiner
+    imitation_lean_deg: float = 10.0   # the sampled bodies' own forward/backward lean, ± degrees
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
     travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
     refining: float = 0.0              # train model.refiner on noisy projections of unpaired poses
@@ -136,7 +139,8 @@ class LossConfig:
 
 # the fields of LossConfig that tune a term rather than weigh one; every other field is a term's weight
 LOSS_SETTINGS: tuple[str, ...] = ("lpips_net", "lpips_backbone", "lpips_linear", "foreground_boost", "imitation_flat",
-                                  "imitation_warped", "imitation_start", "refining_noise_px")
+                                  "imitation_warped", "imitation_start", "imitation_elevation_min_deg",
+                                  "imitation_elevation_max_deg", "imitation_lean_deg", "refining_noise_px")
 # the one list of loss-term names: compute_losses returns (and the logs show) ``loss/<name>`` for these
 LOSS_TERMS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossConfig) if f.name not in LOSS_SETTINGS)
 
@@ -290,6 +294,8 @@ AT_LEAST: dict[str, float] = {
     "train.log_every": 1, "train.sample_every": 1, "train.checkpoint_every": 1, "train.keep_checkpoints": 0,
     "train.eval_every": 0,
 }
+# loss.* settings that may be negative (an angle below the horizontal)
+SIGNED: tuple[str, ...] = ("loss.imitation_elevation_min_deg", "loss.imitation_elevation_max_deg")
 # Keys that must be strictly positive.
 POSITIVE: tuple[str, ...] = ("data.margin", "model.focal_ratio")
 
@@ -303,7 +309,7 @@ def check_ranges(config: Config) -> None:
     for key, value in _numbers(config):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"'{key}' must be a finite number, got {value}")
-        bound = 0 if key.startswith("loss.") else AT_LEAST.get(key)
+        bound = 0 if key.startswith("loss.") and key not in SIGNED else AT_LEAST.get(key)
         if bound is not None and value < bound:
             raise ConfigError(f"'{key}' must be >= {bound:g}, got {value}")
         if key in POSITIVE and value <= 0:
@@ -317,6 +323,13 @@ def check_ranges(config: Config) -> None:
     if config.loss.imitation_flat + config.loss.imitation_warped > 1:
         raise ConfigError(f"'loss.imitation_flat' and 'loss.imitation_warped' are shares of the imitation paintings: "
                           f"together at most 1; got {config.loss.imitation_flat} + {config.loss.imitation_warped}")
+    low, high = config.loss.imitation_elevation_min_deg, config.loss.imitation_elevation_max_deg
+    if not -90 <= low <= high <= 90:
+        raise ConfigError(f"'loss.imitation_elevation_min_deg' ({low}) and 'loss.imitation_elevation_max_deg' "
+                          f"({high}) are a camera elevation range in degrees: need -90 <= min <= max <= 90")
+    if not 0 <= config.loss.imitation_lean_deg <= 90:
+        raise ConfigError(f"'loss.imitation_lean_deg' is an angle in degrees, in [0, 90]; got "
+                          f"{config.loss.imitation_lean_deg}")
     if d.min_gap > d.max_gap:
         raise ConfigError(f"'data.min_gap' ({d.min_gap}) must be <= 'data.max_gap' ({d.max_gap}): no frame pair "
                           f"could be drawn")

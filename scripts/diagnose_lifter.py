@@ -31,7 +31,7 @@ from posesynth.losses.imitation import lifting_loss
 from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, refined_targets, relative_depth_units
 from posesynth.models.loading import load_model
 from posesynth.training.budget import StepTimer
-from posesynth.training.imitation_views import sample_views
+from posesynth.training.imitation_views import BODY_LEAN_DEG, CAMERA_ELEVATION_DEG, sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose
 
 SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's and heatmap_selfsup.yaml's crop (focal_ratio 2) and a nominal root depth
@@ -64,6 +64,10 @@ def main() -> None:
     parser.add_argument("--refine-2d", action="store_true",
                         help="the MLP also returns the 2D joints (a denoiser learned from the unpaired poses' "
                              "clean projections), not only depths; with --train-noise-px")
+    parser.add_argument("--elevation", type=float, nargs=2, default=list(CAMERA_ELEVATION_DEG), metavar=("LOW", "HIGH"),
+                        help="the sampled views' camera elevation range, degrees (loss.imitation_elevation_*_deg; "
+                             "'0 0 --lean 20' are the views before the elevation was added)")
+    parser.add_argument("--lean", type=float, default=BODY_LEAN_DEG, help="the sampled bodies' lean, ± degrees")
     parser.add_argument("--noise-px", type=float, nargs="*", default=[],
                         help="also lift the true 2D plus Gaussian noise of these σ (crop pixels), at the end")
     args = parser.parse_args()
@@ -93,7 +97,8 @@ def main() -> None:
         step += 1
         with timer or nullcontext():
             chosen = poses[torch.randint(len(poses), (args.batch,), generator=generator)]
-            joints = sample_views(chosen, image_size=SIZE, focal=FOCAL, generator=generator)
+            joints = sample_views(chosen, image_size=SIZE, focal=FOCAL, generator=generator,
+                                  elevation_deg=tuple(args.elevation), max_lean_deg=args.lean)
             joints2d = project(joints, K)
             clean2d = joints2d
             if args.train_noise_px:

@@ -127,6 +127,10 @@ def test_every_shipped_config_loads(name):
     ("data.labels_fraction=1.5", r"'data\.labels_fraction' is a share of the frames, in \[0, 1\]"),
     ("loss.ssim=-1", r"'loss\.ssim' must be >= 0"),
     ("loss.l1=.inf", r"'loss\.l1' must be a finite number"),
+    ("loss.imitation_elevation_min_deg=40", r"'loss\.imitation_elevation_min_deg' \(40\.0\) and "
+     r"'loss\.imitation_elevation_max_deg' \(35\.0\) are a camera elevation range"),
+    ("loss.imitation_elevation_max_deg=95", r"need -90 <= min <= max <= 90"),
+    ("loss.imitation_lean_deg=-3", r"'loss\.imitation_lean_deg' must be >= 0"),
 ])
 def test_out_of_range_values_are_errors_naming_the_key(override, message, capsys, tmp_path):
     with pytest.raises(ConfigError, match=message):
@@ -143,5 +147,6 @@ def test_out_of_range_values_are_errors_naming_the_key(override, message, capsys
 def test_ranges_admit_the_edges():
     config = load_config(None, ["train.lr=0", "train.keep_checkpoints=0", "train.eval_every=0", "data.min_gap=50",
                                 "data.num_workers=0", "data.labels_fraction=0", "model.image_size=8",
-                                "model.encoder_stages=3", "model.decoder_levels=3"])
+                                "model.encoder_stages=3", "model.decoder_levels=3",
+                                "loss.imitation_elevation_min_deg=-90", "loss.imitation_elevation_max_deg=-90"])
     assert config.train.lr == 0 and config.data.min_gap == config.data.max_gap

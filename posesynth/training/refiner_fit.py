@@ -15,12 +15,13 @@ import torch
 from posesynth.geometry import project
 from posesynth.losses.imitation import lifting_loss
 from posesynth.models.lifter import DepthLifter, refined_targets
-from posesynth.training.imitation_views import sample_views
+from posesynth.training.imitation_views import BODY_LEAN_DEG, CAMERA_ELEVATION_DEG, sample_views
 
 
 def fit_refiner(refiner: DepthLifter, poses_body: torch.Tensor, *, K: torch.Tensor, image_size: int,
                 iterations: int, noise_px: float = 2.0, batch: int = 256, lr: float = 1e-3,
-                seed: int = 0) -> list[float]:
+                seed: int = 0, elevation_deg: tuple[float, float] = CAMERA_ELEVATION_DEG,
+                max_lean_deg: float = BODY_LEAN_DEG) -> list[float]:
     """Train ``refiner`` in place on noisy projections of unpaired poses (``loss.refining``'s task).
 
     Args:
@@ -30,6 +31,8 @@ def fit_refiner(refiner: DepthLifter, poses_body: torch.Tensor, *, K: torch.Tens
         K: (3, 3) the model's crop intrinsics, pixels. image_size: crop side S, pixels.
         iterations: optimiser steps. noise_px: σ of the Gaussian noise on the 2D joints, crop pixels.
         batch: poses a step. lr: AdamW learning rate (held constant). seed: the sampling generator's.
+        elevation_deg, max_lean_deg: the views' camera elevation range and body lean, degrees
+            (``loss.imitation_elevation_*_deg``, ``loss.imitation_lean_deg``).
     Returns:
         the loss of every step (units of the 2D scale).
     """
@@ -42,7 +45,8 @@ def fit_refiner(refiner: DepthLifter, poses_body: torch.Tensor, *, K: torch.Tens
     losses = []
     for _ in range(iterations):
         chosen = poses_body[torch.randint(len(poses_body), (batch,), generator=generator)]
-        joints = sample_views(chosen, image_size=image_size, focal=focal, generator=generator)
+        joints = sample_views(chosen, image_size=image_size, focal=focal, generator=generator,
+                              elevation_deg=elevation_deg, max_lean_deg=max_lean_deg)
         clean2d = project(joints, K)
         noisy2d = clean2d + noise_px * torch.randn(clean2d.shape, generator=generator)
         loss = lifting_loss(refiner(noisy2d), refined_targets(joints, clean2d, noisy2d, focal))

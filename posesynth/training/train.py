@@ -66,7 +66,7 @@ def frame_warps(count: int, seed: int, step: int, micro: int, image_size: int) -
 
 
 def step_imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, micro: int, image_size: int,
-                    focal: float) -> torch.Tensor:
+                         focal: float, elevation_deg: tuple[float, float], max_lean_deg: float) -> torch.Tensor:
     """``count`` unpaired poses placed in the crop camera for one imitation step; pure in (seed, step, micro).
 
     Returns:
@@ -74,7 +74,8 @@ def step_imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, 
     """
     chosen = sample_real_poses(poses, count, seed + 7919, step, micro)
     generator = step_generator(seed, step, micro, 104_729)
-    return sample_views(chosen, image_size=image_size, focal=focal, generator=generator)
+    return sample_views(chosen, image_size=image_size, focal=focal, generator=generator,
+                        elevation_deg=elevation_deg, max_lean_deg=max_lean_deg)
 
 
 def refining_noise(count: int, sigma: float, seed: int, step: int, micro: int) -> torch.Tensor:
@@ -175,6 +176,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     d_scheduler = torch.optim.lr_scheduler.LambdaLR(d_optimizer, schedule)
     weights = {name: getattr(losses, name) for name in LOSS_TERMS}
+    elevation = (losses.imitation_elevation_min_deg, losses.imitation_elevation_max_deg)
     lpips_options = dict(net=losses.lpips_net, backbone_weights=losses.lpips_backbone,
                          linear_weights=losses.lpips_linear)
 
@@ -197,7 +199,8 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         lifts = bool(losses.lifting or losses.refining)
         if imitate or lifts:
             sampled = step_imitation_views(real_poses, max(count, LIFTING_BATCH if lifts else 0), t.seed,
-                                           step, micro, m.image_size, accelerator.unwrap_model(model).focal)
+                                           step, micro, m.image_size, accelerator.unwrap_model(model).focal,
+                                           elevation, losses.imitation_lean_deg)
             sampled = sampled.to(batch["target"].device)
         noise = (refining_noise(len(sampled), losses.refining_noise_px, t.seed, step, micro).to(sampled.device)
                  if losses.refining else None)

@@ -41,6 +41,24 @@ def test_sampled_views_are_centred_fill_the_crop_and_face_every_way():
     assert counts.min() > 0.15 * len(heading)
     torch.testing.assert_close(_views(seed=3), _views(seed=3))  # a pure function of the generator
 
+def test_sampled_views_look_from_the_camera_elevation():
+    """The body's vertical leans towards the camera by exactly the elevation (no lean, no roll)."""
+    poses = canonical_tpose().expand(64, 17, 3)
+    for degrees in (-5.0, 0.0, 30.0):
+        joints = sample_views(poses, image_size=64, focal=128.0, generator=torch.Generator().manual_seed(1),
+                              elevation_deg=(degrees, degrees), max_lean_deg=0.0, max_roll=0.0)
+        up = joints[:, 8] - joints[:, 0]  # pelvis → thorax, straight up in the T-pose's body frame
+        # camera above (elevation > 0): the thorax is nearer the camera than the pelvis, z falls
+        toward_camera = torch.rad2deg(torch.asin(-up[:, 2] / up.norm(dim=-1)))
+        torch.testing.assert_close(toward_camera, torch.full((64,), degrees), atol=1e-3, rtol=0)
+        assert up[:, 0].abs().max() < 1e-5  # the heading turns about the vertical: no sideways tilt
+    default = _views(count=512)  # the default range: from 5° below to 35° above, a lean of ±10° on top
+    up = default[:, 8] - default[:, 0]
+    toward_camera = torch.rad2deg(torch.asin(-up[:, 2] / up.norm(dim=-1)))
+    assert -15.5 < toward_camera.min() < -5 and 35 < toward_camera.max() < 45.5
+    assert 0.8 < (toward_camera > 0).float().mean() < 0.95
+
+
 def test_imitation_loss_closed_form():
     true2d, true3d = torch.zeros(2, 17, 2), torch.rand(2, 17, 3)
     assert imitation_loss(true2d, true3d, true2d, true3d, 32) < 1e-3
