@@ -127,9 +127,9 @@ class LossConfig:
     imitation_flat: float = 0.0        # share of imitation paintings made of flat-coloured parts, not the decoder
     imitation_warped: float = 0.0      # share made of the source person's pixels moved bone by bone
     imitation_start: int = 100         # step from which the imitation cycle runs (the decoder must paint first)
-    imitation_elevation_min_deg: float = -5.0  # the sampled views' camera elevation range (degrees, + = above
-    imitation_elevation_max_deg: float = 35.0  # the person, looking down), for imitation, lifter and refiner
-    imitation_lean_deg: float = 10.0   # the sampled bodies' own forward/backward lean, ± degrees
+    imitation_elevation_min_deg: float = 0.0  # the sampled views' camera elevation range (degrees, + = above
+    imitation_elevation_max_deg: float = 0.0  # the person, looking down), for imitation, lifter and refiner
+    imitation_lean_deg: float = 20.0   # the sampled bodies' own forward/backward lean, ± degrees
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
     travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
     refining: float = 0.0              # train model.refiner on noisy projections of unpaired poses

@@ -14,7 +14,7 @@ It is scored on the held-out people's true 2D joints (crop pixels), plus Gaussia
 ``--noise-px``, and with ``--run`` on a trained model's own 2D joints, also voted over time (the
 logits averaged over ``--windows`` frames of a clip; ``diagnose_facing.window_mean``).
 
-    python scripts/diagnose_facing_geometry.py --data DATA [--elevation -5 35] [--lean 10]
+    python scripts/diagnose_facing_geometry.py --data DATA [--elevation -5 35 --lean 10]
         [--train-noise-px 2] [--noise-px 1 2] [--run RUN] [--json OUT]
 """
 

@@ -66,7 +66,7 @@ def main() -> None:
                              "clean projections), not only depths; with --train-noise-px")
     parser.add_argument("--elevation", type=float, nargs=2, default=list(CAMERA_ELEVATION_DEG), metavar=("LOW", "HIGH"),
                         help="the sampled views' camera elevation range, degrees (loss.imitation_elevation_*_deg; "
-                             "'0 0 --lean 20' are the views before the elevation was added)")
+                             "the default is the recipe's level camera, '-5 35 --lean 10' the benchmark's cameras)")
     parser.add_argument("--lean", type=float, default=BODY_LEAN_DEG, help="the sampled bodies' lean, ± degrees")
     parser.add_argument("--noise-px", type=float, nargs="*", default=[],
                         help="also lift the true 2D plus Gaussian noise of these σ (crop pixels), at the end")

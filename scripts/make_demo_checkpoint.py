@@ -3,11 +3,11 @@
 The learning benchmark's run, unchanged: 800 synthetic clips of 800 people (no 2D or 3D label is
 read in training), the 2.5D recipe ``configs/heatmap_selfsup.yaml`` with ``model.facing_head=true``
 (the heatmaps label the limbs as seen from the front; the head is not trained, so it never swaps)
-and without the refiner (which came later), with the first sampled views (the camera level, the
-body leant by ±20°; the camera's elevation came later too), 1,200 steps, seed 0 — about 5
-minutes of data generation and 17 of training on 2 CPU cores. Its weights are then written in half precision (8.3 MB) to ``--dest``, with a refiner fitted on the
+and without the refiner (which came later),
+1,200 steps, seed 0 — about 5 minutes of data generation and 17 of training on 2 CPU cores. Its
+weights are then written in half precision (8.3 MB) to ``--dest``, with a refiner fitted on the
 benchmark's unpaired poses alone (``posesynth.training.refiner_fit``, ``--refiner-iterations``
-batches, 2 px noise, the first views, about 40 s; ``model.refiner``), which builds the reported pose.
+batches, 2 px noise, about 40 s; ``model.refiner``), which builds the reported pose.
 ``--from-run RUN`` skips the training and exports (and refines) a finished run. The benchmark's held-out curve
 is in ``OUT/learning.json`` (BENCHMARKS.md, "The demo's checkpoint").
 
@@ -36,11 +36,8 @@ from posesynth.training.inputs import canonical_poses  # noqa: E402
 from posesynth.training.refiner_fit import fit_refiner  # noqa: E402
 
 RECIPE = REPO / "configs" / "heatmap_selfsup.yaml"
-# the recipe as it was when the shipped checkpoint was trained: the refiner came later, and so did the
-# camera's elevation in the sampled views (the first views: the camera level, the body leant by ±20°)
-FIRST_VIEWS = {"elevation_deg": (0.0, 0.0), "max_lean_deg": 20.0}
-OVERRIDES = ("model.facing_head=true", "model.refiner=false", "loss.refining=0", "loss.imitation_elevation_min_deg=0",
-             "loss.imitation_elevation_max_deg=0", "loss.imitation_lean_deg=20")
+# the recipe as it was when the shipped checkpoint was trained: the refiner came later
+OVERRIDES = ("model.facing_head=true", "model.refiner=false", "loss.refining=0")
 
 
 def add_refiner(checkpoint: Path, poses3d: Path, iterations: int, seed: int) -> dict:
@@ -50,7 +47,7 @@ def add_refiner(checkpoint: Path, poses3d: Path, iterations: int, seed: int) -> 
     model = PoseSynthModel(**kwargs)
     poses = canonical_poses(torch.as_tensor(np.load(poses3d, allow_pickle=False), dtype=torch.float32))
     losses = fit_refiner(model.refiner, poses, K=model.K, image_size=kwargs["image_size"], iterations=iterations,
-                         seed=seed, **FIRST_VIEWS)
+                         seed=seed)
     stored["model_kwargs"] = kwargs
     stored["state_dict"].update({f"refiner.{k}": v.detach().half() for k, v in model.refiner.state_dict().items()})
     tmp = checkpoint.with_name(checkpoint.name + ".tmp")

@@ -128,7 +128,7 @@ def test_every_shipped_config_loads(name):
     ("loss.ssim=-1", r"'loss\.ssim' must be >= 0"),
     ("loss.l1=.inf", r"'loss\.l1' must be a finite number"),
     ("loss.imitation_elevation_min_deg=40", r"'loss\.imitation_elevation_min_deg' \(40\.0\) and "
-     r"'loss\.imitation_elevation_max_deg' \(35\.0\) are a camera elevation range"),
+     r"'loss\.imitation_elevation_max_deg' \(0\.0\) are a camera elevation range"),
     ("loss.imitation_elevation_max_deg=95", r"need -90 <= min <= max <= 90"),
     ("loss.imitation_lean_deg=-3", r"'loss\.imitation_lean_deg' must be >= 0"),
 ])

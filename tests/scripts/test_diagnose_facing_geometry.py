@@ -46,7 +46,7 @@ def test_the_script_trains_on_unpaired_poses_and_scores_real_clips(tmp_path):
                   "--run", str(CHECKPOINT), "--json", str(out))
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    assert report["elevation_deg"] == [-5.0, 35.0] and report["lean_deg"] == 10.0
+    assert report["elevation_deg"] == [0.0, 0.0] and report["lean_deg"] == 20.0  # the recipe's views
     assert report["frames"] > 0 and 0.0 <= report["away_share"] <= 1.0
     scored = [report["true_2d"], report["noisy_2d"]["2.0"], report["run"]]
     assert all(0.0 <= r[key] <= 1.0 for r in scored for key in ("accuracy", "accuracy_window_9", "accuracy_window_33"))

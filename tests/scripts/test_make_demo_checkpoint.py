@@ -23,8 +23,6 @@ def test_tiny_checkpoint_is_written_in_half_precision_and_loads(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout[result.stdout.index("{"):])
     assert report["checkpoint"] == str(dest) and "model.facing_head=true" in report["overrides"]
-    # the checkpoint was trained with the first sampled views: the camera level, a ±20° lean
-    assert {"loss.imitation_elevation_max_deg=0", "loss.imitation_lean_deg=20"} <= set(report["overrides"])
     stored = torch.load(dest, weights_only=True)
     assert stored["step"] == 2 and stored["model_kwargs"]["facing_head"] and stored["model_kwargs"]["lifter"]
     assert {v.dtype for v in stored["state_dict"].values() if v.is_floating_point()} == {torch.float16}

@@ -52,11 +52,17 @@ def test_sampled_views_look_from_the_camera_elevation():
         toward_camera = torch.rad2deg(torch.asin(-up[:, 2] / up.norm(dim=-1)))
         torch.testing.assert_close(toward_camera, torch.full((64,), degrees), atol=1e-3, rtol=0)
         assert up[:, 0].abs().max() < 1e-5  # the heading turns about the vertical: no sideways tilt
-    default = _views(count=512)  # the default range: from 5° below to 35° above, a lean of ±10° on top
-    up = default[:, 8] - default[:, 0]
-    toward_camera = torch.rad2deg(torch.asin(-up[:, 2] / up.norm(dim=-1)))
-    assert -15.5 < toward_camera.min() < -5 and 35 < toward_camera.max() < 45.5
-    assert 0.8 < (toward_camera > 0).float().mean() < 0.95
+    def toward_camera_deg(joints: torch.Tensor) -> torch.Tensor:
+        up = joints[:, 8] - joints[:, 0]
+        return torch.rad2deg(torch.asin(-up[:, 2] / up.norm(dim=-1)))
+
+    level = toward_camera_deg(_views(count=512))  # the default: camera level, the body leant by up to ±20°
+    assert level.abs().max() < 20.5 and 0.4 < (level > 0).mean(dtype=torch.float32) < 0.6
+    above = toward_camera_deg(sample_views(canonical_tpose().expand(512, 17, 3), image_size=64, focal=128.0,
+                                           generator=torch.Generator().manual_seed(0), elevation_deg=(-5.0, 35.0),
+                                           max_lean_deg=10.0))  # the benchmark's cameras
+    assert -15.5 < above.min() < -5 and 35 < above.max() < 45.5
+    assert 0.8 < (above > 0).mean(dtype=torch.float32) < 0.95
 
 
 def test_imitation_loss_closed_form():
