@@ -43,7 +43,7 @@ def main() -> None:
     try:
         model = load_model(args.run)
         config = run_config(args.run)
-        data, views_of = config.data, config.loss
+        data, loss = config.data, config.loss
         if data.eval_synthetic is None:
             raise ConfigError(f"{args.run}/config.yaml has no data.eval_synthetic: nothing held out to score")
         real = torch.as_tensor(unpaired_poses(data), dtype=torch.float32)
@@ -66,8 +66,8 @@ def main() -> None:
     model.refiner = DepthLifter(refine_2d=True)
     losses = fit_refiner(model.refiner, canonical_poses(real), K=model.K, image_size=model.image_size,
                          iterations=args.iterations, noise_px=args.noise_px, seed=args.seed,
-                         elevation_deg=(views_of.imitation_elevation_min_deg, views_of.imitation_elevation_max_deg),
-                         max_lean_deg=views_of.imitation_lean_deg)
+                         elevation_deg=(loss.imitation_elevation_min_deg, loss.imitation_elevation_max_deg),
+                         max_lean_deg=loss.imitation_lean_deg)
     model.eval()
     report["refitted"] = {**score(), "iterations": args.iterations, "final_loss": float(np.mean(losses[-50:])),
                           "fit_seconds": round(time.perf_counter() - started, 1)}

@@ -42,9 +42,9 @@ def sample_views(poses_body: torch.Tensor, *, image_size: int, focal: float, gen
     from the camera; positive = the camera above the person, looking down). With the benchmark's
     elevations (−5° to 35°, a ±10° lean) the lifter lifts new people's true 2D joints to 18 mm
     PA-MPJPE instead of 23.5, yet the self-supervised recipe ends worse (BENCHMARKS.md, "The
-    camera's elevation in the sampled views"). The root depth makes the pose's joint extent fill ``CROP_FILL`` of the crop (× e^±``depth_jitter``),
-    and the joints' box is centred on the optical axis (± ``shift_jitter`` of the extent), as a
-    box-centred crop has it.
+    camera's elevation in the sampled views"). The root depth makes the pose's joint extent fill
+    ``CROP_FILL`` of the crop (× e^±``depth_jitter``), and the joints' box is centred on the
+    optical axis (± ``shift_jitter`` of the extent), as a box-centred crop has it.
 
     Args:
         poses_body: (B, 17, 3) root-relative, body frame (x left, y down, z out of the back), metres.
