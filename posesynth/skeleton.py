@@ -118,3 +118,20 @@ def facing_side(joints2d: torch.Tensor) -> torch.Tensor:
         (B,) pixels.
     """
     return sum(joints2d[:, right, 0] - joints2d[:, left, 0] for right, left in SIDE_PAIRS)
+
+
+def swap_sides(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Give each joint its mirror joint's name (left↔right) in the rows ``where`` says, in place in the image.
+
+    A person seen from the back is the frontal labelling with left and right swapped: every
+    joint keeps its position and depth and takes the other side's name. Unlike
+    :func:`flip_pose`, nothing is mirrored.
+
+    Args:
+        values: (B, 17, ...) per-joint values (2D joints in pixels, depths in metres, ...).
+        where: (B,) bool, the rows to relabel.
+    Returns:
+        (B, 17, ...) a new tensor.
+    """
+    mask = where.reshape(where.shape + (1,) * (values.dim() - 1))
+    return torch.where(mask, values[:, list(FLIP_PERMUTATION)], values)

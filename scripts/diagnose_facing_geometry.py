@@ -37,7 +37,7 @@ from posesynth.evaluation.synthetic import encode_crops, labelled_views  # noqa:
 from posesynth.geometry import intrinsics, project  # noqa: E402
 from posesynth.models.lifter import normalise_2d  # noqa: E402
 from posesynth.models.loading import load_model  # noqa: E402
-from posesynth.skeleton import FLIP_PERMUTATION, facing_side  # noqa: E402
+from posesynth.skeleton import facing_side, swap_sides  # noqa: E402
 from posesynth.training.imitation_views import BODY_LEAN_DEG, CAMERA_ELEVATION_DEG, sample_views  # noqa: E402
 from posesynth.training.inputs import canonical_poses  # noqa: E402
 
@@ -54,7 +54,7 @@ def frontal_labelling(joints2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
         (:func:`~posesynth.skeleton.facing_side` < 0 or = 0), and (B,) bool: was relabelled (faces away).
     """
     away = facing_side(joints2d) > 0
-    return torch.where(away[:, None, None], joints2d[:, list(FLIP_PERMUTATION)], joints2d), away
+    return swap_sides(joints2d, away), away
 
 
 def features(joints2d: torch.Tensor) -> torch.Tensor:

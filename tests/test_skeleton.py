@@ -38,3 +38,14 @@ def test_flip_is_an_involution_and_swaps_sides():
     torch.testing.assert_close(flipped[:, 4, 0], -pose[:, 1, 0])
     tpose = sk.canonical_tpose()
     torch.testing.assert_close(sk.flip_pose(tpose), tpose)  # the T-pose is symmetric
+
+
+def test_swap_sides_renames_only_the_chosen_rows():
+    joints2d, depth = torch.randn(3, 17, 2), torch.randn(3, 17)
+    where = torch.tensor([False, True, False])
+    swapped = sk.swap_sides(joints2d, where)
+    torch.testing.assert_close(swapped[[0, 2]], joints2d[[0, 2]])
+    torch.testing.assert_close(swapped[1, 4], joints2d[1, 1])     # left hip ← right hip, not mirrored
+    torch.testing.assert_close(swapped[1, 0], joints2d[1, 0])     # the pelvis keeps its name
+    torch.testing.assert_close(sk.swap_sides(swapped, where), joints2d)  # an involution
+    torch.testing.assert_close(sk.swap_sides(depth, where)[1, 11], depth[1, 14])  # any trailing shape

@@ -37,7 +37,7 @@ from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, ref
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 from posesynth.render.warp import warp_person
-from posesynth.skeleton import FLIP_PERMUTATION, facing_side
+from posesynth.skeleton import facing_side, swap_sides
 
 NOMINAL_HEIGHT_M = 1.7
 NOMINAL_FILL = 0.75
@@ -143,10 +143,8 @@ class PoseSynthModel(nn.Module):
             # a person seen from the back is the frontal labelling with left and right swapped:
             # each joint keeps its place and depth, and takes its mirror joint's name
             away = out["facing_logit"] > 0 if facing is None else facing.bool()
-            swap = list(FLIP_PERMUTATION)
             extra = {"facing_logit": out["facing_logit"], "joints2d_frontal": joints2d}
-            joints2d = torch.where(away[:, None, None], joints2d[:, swap], joints2d)
-            relative = torch.where(away[:, None], relative[:, swap], relative)
+            joints2d, relative = swap_sides(joints2d, away), swap_sides(relative, away)
         root_depth = self.nominal_depth * torch.exp(out["log_depth"].clamp(-3.0, 3.0))
         if self.lifter is not None:
             relative = relative + self._lifted_depth(joints2d, root_depth)
