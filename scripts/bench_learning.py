@@ -46,19 +46,20 @@ CURVE_KEYS = (("pa_mpjpe", "model", "pa_mpjpe"), ("n_mpjpe", "model", "n_mpjpe")
               ("constant_joints2d_either_side_px", "constant", "joints2d_either_side_px"))
 
 
-def make_data(root: Path, videos: int, frames: int, size: int, heldout_videos: int = 24) -> None:
+def make_data(root: Path, videos: int, frames: int, size: int, heldout_videos: int = 24, workers: int = 1) -> None:
     """Training clips (one new subject per clip), held-out clips of 12 other people, unpaired poses.
 
     Every training clip shows a different procedurally generated person, so the encoder cannot
     memorise people; the held-out set has ``heldout_videos`` clips of subjects 1001–1012, enough
-    that no single clip decides the score. Written once; an existing set is reused.
+    that no single clip decides the score. Written once; an existing set is reused. ``workers``
+    processes render in parallel (the same files).
     """
     if not (root / "train" / "scenes.json").is_file():
         generate_dataset(root / "train", videos=videos, frames=frames, size=size, seed=0,
-                         subjects=range(1, videos + 1))
+                         subjects=range(1, videos + 1), workers=workers)
     if not (root / "heldout" / "scenes.json").is_file():
         generate_dataset(root / "heldout", videos=heldout_videos, frames=frames, size=size, seed=1,
-                         subjects=HELDOUT_SUBJECTS)
+                         subjects=HELDOUT_SUBJECTS, workers=workers)
     if not (root / "poses3d.npy").is_file():
         np.save(root / "poses3d.npy", sample_poses(clips=160, frames=frames, seed=7, subjects=range(1, videos + 1)))
 
@@ -96,7 +97,8 @@ def seconds_per_step(config) -> float:
 
 def run_benchmark(out: Path, data: Path | None = None, *, minutes: float | None = None, steps: int | None = None,
                   videos: int = 800, frames: int = 32, video_size: int = 128, eval_every: int = 100,
-                  config: Path = CONFIG, overrides: list[str] | tuple[str, ...] = (), heldout_videos: int = 24) -> dict:
+                  config: Path = CONFIG, overrides: list[str] | tuple[str, ...] = (), heldout_videos: int = 24,
+                  workers: int = 1) -> dict:
     """Make the data (once), prepare the cache, train, and return the held-out curve.
 
     Args:
@@ -108,19 +110,21 @@ def run_benchmark(out: Path, data: Path | None = None, *, minutes: float | None 
         eval_every: steps between held-out evaluations.
         config, overrides: the recipe.
         heldout_videos: clips in the held-out set (12 people).
+        workers: processes that make the data and the cache (not the training's loader workers).
     Returns:
         the result written to ``OUT/learning.json``: steps, minutes, the curve, final and best
         model/baseline PA-MPJPE ratios.
     """
     data = data or out / "data"
-    make_data(data, videos, frames, video_size, heldout_videos)
+    make_data(data, videos, frames, video_size, heldout_videos, workers)
     base = [f"data.cache={data / 'cache'}", f"data.poses3d={data / 'poses3d.npy'}",
             f"data.eval_synthetic={data / 'heldout'}", f"train.eval_every={eval_every}", *overrides]
     recipe = load_config(config, base)
     steps = steps or max(eval_every, int(60 * (minutes or 10) / seconds_per_step(recipe)))
     recipe = load_config(config, base + [f"train.steps={steps}", f"train.checkpoint_every={max(steps // 4, 1)}"])
     settings = crop_settings(size=recipe.model.image_size, margin=recipe.data.margin)
-    prepare_cache(index_videos(data / "train" / "videos", min_frames=recipe.data.min_gap + 1), data / "cache", settings)
+    prepare_cache(index_videos(data / "train" / "videos", min_frames=recipe.data.min_gap + 1), data / "cache", settings,
+                  workers=workers)
 
     started = time.perf_counter()
     run = train(recipe, out / "run")
@@ -163,13 +167,14 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--video-size", type=int, default=128)
     parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1, help="processes that make the data and the cache")
     parser.add_argument("-c", "--config", type=Path, default=CONFIG,
                         help="the recipe (default configs/heatmap_selfsup.yaml, the 2.5D recipe)")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args()
     print_result(run_benchmark(args.out, args.data, minutes=args.minutes, steps=args.steps, videos=args.videos,
                                frames=args.frames, video_size=args.video_size, eval_every=args.eval_every,
-                               config=args.config, overrides=args.overrides))
+                               config=args.config, overrides=args.overrides, workers=args.workers))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -54,17 +55,19 @@ def main() -> None:
     print(json.dumps(report["throughput"], indent=1), flush=True)
 
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    recipe = [f"train.mixed_precision={'bf16' if bf16 else 'auto'}", "data.num_workers=4"]
+    # the machine's cores make the data and the cache; half of them feed the training loop
+    cores = os.cpu_count() or 1
+    recipe = [f"train.mixed_precision={'bf16' if bf16 else 'auto'}", f"data.num_workers={max(cores // 2, 1)}"]
     if args.tiny:
         recipe += ["model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
                    "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1"]
         learning = run_benchmark(args.out / "learning", steps=2, videos=2, frames=8, video_size=64, eval_every=2,
-                                 overrides=[*recipe, *args.recipe], heldout_videos=1)
+                                 overrides=[*recipe, *args.recipe], heldout_videos=1, workers=2)
     else:
         recipe += ["model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
                    "model.decoder_width=32", "model.appearance_channels=64", "train.batch_size=32"]
         learning = run_benchmark(args.out / "learning", minutes=args.minutes, video_size=256, eval_every=250,
-                                 overrides=[*recipe, *args.recipe])
+                                 overrides=[*recipe, *args.recipe], workers=cores)
     report["learning"] = learning
     report["seconds"] = round(time.perf_counter() - started, 1)
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2))

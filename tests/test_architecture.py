@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "posesynth"
 # lowest first: a module may import from its own layer or any layer listed before it
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("posesynth", "posesynth.errors", "posesynth.config", "posesynth.skeleton", "posesynth.geometry",
-     "posesynth.kinematics"),
+     "posesynth.kinematics", "posesynth.parallel"),
     ("posesynth.video",),
     ("posesynth.render",),
     ("posesynth.synth",),

@@ -37,6 +37,7 @@ import numpy as np
 from posesynth.data.crops import (BOX_SOURCES, crop_and_resize, find_sidecar, foreground_box, foreground_frames,
     initial_boxes)
 from posesynth.data.keypoints2d import find_keypoints
+from posesynth.parallel import map_in_processes
 from posesynth.video.backgrounds import SegmentBackgrounds, find_plate, read_plate
 from posesynth.video.boxes import person_boxes
 from posesynth.video.index import (SkippedVideo, VideoIndex, VideoInfo, add_clip_length_arguments, clip_min_frames,
@@ -242,8 +243,35 @@ def _reusable(entry: Path, info: VideoInfo, settings: dict, keypoints: Path | No
     return meta
 
 
+def _relative(info: VideoInfo, index: VideoIndex) -> str:
+    return info.path.relative_to(index.root).as_posix() if index.root.is_dir() else info.path.name
+
+
+def _cache_job(job: tuple, on_frame: Callable[[], None] | None = None) -> tuple[dict | None, bool, str]:
+    """Reuse or make one entry: (meta or None, reused, why it failed)."""
+    info, entry, settings, keypoints, force = job
+    meta = None if force else _reusable(entry, info, settings, keypoints)
+    if meta is not None:
+        if on_frame is not None:
+            for _ in range(info.frames):
+                on_frame()
+        return meta, True, ""
+    try:
+        return cache_video(info, entry, settings, on_frame=on_frame, keypoints=keypoints), False, ""
+    except Exception as error:  # decoder errors come in many types; one bad file must not stop the run
+        return None, False, str(error).replace(f"{info.path}: ", "")
+
+
+def _updating(results, jobs: list[tuple], bar):
+    """Pass ``results`` through, advancing ``bar`` by each finished video's frames."""
+    for (info, *_), result in zip(jobs, results):
+        bar.update(info.frames)
+        yield result
+
+
 def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, progress: bool = True,
-                  force: bool = False, keypoints: Path | None = None) -> tuple[list[dict], VideoIndex, int]:
+                  force: bool = False, keypoints: Path | None = None,
+                  workers: int = 1) -> tuple[list[dict], VideoIndex, int]:
     """Cache every indexed video under ``out`` and write ``index.json`` and ``report.json``.
 
     Args:
@@ -253,6 +281,8 @@ def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, 
         progress: show a frame progress bar (only on a terminal, for long folders).
         force: recompute entries even when they could be reused.
         keypoints: a folder of keypoint files (``<stem>.keypoints.npz``) to take person boxes from.
+        workers: processes that cache videos in parallel (one torch thread each); the entries are
+            the same as with ``workers=1``.
     Returns:
         (entries of index.json, the final report's VideoIndex with videos that failed while
         caching moved to ``skipped``, number of entries reused from an earlier run).
@@ -268,26 +298,21 @@ def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, 
     long_folder = len(index.videos) >= 8 or total >= 2000
     bar = tqdm(total=total, unit="frame", desc="caching", disable=None if (progress and long_folder) else True)
     entries, done, failed, reused = [], [], [], 0
-    for info in index.videos:
-        relative = info.path.relative_to(index.root).as_posix() if index.root.is_dir() else info.path.name
-        name = entry_name(relative)
-        entry = out / "videos" / name
-        bar.set_postfix_str(relative[-40:])
-        meta = None if force else _reusable(entry, info, settings, keypoints)
-        if meta is not None:
-            reused += 1
-            bar.update(info.frames)
-        else:
-            try:
-                meta = cache_video(info, entry, settings, on_frame=lambda: bar.update(1), keypoints=keypoints)
-            except Exception as error:  # decoder errors come in many types; one bad file must not stop the run
-                reason = str(error).replace(f"{info.path}: ", "")
-                failed.append(SkippedVideo(info.path, f"failed while caching: {reason}"))
-                continue
+    jobs = [(info, out / "videos" / entry_name(_relative(info, index)), settings, keypoints, force)
+            for info in index.videos]
+    if workers > 1:  # per-frame progress cannot cross processes: advance by whole videos
+        results = list(_updating(map_in_processes(_cache_job, jobs, workers), jobs, bar))
+    else:
+        results = [_cache_job(job, on_frame=lambda: bar.update(1)) for job in jobs]
+    for (info, entry, *_), (meta, was_reused, reason) in zip(jobs, results):
+        if meta is None:
+            failed.append(SkippedVideo(info.path, f"failed while caching: {reason}"))
+            continue
+        reused += was_reused
         done.append(info)
-        entries.append({"name": name, "source": str(info.path), "relative": relative, "frames": meta["frames"],
-                        "fps": meta["fps"], "width": meta["width"], "height": meta["height"],
-                        "box_source": meta["box_source"]})
+        entries.append({"name": entry.name, "source": str(info.path), "relative": _relative(info, index),
+                        "frames": meta["frames"], "fps": meta["fps"], "width": meta["width"],
+                        "height": meta["height"], "box_source": meta["box_source"]})
     bar.close()
     report = VideoIndex(index.root, done, index.skipped + failed)
     _write_json(out / "report.json", report.report())

@@ -36,13 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from skimage.io import imsave
 
 from posesynth import skeleton
+from posesynth.parallel import map_in_processes
 from posesynth.synth.motion_programs import ACTIONS
 from posesynth.synth.scene import Scene, View, make_scene
 from posesynth.video.writer import write_video
@@ -93,11 +94,47 @@ def _check(videos: int, frames: int, size: int, views: int, fps: float, subjects
         raise ValueError(f"unknown motions {unknown}; choose from {sorted(ACTIONS)}")
 
 
+def _progress(results: Iterable, total: int, show: bool) -> Iterable:
+    if not show:
+        return results
+    from tqdm import tqdm
+    return tqdm(results, total=total, desc="synth", unit="scene")
+
+
+def _scene_job(job: dict) -> tuple[dict, list[Path]]:
+    return _write_scene(**job)
+
+
+def _write_scene(out: Path, index: int, subject: int, motion: str, frames: int, fps: float, size: int, seed: int,
+                 views: int, supersample: int, crf: int, box_sidecars: bool,
+                 background_plates: bool) -> tuple[dict, list[Path]]:
+    """Render scene ``index`` (seeded by (seed, index)) and write its files; (scenes.json entry, label paths)."""
+    scene = make_scene(subject, motion, frames, fps, size, np.random.default_rng([seed, index]), views=views,
+                       supersample=supersample)
+    base = video_name(subject, motion, index)
+    entry = {"name": base, "subject": subject, "motion": motion, "segments": list(scene.motion.segments),
+             "views": []}
+    written = []
+    for k, view in enumerate(scene.views):
+        name = base if views == 1 else video_name(subject, motion, index, k)
+        write_video(out / "videos" / f"{name}.mp4", view.frames, fps, crf=crf)
+        if box_sidecars:
+            np.save(out / "videos" / f"{name}.boxes.npy", view.boxes.astype(np.float32))
+        if background_plates:
+            imsave(out / "videos" / f"{name}.background.png", view.background, check_contrast=False)
+        np.savez_compressed(out / "labels" / f"{name}.npz", **_labels(scene, view, base, k, fps))
+        written.append(out / "labels" / f"{name}.npz")
+        entry["views"].append({"view": k, "video": f"videos/{name}.mp4", "labels": f"labels/{name}.npz",
+                               "K": view.camera.K.tolist(), "R": view.camera.R.tolist(),
+                               "t": view.camera.t.tolist()})
+    return entry, written
+
+
 def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, size: int = 128,
                      seed: int = 0, views: int = 1, fps: float = 25.0,
                      subjects: Sequence[int] | None = None, progress: bool = True,
                      motions: Sequence[str] | None = None, supersample: int = 2, crf: int = 18,
-                     box_sidecars: bool = True, background_plates: bool = True) -> list[Path]:
+                     box_sidecars: bool = True, background_plates: bool = True, workers: int = 1) -> list[Path]:
     """Render a synthetic dataset (layout in the module docstring).
 
     Scene i uses subject ``subjects[i % len(subjects)]`` and a motion from a seeded shuffle of
@@ -120,6 +157,8 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
         background_plates: also write ``videos/<name>.background.png``, the empty scene (what a
             static camera records before the person walks in); training uses it instead of the
             median background, which keeps a ghost of a person who stays in place.
+        workers: processes that render scenes in parallel (one torch thread each); the files are
+            identical to those of ``workers=1``.
     Returns:
         the written label paths, scene-major then view.
     """
@@ -130,31 +169,12 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     order = [str(m) for m in np.random.default_rng([seed]).permutation(motions)]
-    scenes_index, written = [], []
-    indices = range(videos)
-    if progress:
-        from tqdm import tqdm
-        indices = tqdm(indices, desc="synth", unit="scene")
-    for i in indices:
-        subject, motion = int(subjects[i % len(subjects)]), order[i % len(order)]
-        scene = make_scene(subject, motion, frames, fps, size, np.random.default_rng([seed, i]), views=views,
-                           supersample=supersample)
-        base = video_name(subject, motion, i)
-        entry = {"name": base, "subject": subject, "motion": motion, "segments": list(scene.motion.segments),
-                 "views": []}
-        for k, view in enumerate(scene.views):
-            name = base if views == 1 else video_name(subject, motion, i, k)
-            write_video(out / "videos" / f"{name}.mp4", view.frames, fps, crf=crf)
-            if box_sidecars:
-                np.save(out / "videos" / f"{name}.boxes.npy", view.boxes.astype(np.float32))
-            if background_plates:
-                imsave(out / "videos" / f"{name}.background.png", view.background, check_contrast=False)
-            np.savez_compressed(out / "labels" / f"{name}.npz", **_labels(scene, view, base, k, fps))
-            written.append(out / "labels" / f"{name}.npz")
-            entry["views"].append({"view": k, "video": f"videos/{name}.mp4", "labels": f"labels/{name}.npz",
-                                   "K": view.camera.K.tolist(), "R": view.camera.R.tolist(),
-                                   "t": view.camera.t.tolist()})
-        scenes_index.append(entry)
+    jobs = [dict(out=out, index=i, subject=int(subjects[i % len(subjects)]), motion=order[i % len(order)],
+                 frames=frames, fps=fps, size=size, seed=seed, views=views, supersample=supersample, crf=crf,
+                 box_sidecars=box_sidecars, background_plates=background_plates) for i in range(videos)]
+    done = list(_progress(map_in_processes(_scene_job, jobs, workers), len(jobs), progress))
+    scenes_index = [entry for entry, _ in done]
+    written = [path for _, paths in done for path in paths]
     meta = {"format": "posesynth-synthetic/1", "fps": fps, "size": size, "frames": frames, "seed": seed,
             "views": views, "joint_names": list(skeleton.JOINT_NAMES), "scenes": scenes_index}
     (out / "scenes.json").write_text(json.dumps(meta, indent=1))

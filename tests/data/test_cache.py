@@ -128,3 +128,18 @@ def test_prepare_real_clips(realdata, tmp_path):
     dataset = FramePairDataset(cache=tmp_path / "cache", size=32, min_gap=5, max_gap=20)
     item = dataset[0]
     assert item["target"].shape == (3, 32, 32) and item["target"].std() > 0.02
+
+
+def test_prepare_in_worker_processes_makes_the_same_cache(folder, tmp_path):
+    (folder / "notes.mp4").write_text("not a video")  # skipped the same way by both
+    settings = crop_settings(size=16)
+    index = index_videos(folder)
+    one, report_one, _ = prepare_cache(index, tmp_path / "one", settings, progress=False)
+    two, report_two, reused = prepare_cache(index, tmp_path / "two", settings, progress=False, workers=2)
+    assert reused == 0 and [e["name"] for e in one] == [e["name"] for e in two]
+    assert report_one.report() == report_two.report() and len(report_one.skipped) == 1
+    for i in range(len(one)):
+        for a, b in zip(FrameCache(tmp_path / "one").arrays(i), FrameCache(tmp_path / "two").arrays(i)):
+            assert np.array_equal(a, b)
+    _, _, reused = prepare_cache(index, tmp_path / "two", settings, progress=False, workers=2)
+    assert reused == 2

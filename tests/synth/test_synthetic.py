@@ -233,3 +233,15 @@ def test_supersampled_intrinsics_keep_pixel_centres():
     point = torch.tensor([[0.3, -0.2, 3.0]], dtype=torch.float64)
     # a pixel coordinate u maps to the centre of its 2×2 sub-pixels, 2u + 0.5
     assert torch.allclose(project(point, Ks), 2 * project(point, K) + 0.5)
+
+
+def test_workers_write_the_same_files(tmp_path):
+    # scenes are seeded by (seed, i), so rendering them in two processes changes nothing on disk
+    def files(root):
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    kwargs = dict(videos=3, frames=6, size=32, seed=2, subjects=[1, 2, 3], progress=False)
+    one = generate_dataset(tmp_path / "one", **kwargs)
+    two = generate_dataset(tmp_path / "two", workers=2, **kwargs)
+    assert [p.name for p in one] == [p.name for p in two]
+    assert files(tmp_path / "one") == files(tmp_path / "two")
