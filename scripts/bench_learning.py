@@ -116,6 +116,7 @@ def run_benchmark(out: Path, data: Path | None = None, *, minutes: float | None 
         model/baseline PA-MPJPE ratios.
     """
     data = data or out / "data"
+    started = time.perf_counter()
     make_data(data, videos, frames, video_size, heldout_videos, workers)
     base = [f"data.cache={data / 'cache'}", f"data.poses3d={data / 'poses3d.npy'}",
             f"data.eval_synthetic={data / 'heldout'}", f"train.eval_every={eval_every}", *overrides]
@@ -125,6 +126,8 @@ def run_benchmark(out: Path, data: Path | None = None, *, minutes: float | None 
     settings = crop_settings(size=recipe.model.image_size, margin=recipe.data.margin)
     prepare_cache(index_videos(data / "train" / "videos", min_frames=recipe.data.min_gap + 1), data / "cache", settings,
                   workers=workers)
+    data_minutes = (time.perf_counter() - started) / 60
+    print(f"data, cache and step timing ready in {data_minutes:.1f} min; training {steps} steps", flush=True)
 
     started = time.perf_counter()
     run = train(recipe, out / "run")
@@ -133,7 +136,8 @@ def run_benchmark(out: Path, data: Path | None = None, *, minutes: float | None 
     curve = [{"step": r["step"], "samples": r["step"] * recipe.train.batch_size,
               **{key: r[f"eval/{who}_{metric}"] for key, who, metric in CURVE_KEYS}}
              for r in rows if "eval/model_pa_mpjpe" in r]
-    result = {"steps": steps, "minutes": round(minutes_taken, 1), "batch_size": recipe.train.batch_size,
+    result = {"steps": steps, "minutes": round(minutes_taken, 1), "data_minutes": round(data_minutes, 1),
+              "batch_size": recipe.train.batch_size,
               "image_size": recipe.model.image_size, "overrides": list(overrides), "curve": curve,
               "final_ratio_pa_mpjpe": curve[-1]["pa_mpjpe"] / curve[-1]["baseline_pa_mpjpe"],
               "best_ratio_pa_mpjpe": min(c["pa_mpjpe"] for c in curve) / curve[-1]["baseline_pa_mpjpe"]}

@@ -6,14 +6,21 @@ command that writes one JSON, so that the whole check is a single call. It runs
 1. ``bench_train.bench_size`` at 64 and 128 px (pairs/s, GFLOP/s);
 2. ``bench_learning.run_benchmark`` at 128 px crops from 256 px videos, ``mixed_precision=bf16``
    (where the GPU has it), the self-supervised recipe (``configs/heatmap_selfsup.yaml``, the 2.5D
-   recipe, unless ``--recipe`` overrides say otherwise), for
-   ``--minutes``, with the held-out curve.
+   recipe, unless ``--recipe`` overrides say otherwise), for ``--steps`` or ``--minutes``,
+   with the held-out curve. The data (800 clips at 256 px) are rendered and cached by all the
+   machine's cores, in worker processes.
 
 ``--tiny`` runs the same code on a CPU in well under a minute (a test runs it), so the GPU call
 never meets an untested path.
 
-    python scripts/gpu_check.py --out OUT/gpu_check --minutes 6
+    python scripts/gpu_check.py --out OUT/gpu_check --steps 1200
     python scripts/gpu_check.py --out /tmp/check --tiny
+
+On the H200 of 2026-11-27 (BENCHMARKS.md, "On a lent GPU") the throughput rows and the data took
+about 3.5 minutes and the whole training loop ran about 6.5 steps/s, half the speed that the
+``--minutes`` timing of the model step alone predicts: prefer ``--steps`` there, sized to the
+lease, and wrap the call in ``timeout`` so the log (``OUT/learning/run/log.jsonl``, one held-out
+evaluation every 250 steps) survives a cut.
 """
 
 from __future__ import annotations
@@ -42,7 +49,11 @@ def device_name() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--minutes", type=float, default=6.0, help="learning benchmark budget (training only)")
+    parser.add_argument("--minutes", type=float, default=6.0,
+                        help="learning benchmark budget (training only), turned into steps from a timing of the "
+                             "model step alone: on an H200 the whole loop ran at half that speed")
+    parser.add_argument("--steps", type=int, default=None, help="exact training steps (instead of --minutes)")
+    parser.add_argument("--videos", type=int, default=800, help="training clips (one new person each)")
     parser.add_argument("--tiny", action="store_true", help="a CPU smoke run of every step (tiny sizes)")
     parser.add_argument("recipe", nargs="*", metavar="key=value", help="overrides of the learning recipe")
     args = parser.parse_args()
@@ -53,6 +64,8 @@ def main() -> None:
     sizes, batch = ((32,), 2) if args.tiny else ((64, 128), 16)
     report["throughput"] = [bench_size(s, batch, repeats=2 if args.tiny else 7) for s in sizes]
     print(json.dumps(report["throughput"], indent=1), flush=True)
+    report["throughput_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"[{report['throughput_seconds']:.0f} s] throughput done; making the data", flush=True)
 
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     # the machine's cores make the data and the cache; half of them feed the training loop
@@ -66,8 +79,8 @@ def main() -> None:
     else:
         recipe += ["model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
                    "model.decoder_width=32", "model.appearance_channels=64", "train.batch_size=32"]
-        learning = run_benchmark(args.out / "learning", minutes=args.minutes, video_size=256, eval_every=250,
-                                 overrides=[*recipe, *args.recipe], workers=cores)
+        learning = run_benchmark(args.out / "learning", minutes=args.minutes, steps=args.steps, videos=args.videos,
+                                 video_size=256, eval_every=250, overrides=[*recipe, *args.recipe], workers=cores)
     report["learning"] = learning
     report["seconds"] = round(time.perf_counter() - started, 1)
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2))
