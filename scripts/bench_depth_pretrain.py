@@ -138,6 +138,9 @@ def main() -> None:
                         default=[(1, 1), (0, 1), (0, 100), (1, 100), (0.1, 100), (1, 1000)],
                         help="depth:keypoint weight pairs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--articulation-weight", type=float, default=0.0,
+                        help="articulation-limit weight of every run (pretrain-depth's default 0; the table "
+                             "before 2026-11-27 was measured with 1)")
     parser.add_argument("--eval-stride", type=int, default=4, help="score every n-th frame")
     parser.add_argument("--lifter", type=Path, default=None, metavar="RUN",
                         help="also score each pre-training's 2D joints through RUN's trained lifter and refiner "
@@ -167,11 +170,12 @@ def main() -> None:
     rows = []
     for depth_weight, keypoint_weight in pairs:
         for seed in args.seeds:
-            run = args.out / f"d{depth_weight:g}_k{keypoint_weight:g}_s{seed}"
+            run = args.out / f"d{depth_weight:g}_k{keypoint_weight:g}_a{args.articulation_weight:g}_s{seed}"
             if not (run / "model.pt").is_file():
                 start = time.perf_counter()
                 pretrain(load_config(None, [*base, *args.overrides, f"train.seed={seed}"]), crops, run,
-                         depth_weight=depth_weight, keypoint_weight=keypoint_weight, progress=False)
+                         depth_weight=depth_weight, keypoint_weight=keypoint_weight,
+                         articulation_weight=args.articulation_weight, progress=False)
                 print(f"{run.name}: {time.perf_counter() - start:.0f} s")
             model = load_model(run)
             row = {"depth_weight": depth_weight, "keypoint_weight": keypoint_weight, "seed": seed,
@@ -183,6 +187,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row))
     (args.out / "results.json").write_text(json.dumps({"steps": args.steps, "videos": args.videos,
+                                                       "articulation_weight": args.articulation_weight,
                                                        "overrides": args.overrides, "rows": rows}, indent=1))
 
     columns = (("pa_mpjpe", ".1f"), ("order", ".3f"), ("joints2d_px", ".2f"))

@@ -14,25 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from posesynth.config import load_config
 from posesynth.data.cache import crop_settings, prepare_cache
-from posesynth.models.model import PoseSynthModel
 from posesynth.synth.dataset import generate_dataset
 from posesynth.synth.poses import sample_poses
-from posesynth.training.checkpoints import model_kwargs
-from posesynth.training.imitation_views import sample_views
 from posesynth.training.train import train
 from posesynth.video.index import index_videos
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 HELDOUT_SUBJECTS = range(1001, 1013)  # 12 people never used for training
@@ -64,35 +60,32 @@ def make_data(root: Path, videos: int, frames: int, size: int, heldout_videos: i
         np.save(root / "poses3d.npy", sample_poses(clips=160, frames=frames, seed=7, subjects=range(1, videos + 1)))
 
 
-def seconds_per_step(config) -> float:
-    """Median time of a forward+backward+AdamW step at the configured size, on random data.
+CALIBRATION_STEPS = 30  # a short run of the real loop; its first rows (start-up) are left out
 
-    Includes the imitation cycle's second encoder pass when ``loss.imitation`` is on, so that
-    ``--minutes`` turns into the same wall-clock budget whatever the recipe.
+
+def seconds_per_step(config: Path, overrides: list[str], scratch: Path) -> float:
+    """Seconds per training step of the recipe's whole loop on this machine, from a short real run.
+
+    The model step alone is not the loop: the discriminator, lifter and refiner batches, the
+    imitation cycle and the data loader come with every step, and their share differs by machine
+    (about 2x the model step on an H200, BENCHMARKS.md "On a lent GPU"). So this trains
+    ``CALIBRATION_STEPS`` steps on the benchmark's own data into ``scratch`` (removed afterwards)
+    and reads the logged throughput of the steps after the first third. Evaluations are not in it.
     """
-    model = PoseSynthModel(**model_kwargs(config)).to(DEVICE)
-    optimizer = torch.optim.AdamW(model.parameters())
-    s, b = config.model.image_size, config.train.batch_size
-    images = torch.rand(3, b, 3, s, s, device=DEVICE)
-    imitation = None
-    if config.loss.imitation:
-        imitation = sample_views(torch.as_tensor(sample_poses(clips=1, frames=b, frame_step=1), dtype=torch.float32),
-                                 image_size=s, focal=model.focal, generator=torch.Generator().manual_seed(0))
-        imitation = imitation.to(DEVICE)
-    times = []
-    for _ in range(4):
-        start = time.perf_counter()
-        out = model(*images, imitation_joints=imitation)
-        loss = (out["synthesis"] - images[1]).abs().mean()
-        if imitation is not None:
-            loss = loss + out["imitation_joints2d"].mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        if DEVICE.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:]) * 1.15  # + data loading, discriminator, logging
+    rows_every = 5
+    # the imitation cycle from the first step: every timed step is a step of the full recipe
+    timing = load_config(config, [*overrides, f"train.steps={CALIBRATION_STEPS}", "loss.imitation_start=1",
+                                  f"train.log_every={rows_every}", "train.eval_every=0",
+                                  f"train.sample_every={10 * CALIBRATION_STEPS}",
+                                  f"train.checkpoint_every={10 * CALIBRATION_STEPS}"])
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        run = train(timing, scratch, progress=False)
+        rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    rates = [r["pairs_per_s"] for r in rows if "pairs_per_s" in r and r["step"] > CALIBRATION_STEPS // 3]
+    return timing.train.batch_size / statistics.median(rates)
 
 
 def run_benchmark(out: Path, data: Path | None = None, *, minutes: float | None = None, steps: int | None = None,
@@ -121,11 +114,11 @@ def run_benchmark(out: Path, data: Path | None = None, *, minutes: float | None 
     base = [f"data.cache={data / 'cache'}", f"data.poses3d={data / 'poses3d.npy'}",
             f"data.eval_synthetic={data / 'heldout'}", f"train.eval_every={eval_every}", *overrides]
     recipe = load_config(config, base)
-    steps = steps or max(eval_every, int(60 * (minutes or 10) / seconds_per_step(recipe)))
-    recipe = load_config(config, base + [f"train.steps={steps}", f"train.checkpoint_every={max(steps // 4, 1)}"])
     settings = crop_settings(size=recipe.model.image_size, margin=recipe.data.margin)
     prepare_cache(index_videos(data / "train" / "videos", min_frames=recipe.data.min_gap + 1), data / "cache", settings,
                   workers=workers)
+    steps = steps or max(eval_every, int(60 * (minutes or 10) / seconds_per_step(config, base, out / "timing")))
+    recipe = load_config(config, base + [f"train.steps={steps}", f"train.checkpoint_every={max(steps // 4, 1)}"])
     data_minutes = (time.perf_counter() - started) / 60
     print(f"data, cache and step timing ready in {data_minutes:.1f} min; training {steps} steps", flush=True)
 

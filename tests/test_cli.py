@@ -441,6 +441,26 @@ def test_labels_and_weak_signal_runs(h36m_labels, run_semi, run_multiview, depth
     assert "loss/reprojection" in (run_weak / "log.jsonl").read_text()
 
 
+
+def test_pretrain_depth_weights_its_terms(ws, coco, run_depth):
+    """The logged total is the weighted sum of the logged terms; the run keeps its weights, and a resume
+    with other weights is refused in one line."""
+    ws.run("pretrain-depth", "coco/person_keypoints.json", "--images", "coco", "-c", "configs/depth_pretrain.yaml",
+           "--out", "runs/depth_articulated", "--steps", 2, "--articulation-weight", 3, "--set", *TINY)
+    articulated = ws.root / "runs/depth_articulated"
+    for run, articulation in ((run_depth, 0.0), (articulated, 3.0)):
+        weights = json.loads((run / "weights.json").read_text())
+        assert weights == {"depth": 0.1, "keypoints": 100.0, "articulation": articulation, "root_depth": 1.0}
+        for row in map(json.loads, (run / "log.jsonl").read_text().splitlines()):
+            expected = sum(weights[name] * row[f"loss/{name}"] for name in weights)
+            assert row["loss/total"] == pytest.approx(expected, rel=1e-4)
+    log = (articulated / "log.jsonl").read_text()
+    result = ws.run("pretrain-depth", "coco/person_keypoints.json", "--images", "coco", "--out", "runs/depth_articulated",
+                    "--resume", "--steps", 4, "--set", *TINY, ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "resume with --articulation-weight 3" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (articulated / "log.jsonl").read_text() == log  # nothing touched
+
 # --- the docs against the command line ----------------------------------------------------------
 
 def documented_commands() -> list[tuple[str, str]]:

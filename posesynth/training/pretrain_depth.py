@@ -6,7 +6,7 @@ encoder → back-projection through the fixed crop camera) learns from person cr
 
     relative_depth_loss(depth, labels)   closer / farther / equal pairs (posesynth.data.depth_labels)
   + keypoint_loss(joints2d, keypoints)   2D reprojection, confidence-weighted, crop-size units
-  + articulation_loss(pose)              knees and elbows bend the right way
+  + articulation_loss(pose)              knees and elbows bend the right way (off by default)
   + log(root depth / nominal)²           the root stays where the crop framing puts it
 
 Inputs: a COCO-style annotation file plus its image folder, or videos with keypoint sidecars
@@ -20,6 +20,7 @@ encoder and decoder are frozen and untouched, so ``RUN/model.pt`` loads with
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -171,6 +172,7 @@ def video_crops(videos: str | os.PathLike, size: int, margin: float = 1.25, keyp
     return KeypointCrops(frames, kp, depth_labels(kp.keypoints, kp.scores, kp.derived), size, margin)
 
 
+WEIGHTS_FILE = "weights.json"  # RUN/weights.json: the loss weights a run was started with
 ROOT_DEPTH_WEIGHT = 1.0  # log-ratio² of the root depth to the nominal one: ≫ the articulation pull
 
 
@@ -186,7 +188,8 @@ class _PoseBranch(nn.Module):
 
 
 def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, depth_weight: float = 0.1,
-             keypoint_weight: float = 100.0, depth_scale: float = 0.1, progress: bool = True,
+             keypoint_weight: float = 100.0, articulation_weight: float = 0.0, depth_scale: float = 0.1,
+             progress: bool = True,
              resume: bool = False, stop_after: int | None = None) -> Path:
     """Pre-train the pose encoder; returns the run directory (config.yaml, log.jsonl, tb/,
     checkpoints/, model.pt).
@@ -194,13 +197,16 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     Args:
         config: model sizes (``model.*``), optimisation (``train.*``: steps, batch_size,
             grad_accum, lr, weight_decay, warmup_steps, grad_clip, mixed_precision, log_every,
-            checkpoint_every, keep_checkpoints, seed), ``loss.articulation`` and, optionally,
-            ``data.poses3d`` (the encoder's heatmap prior then starts at their mean pose, as in
-            training).
+            checkpoint_every, keep_checkpoints, seed) and, optionally, ``data.poses3d`` (the
+            encoder's heatmap prior then starts at their mean pose, as in training).
         dataset: the crops (their size must be ``model.image_size``).
         depth_weight, keypoint_weight: weights of the relative-depth and 2D keypoint terms. The
             2D term must dominate, or the 2D joints do not learn: at 1 : 1 the encoder stays near
             its start (2D error above the best constant pose's, docs/weak_signals.md).
+        articulation_weight: weight of the articulation limits. Off by default: on the learning
+            benchmark's 800 people it cost the side (0.2–0.5 px of 2D error) and the lifted 3D
+            (0.93–0.95× the mean pose with it, 0.89–0.90× without; docs/weak_signals.md). Training
+            (``loss.articulation``) keeps its own weight.
         depth_scale: metres per unit depth difference in :func:`relative_depth_loss`.
         resume: continue from ``out``'s latest checkpoint (encoder, optimiser, schedule, step,
             RNG, data position), exactly as ``posesynth train --resume``.
@@ -238,8 +244,10 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     step, loader = start_run(accelerator, run, config, loader, resume=resume, grad_accum=t.grad_accum)
     size = float(m.image_size)
     end = t.steps if stop_after is None else min(t.steps, stop_after)
-    weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": config.loss.articulation,
+    weights = {"depth": depth_weight, "keypoints": keypoint_weight, "articulation": articulation_weight,
                "root_depth": ROOT_DEPTH_WEIGHT}
+    if accelerator.is_main_process:  # what --resume must be given again (run_pretrain checks it)
+        (run / WEIGHTS_FILE).write_text(json.dumps(weights, indent=1), encoding="utf-8")
 
     # --- the step: what this loop supplies to the shared skeleton
     def compute(batch: dict, step: int, micro: int) -> dict[str, torch.Tensor]:
@@ -285,6 +293,8 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth-weight", type=float, default=0.1, help="relative-depth loss weight (default 0.1)")
     parser.add_argument("--keypoint-weight", type=float, default=100.0,
                         help="2D keypoint loss weight (default 100; the loss is in crop-side units squared)")
+    parser.add_argument("--articulation-weight", type=float, default=0.0,
+                        help="articulation-limit loss weight (default 0: it cost the side on the learning benchmark)")
     # an option, not trailing positionals: argparse cannot take positionals on both sides of options
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. --set train.lr=1e-4 model.image_size=128")
@@ -312,8 +322,19 @@ def run_pretrain(args: argparse.Namespace) -> int:
         print(f"posesynth pretrain-depth: error: {args.annotations} has no person with 2 or more keypoints",
               file=sys.stderr)
         return 2
+    stored = args.out / WEIGHTS_FILE
+    if args.resume and stored.is_file():
+        given = {"depth": args.depth_weight, "keypoints": args.keypoint_weight, "articulation": args.articulation_weight}
+        started = json.loads(stored.read_text(encoding="utf-8"))
+        changed = [f"--{name.replace('keypoints', 'keypoint')}-weight {started[name]:g}" for name in given
+                   if name in started and started[name] != given[name]]
+        if changed:
+            print(f"posesynth pretrain-depth: error: {args.out} was started with other loss weights ({stored}); "
+                  f"resume with {' '.join(changed)}", file=sys.stderr)
+            return 2
     with claim_run(args.out, resume=args.resume, overwrite=args.overwrite, steps=config.train.steps):
         run = pretrain(config, dataset, args.out, depth_weight=args.depth_weight,
-                       keypoint_weight=args.keypoint_weight, resume=args.resume)
+                       keypoint_weight=args.keypoint_weight, articulation_weight=args.articulation_weight,
+                       resume=args.resume)
     print(f"pre-trained on {len(dataset)} crops: {run / 'model.pt'} (posesynth.models.loading.load_model reads it)")
     return 0
