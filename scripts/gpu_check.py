@@ -10,17 +10,19 @@ command that writes one JSON, so that the whole check is a single call. It runs
    with the held-out curve. The data (800 clips at 256 px) are rendered and cached by all the
    machine's cores, in worker processes.
 
-``--tiny`` runs the same code on a CPU in well under a minute (a test runs it), so the GPU call
-never meets an untested path.
+``--tiny`` runs the same code on a CPU in well under a minute (a test runs it, through
+``scripts/gpu_check.sh``), so the GPU call never meets an untested path.
 
-    python scripts/gpu_check.py --out OUT/gpu_check --steps 1200
+    python scripts/gpu_check.py --out OUT/gpu_check --steps 1200 --seeds 0 1
     python scripts/gpu_check.py --out /tmp/check --tiny
+    bash scripts/gpu_check.sh --minutes 2.5 --seeds 0 1   # on the device machine: wheels, timeout, $OUT
 
 On the H200 of 2026-11-27 (BENCHMARKS.md, "On a lent GPU") the throughput rows and the data took
 about 3.5 minutes and the whole training loop ran about 6.2 steps/s, half the speed that the
 ``--minutes`` timing then predicted (it timed the model step alone; it now times 30 steps of
-the real loop). Wrap the call in ``timeout`` all the same, so the log
-(``OUT/learning/run/log.jsonl``, one held-out evaluation every 250 steps) survives a cut.
+the real loop). ``gpu_check.sh`` wraps the call in ``timeout`` all the same; the JSON is
+written after each phase and each seed's log (``OUT/learning_s<seed>/run/log.jsonl``, one
+held-out evaluation every 250 steps) survives a cut.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main() -> None:
                              "from a 30-step timing of the whole loop")
     parser.add_argument("--steps", type=int, default=None, help="exact training steps (instead of --minutes)")
     parser.add_argument("--videos", type=int, default=800, help="training clips (one new person each)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one learning run per seed, one after another")
     parser.add_argument("--tiny", action="store_true", help="a CPU smoke run of every step (tiny sizes)")
     parser.add_argument("recipe", nargs="*", metavar="key=value", help="overrides of the learning recipe")
     args = parser.parse_args()
@@ -67,27 +70,41 @@ def main() -> None:
     report["throughput_seconds"] = round(time.perf_counter() - started, 1)
     print(f"[{report['throughput_seconds']:.0f} s] throughput done; making the data", flush=True)
 
+    write(report, args.out)
+
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     # the machine's cores make the data and the cache; half of them feed the training loop
     cores = os.cpu_count() or 1
     recipe = [f"train.mixed_precision={'bf16' if bf16 else 'auto'}", f"data.num_workers={max(cores // 2, 1)}"]
-    if args.tiny:
-        recipe += ["model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
-                   "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1"]
-        # a budget too small for more than the minimum of steps, so the loop timing runs and the run stays 2 steps
-        learning = run_benchmark(args.out / "learning", minutes=1e-3, videos=2, frames=8, video_size=64, eval_every=2,
-                                 overrides=[*recipe, *args.recipe], heldout_videos=1, workers=2)
-    else:
-        recipe += ["model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
-                   "model.decoder_width=32", "model.appearance_channels=64", "train.batch_size=32"]
-        learning = run_benchmark(args.out / "learning", minutes=args.minutes, steps=args.steps, videos=args.videos,
-                                 video_size=256, eval_every=250, overrides=[*recipe, *args.recipe], workers=cores)
-    report["learning"] = learning
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2))
-    print(f"final PA-MPJPE / baseline {learning['final_ratio_pa_mpjpe']:.2f}; wrote {args.out / 'gpu_check.json'} "
-          f"({report['seconds']:.0f} s on {report['device']})")
+    report["learning"] = []
+    for seed in args.seeds:  # one data set for every seed
+        overrides = [*recipe, f"train.seed={seed}", *args.recipe]
+        out = args.out / f"learning_s{seed}"
+        if args.tiny:
+            overrides[len(recipe):len(recipe)] = [
+                "model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
+                "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1"]
+            # a budget too small for more than the minimum of steps: the loop timing runs, the run stays 2 steps
+            learning = run_benchmark(out, args.out / "data", minutes=1e-3, videos=2, frames=8, video_size=64,
+                                     eval_every=2, overrides=overrides, heldout_videos=1, workers=2)
+        else:
+            overrides[len(recipe):len(recipe)] = [
+                "model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
+                "model.decoder_width=32", "model.appearance_channels=64", "train.batch_size=32"]
+            learning = run_benchmark(out, args.out / "data", minutes=args.minutes, steps=args.steps,
+                                     videos=args.videos, video_size=256, eval_every=250, overrides=overrides,
+                                     workers=cores)
+        report["learning"].append({"seed": seed, **learning})
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        write(report, args.out)
+        print(f"[{report['seconds']:.0f} s] seed {seed}: final PA-MPJPE / baseline "
+              f"{learning['final_ratio_pa_mpjpe']:.2f}", flush=True)
+    print(f"wrote {args.out / 'gpu_check.json'} ({report['seconds']:.0f} s on {report['device']})")
 
+
+def write(report: dict, out: Path) -> None:
+    """Write what is known so far: a call cut short by its time limit still leaves its JSON."""
+    (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
 
 if __name__ == "__main__":
     main()
