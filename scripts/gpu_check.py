@@ -15,7 +15,7 @@ command that writes one JSON, so that the whole check is a single call. It runs
 
     python scripts/gpu_check.py --out OUT/gpu_check --steps 1200 --seeds 0 1
     python scripts/gpu_check.py --out /tmp/check --tiny
-    bash scripts/gpu_check.sh --minutes 2.5 --seeds 0 1   # on the device machine: wheels, timeout, $OUT
+    bash scripts/gpu_check.sh --minutes 2 --seeds 0 1 --videos 400   # on the device machine: wheels, timeout, $OUT
 
 On the H200 of 2026-11-27 (BENCHMARKS.md, "On a lent GPU") the throughput rows and the data took
 about 3.5 minutes and the whole training loop ran about 6.2 steps/s, half the speed that the

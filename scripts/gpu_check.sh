@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole GPU check as one call of the device tool (`run` with carry [".whl"]):
 #
-#   bash scripts/gpu_check.sh --minutes 2.5 --seeds 0 1
+#   bash scripts/gpu_check.sh --minutes 2 --seeds 0 1 --videos 400   # run timeout_s 540
 #
 # 1. unpacks .whl/site.tar.xz (the packages that machine's image lacks, made here by
 #    scripts/pack_device_wheels.sh; GPU_CHECK_WHEELS names another file) onto PYTHONPATH, if it
 #    is there;
 # 2. runs scripts/gpu_check.py with the arguments given, under `timeout` (GPU_CHECK_SECONDS,
-#    default 440) so that a slow loop cannot eat the lease;
+#    default 480) so that a slow loop cannot eat the lease;
 # 3. copies the small results, flat, to $OUT (what the device tool brings back: at most 8
 #    files): gpu_check.json (written after each phase, so a cut run still has one), each
 #    seed's log.jsonl (the held-out curve) and the console log.
@@ -25,7 +25,7 @@ fi
 export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
 command -v nvidia-smi > /dev/null && nvidia-smi -L
 python=${PYTHON:-python3}
-timeout "${GPU_CHECK_SECONDS:-440}" "$python" "$here/scripts/gpu_check.py" --out "$work" "$@" > "$out/gpu_check.log" 2>&1
+timeout "${GPU_CHECK_SECONDS:-480}" "$python" "$here/scripts/gpu_check.py" --out "$work" "$@" > "$out/gpu_check.log" 2>&1
 status=$?
 echo "gpu_check.py exit status $status" >> "$out/gpu_check.log"
 tail -n 25 "$out/gpu_check.log"
