@@ -66,7 +66,7 @@ def ws(tmp_path_factory) -> Workspace:
 
 @pytest.fixture(scope="session")
 def synth(ws) -> Path:
-    ws.run("synth", "--out", "synth", "--videos", 2, "--frames", 16, "--size", 64, "--seed", 3)
+    ws.run("synth", "--out", "synth", "--videos", 2, "--frames", 16, "--size", 64, "--seed", 3, "--workers", 2)
     return ws.root / "synth"
 
 
@@ -83,7 +83,7 @@ def indexed(ws, synth) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def cache(ws, synth) -> Path:
-    ws.run("prepare", "synth/videos", "--out", "cache", "--size", 32, "--min-gap", 2)
+    ws.run("prepare", "synth/videos", "--out", "cache", "--size", 32, "--min-gap", 2, "--workers", 2)
     return ws.root / "cache"
 
 

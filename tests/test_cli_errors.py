@@ -210,3 +210,11 @@ def test_a_demo_without_held_out_clips_is_refused_before_the_folder(tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "--heldout-clips 0" in result.stderr
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_worker_count_below_one_is_refused(tiny_training_set, tmp_path, capsys):
+    line = _error(capsys, ["prepare", tiny_training_set / "videos", "--out", tmp_path / "cache", "--workers", 0])
+    assert "workers must be >= 1, got 0" in line and not (tmp_path / "cache").exists()
+    line = _error(capsys, ["synth", "--out", tmp_path / "synth", "--videos", 1, "--frames", 4, "--size", 32,
+                           "--workers", 0])
+    assert "workers must be >= 1, got 0" in line and not (tmp_path / "synth").exists()

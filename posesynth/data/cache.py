@@ -287,6 +287,8 @@ def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, 
         (entries of index.json, the final report's VideoIndex with videos that failed while
         caching moved to ``skipped``, number of entries reused from an earlier run).
     """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     for leftover in (out / "videos").iterdir():  # from a killed run: never complete, never reused
@@ -395,6 +397,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames sampled per background median (default 20)")
     add_clip_length_arguments(parser)
     parser.add_argument("--force", action="store_true", help="recompute entries that could be reused")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes that decode and crop videos in parallel (default 1; the same cache)")
     parser.add_argument("--keypoints", action="store_true",
                         help=f"first detect 2D keypoints with the bundled detector (posesynth[detect]) into "
                              f"CACHE/{KEYPOINTS_FOLDER}/ for videos without a keypoint sidecar; person boxes then come "
@@ -408,7 +412,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     index = index_videos(args.video_dir, min_frames=clip_min_frames(args), progress=True)
     keypoints = detect_keypoints(index, args.out / KEYPOINTS_FOLDER) if args.keypoints else None
-    entries, report, reused = prepare_cache(index, args.out, settings, force=args.force, keypoints=keypoints)
+    entries, report, reused = prepare_cache(index, args.out, settings, force=args.force, keypoints=keypoints,
+                                            workers=args.workers)
     print(_summary(entries, report, reused, args.out, settings, time.perf_counter() - start))
     if not entries:
         print(f"error: none of the {len(index.videos)} usable video(s) could be cached", file=sys.stderr)

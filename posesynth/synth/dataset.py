@@ -165,6 +165,8 @@ def generate_dataset(out_dir: str | Path, *, videos: int = 8, frames: int = 64, 
     subjects = list(DEFAULT_SUBJECTS if subjects is None else subjects)
     motions = list(ACTIONS if motions is None else motions)
     _check(videos, frames, size, views, fps, subjects, motions)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out_dir)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
@@ -210,6 +212,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
                         help="motions to draw from (default: all)")
     parser.add_argument("--no-background-plates", action="store_true",
                         help="do not write videos/<name>.background.png (backgrounds then come from the median)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes that render scenes in parallel (default 1; the same files)")
     parser.add_argument("--no-box-sidecars", action="store_true",
                         help="do not write videos/<name>.boxes.npy (person boxes then come from the foreground)")
 
@@ -220,7 +224,8 @@ def run_synth(args: argparse.Namespace) -> int:
                                seed=args.seed, views=args.views, fps=args.fps, subjects=args.subjects,
                                motions=getattr(args, "motions", None), progress=True,
                                box_sidecars=not getattr(args, "no_box_sidecars", False),
-                               background_plates=not getattr(args, "no_background_plates", False))
+                               background_plates=not getattr(args, "no_background_plates", False),
+                               workers=getattr(args, "workers", 1))
     out = Path(args.out)
     print(f"wrote {len(written)} videos ({args.videos} scenes x {args.views} views, {args.frames} frames, "
           f"{args.size}x{args.size}) to {out / 'videos'}; labels in {out / 'labels'}; index {out / 'scenes.json'}")
