@@ -82,7 +82,7 @@ def test_every_module_has_a_layer():
 def test_top_level_holds_only_the_base_and_the_entry():
     top = sorted(m for m in MODULES if m.count(".") == 1 and not (PACKAGE / m.split(".")[1]).is_dir())
     assert top == ["posesynth.__main__", "posesynth.cli", "posesynth.config", "posesynth.errors",
-                   "posesynth.geometry", "posesynth.kinematics", "posesynth.skeleton"]
+                   "posesynth.geometry", "posesynth.kinematics", "posesynth.parallel", "posesynth.skeleton"]
 
 
 def test_no_import_from_a_higher_layer():
