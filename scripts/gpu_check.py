@@ -41,6 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_learning import run_benchmark  # noqa: E402
 from bench_train import bench_size  # noqa: E402
 
+from posesynth.training.checkpoints import export_weights  # noqa: E402
+
 
 def device_name() -> str:
     if torch.cuda.is_available():
@@ -94,6 +96,9 @@ def main() -> None:
             learning = run_benchmark(out, args.out / "data", minutes=args.minutes, steps=args.steps,
                                      videos=args.videos, video_size=256, eval_every=250, overrides=overrides,
                                      workers=cores)
+        # the trained model in half precision, for diagnosing on another machine (gpu_check.sh
+        # splits it into parts the device tool can bring back)
+        export_weights(out / "run", args.out / f"model_s{seed}.pt")
         report["learning"].append({"seed": seed, **learning})
         report["seconds"] = round(time.perf_counter() - started, 1)
         write(report, args.out)

@@ -9,8 +9,10 @@
 # 2. runs scripts/gpu_check.py with the arguments given, under `timeout` (GPU_CHECK_SECONDS,
 #    default 480) so that a slow loop cannot eat the lease;
 # 3. copies the small results, flat, to $OUT (what the device tool brings back: at most 8
-#    files): gpu_check.json (written after each phase, so a cut run still has one), each
-#    seed's log.jsonl (the held-out curve) and the console log.
+#    files of at most 16 MB): gpu_check.json (written after each phase, so a cut run still has
+#    one), each seed's log.jsonl (the held-out curve), the console log, and the first seed's
+#    model in half precision split into 15 MB parts (`cat model_s0.pt.part-* > model.pt`
+#    rebuilds a file that posesynth's load_model, predict and the diagnose scripts read).
 # The data and the runs stay in GPU_CHECK_DIR (default /tmp/gpu_check), outside $OUT.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,4 +35,6 @@ tail -n 25 "$out/gpu_check.log"
 for log in "$work"/learning_s*/run/log.jsonl; do
     [ -f "$log" ] && cp "$log" "$out/$(basename "$(dirname "$(dirname "$log")")").log.jsonl"
 done
+first=$(ls "$work"/model_s*.pt 2> /dev/null | head -n 1)
+[ -n "$first" ] && split -b 15M -d "$first" "$out/$(basename "$first").part-"
 exit $status

@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
+from posesynth.models.loading import load_model
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu_check.sh"
 
 
@@ -24,7 +28,7 @@ def test_gpu_check_tiny_two_seeds_through_the_wrapper(tmp_path):
                             timeout=600, env=env)
     assert result.returncode == 0, (out / "gpu_check.log").read_text()[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "learning_s0.log.jsonl",
-                                                     "learning_s1.log.jsonl"]
+                                                     "learning_s1.log.jsonl", "model_s0.pt.part-00"]
     report = json.loads((out / "gpu_check.json").read_text())
     assert report["tiny"] and report["device"].startswith("CPU")
     assert [row["size"] for row in report["throughput"]] == [32]
@@ -39,3 +43,9 @@ def test_gpu_check_tiny_two_seeds_through_the_wrapper(tmp_path):
     assert all("loss/imitation" in log[-1] for log in logs)
     assert logs[0][-1]["loss/total"] != logs[1][-1]["loss/total"]  # two seeds, two runs
     assert (work / "data" / "train" / "scenes.json").is_file()  # one data set for both
+    # the parts rebuild the first seed's model, in half precision, which load_model reads
+    rebuilt = tmp_path / "model.pt"
+    rebuilt.write_bytes(b"".join(p.read_bytes() for p in sorted(out.glob("model_s0.pt.part-*"))))
+    model, trained = load_model(rebuilt), load_model(work / "learning_s0" / "run")
+    for (name, a), b in zip(model.state_dict().items(), trained.state_dict().values()):
+        assert torch.allclose(a, b, rtol=2e-3, atol=1e-4), name
