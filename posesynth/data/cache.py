@@ -305,7 +305,10 @@ def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, 
     if workers > 1:  # per-frame progress cannot cross processes: advance by whole videos
         results = list(_updating(map_in_processes(_cache_job, jobs, workers), jobs, bar))
     else:
-        results = [_cache_job(job, on_frame=lambda: bar.update(1)) for job in jobs]
+        results = []
+        for job in jobs:
+            bar.set_postfix_str(_relative(job[0], index)[-40:])  # the file in hand, on long folders
+            results.append(_cache_job(job, on_frame=lambda: bar.update(1)))
     for (info, entry, *_), (meta, was_reused, reason) in zip(jobs, results):
         if meta is None:
             failed.append(SkippedVideo(info.path, f"failed while caching: {reason}"))
