@@ -17,8 +17,8 @@ command that writes one JSON, so that the whole check is a single call. It runs
     python scripts/gpu_check.py --out /tmp/check --tiny
     bash scripts/gpu_check.sh --minutes 2 --seeds 0 1 --videos 400   # on the device machine: wheels, timeout, $OUT
 
-On the H200 of 2026-11-27 (BENCHMARKS.md, "On a lent GPU") the throughput rows and the data took
-about 3.5 minutes and the whole training loop ran about 6.2 steps/s, half the speed that the
+On the H200 of 2026-11-27 (BENCHMARKS.md, "On a lent GPU") everything but the training took
+about 3.7 minutes and the whole training loop ran about 6.2 steps/s, half the speed that the
 ``--minutes`` timing then predicted (it timed the model step alone; it now times 30 steps of
 the real loop). ``gpu_check.sh`` wraps the call in ``timeout`` all the same; the JSON is
 written after each phase and each seed's log (``OUT/learning_s<seed>/run/log.jsonl``, one
@@ -110,6 +110,7 @@ def main() -> None:
 def write(report: dict, out: Path) -> None:
     """Write what is known so far: a call cut short by its time limit still leaves its JSON."""
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
+
 
 if __name__ == "__main__":
     main()
