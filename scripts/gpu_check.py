@@ -6,7 +6,7 @@ command that writes one JSON, so that the whole check is a single call. It runs
 1. ``bench_train.bench_size`` at 64 and 128 px (pairs/s, GFLOP/s);
 2. ``bench_learning.run_benchmark`` at 128 px crops from 256 px videos, ``mixed_precision=bf16``
    (where the GPU has it), the self-supervised recipe (``configs/heatmap_selfsup.yaml``, the 2.5D
-   recipe, unless ``--recipe`` overrides say otherwise), for ``--steps`` or ``--minutes``,
+   recipe, unless ``--set`` overrides say otherwise), for ``--steps`` or ``--minutes``,
    with the held-out curve. The data (800 clips at 256 px) are rendered and cached by all the
    machine's cores, in worker processes.
 
@@ -60,7 +60,9 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=800, help="training clips (one new person each)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one learning run per seed, one after another")
     parser.add_argument("--tiny", action="store_true", help="a CPU smoke run of every step (tiny sizes)")
-    parser.add_argument("recipe", nargs="*", metavar="key=value", help="overrides of the learning recipe")
+    # an option, not trailing positionals, which --seeds would swallow
+    parser.add_argument("--set", dest="recipe", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="overrides of the learning recipe, e.g. --set model.facing_head=true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

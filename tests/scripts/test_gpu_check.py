@@ -24,8 +24,8 @@ def test_gpu_check_tiny_two_seeds_through_the_wrapper(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
     env = {**os.environ, "OUT": str(out), "GPU_CHECK_DIR": str(work), "PYTHON": sys.executable,
            "GPU_CHECK_WHEELS": str(tmp_path / "none"), "GPU_CHECK_SECONDS": "550"}
-    result = subprocess.run(["bash", str(SCRIPT), "--tiny", "--seeds", "0", "1"], capture_output=True, text=True,
-                            timeout=600, env=env)
+    result = subprocess.run(["bash", str(SCRIPT), "--tiny", "--seeds", "0", "1", "--set", "train.log_every=1"],
+                            capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, (out / "gpu_check.log").read_text()[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "learning_s0.log.jsonl",
                                                      "learning_s1.log.jsonl", "model_s0.pt.part-00"]
@@ -38,7 +38,7 @@ def test_gpu_check_tiny_two_seeds_through_the_wrapper(tmp_path):
         assert learning["steps"] == 2 and learning["curve"][-1]["step"] == 2
         assert learning["curve"][-1]["pa_mpjpe"] > 0 and "train.mixed_precision=auto" in learning["overrides"]
         assert learning["curve"][-1]["joints2d_px"] > 0 and learning["curve"][-1]["constant_joints2d_px"] > 0
-        assert f"train.seed={learning['seed']}" in learning["overrides"]
+        assert f"train.seed={learning['seed']}" in learning["overrides"] and "train.log_every=1" in learning["overrides"]
     logs = [[json.loads(line) for line in (out / f"learning_s{s}.log.jsonl").read_text().splitlines()] for s in (0, 1)]
     assert all("loss/imitation" in log[-1] for log in logs)
     assert logs[0][-1]["loss/total"] != logs[1][-1]["loss/total"]  # two seeds, two runs
