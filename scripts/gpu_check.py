@@ -80,24 +80,20 @@ def main() -> None:
     # the machine's cores make the data and the cache; half of them feed the training loop
     cores = os.cpu_count() or 1
     recipe = [f"train.mixed_precision={'bf16' if bf16 else 'auto'}", f"data.num_workers={max(cores // 2, 1)}"]
+    if args.tiny:  # every path at toy sizes; a budget too small for more than the minimum of steps
+        recipe += ["model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
+                   "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1"]
+        budget = dict(minutes=1e-3, videos=2, frames=8, video_size=64, eval_every=2, heldout_videos=1, workers=2)
+    else:
+        recipe += ["model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
+                   "model.decoder_width=32", "model.appearance_channels=64", "train.batch_size=32"]
+        budget = dict(minutes=args.minutes, steps=args.steps, videos=args.videos, video_size=256, eval_every=250,
+                      workers=cores)
     report["learning"] = []
     for seed in args.seeds:  # one data set for every seed
-        overrides = [*recipe, f"train.seed={seed}", *args.recipe]
         out = args.out / f"learning_s{seed}"
-        if args.tiny:
-            overrides[len(recipe):len(recipe)] = [
-                "model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
-                "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1"]
-            # a budget too small for more than the minimum of steps: the loop timing runs, the run stays 2 steps
-            learning = run_benchmark(out, args.out / "data", minutes=1e-3, videos=2, frames=8, video_size=64,
-                                     eval_every=2, overrides=overrides, heldout_videos=1, workers=2)
-        else:
-            overrides[len(recipe):len(recipe)] = [
-                "model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
-                "model.decoder_width=32", "model.appearance_channels=64", "train.batch_size=32"]
-            learning = run_benchmark(out, args.out / "data", minutes=args.minutes, steps=args.steps,
-                                     videos=args.videos, video_size=256, eval_every=250, overrides=overrides,
-                                     workers=cores)
+        learning = run_benchmark(out, args.out / "data", overrides=[*recipe, f"train.seed={seed}", *args.recipe],
+                                 **budget)
         # the trained model in half precision, for diagnosing on another machine (gpu_check.sh
         # splits it into parts the device tool can bring back)
         export_weights(out / "run", args.out / f"model_s{seed}.pt")

@@ -252,9 +252,6 @@ def _cache_job(job: tuple, on_frame: Callable[[], None] | None = None) -> tuple[
     info, entry, settings, keypoints, force = job
     meta = None if force else _reusable(entry, info, settings, keypoints)
     if meta is not None:
-        if on_frame is not None:
-            for _ in range(info.frames):
-                on_frame()
         return meta, True, ""
     try:
         return cache_video(info, entry, settings, on_frame=on_frame, keypoints=keypoints), False, ""
@@ -309,6 +306,8 @@ def prepare_cache(index: VideoIndex, out: str | os.PathLike, settings: dict, *, 
         for job in jobs:
             bar.set_postfix_str(_relative(job[0], index)[-40:])  # the file in hand, on long folders
             results.append(_cache_job(job, on_frame=lambda: bar.update(1)))
+            if results[-1][1]:  # reused: nothing was decoded frame by frame
+                bar.update(job[0].frames)
     for (info, entry, *_), (meta, was_reused, reason) in zip(jobs, results):
         if meta is None:
             failed.append(SkippedVideo(info.path, f"failed while caching: {reason}"))

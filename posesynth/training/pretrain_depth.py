@@ -324,10 +324,11 @@ def run_pretrain(args: argparse.Namespace) -> int:
         return 2
     stored = args.out / WEIGHTS_FILE
     if args.resume and stored.is_file():
-        given = {"depth": args.depth_weight, "keypoints": args.keypoint_weight, "articulation": args.articulation_weight}
+        given = {"depth": ("--depth-weight", args.depth_weight), "keypoints": ("--keypoint-weight", args.keypoint_weight),
+                 "articulation": ("--articulation-weight", args.articulation_weight)}
         started = json.loads(stored.read_text(encoding="utf-8"))
-        changed = [f"--{name.replace('keypoints', 'keypoint')}-weight {started[name]:g}" for name in given
-                   if name in started and started[name] != given[name]]
+        changed = [f"{flag} {started[name]:g}" for name, (flag, value) in given.items()
+                   if name in started and started[name] != value]
         if changed:
             print(f"posesynth pretrain-depth: error: {args.out} was started with other loss weights ({stored}); "
                   f"resume with {' '.join(changed)}", file=sys.stderr)
