@@ -72,6 +72,7 @@ class ModelConfig:
     start_facing: Literal["front", "any"] = "front"  # the start: facing the camera, or the mean 2D over headings
     facing_head: bool = False          # a binary head decides the side (left/right swap); see loss.travel_facing
     refiner: bool = False              # a 2D denoiser from unpaired poses builds the reported pose (loss.refining)
+    occlusion_temperature: float = 0.05  # puppet's depth order: metres over which it softens (large: no order)
 
 
 # The kinematic pose encoder (bone directions + a camera from pooled features) and its options were

@@ -69,13 +69,20 @@ class PoseSynthModel(nn.Module):
             reported pose, in eval mode: there the 3D pose is built on its 2D joints and depths.
             Training never sees it (built into the training pose, straight through, it made the
             encoder's 2D worse: BENCHMARKS.md, "The lifter as a 2D denoiser").
+        occlusion_temperature: τ of the puppet's soft depth order, metres
+            (:func:`~posesynth.render.puppet.render_segments`); a large value (e.g. 1000) draws
+            overlapping parts with no order, each by its own density.
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 16, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
                  decoder_levels: int = 3, focal_ratio: float = 2.0, lifter: bool = False,
-                 start_facing: Literal["front", "any"] = "front", facing_head: bool = False, refiner: bool = False):
+                 start_facing: Literal["front", "any"] = "front", facing_head: bool = False, refiner: bool = False,
+                 occlusion_temperature: float = 0.05):
         super().__init__()
+        if occlusion_temperature <= 0:
+            raise ValueError(f"model.occlusion_temperature must be positive (metres), got {occlusion_temperature}")
+        self.occlusion_temperature = occlusion_temperature
         if facing_head and start_facing != "front":
             raise ValueError("model.facing_head needs model.start_facing=front (its heatmaps label the limbs as "
                              "seen facing the camera)")
@@ -183,7 +190,8 @@ class PoseSynthModel(nn.Module):
 
     def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
-        return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal)
+        return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal,
+                                temperature=self.occlusion_temperature)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
                 imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,

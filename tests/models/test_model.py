@@ -159,3 +159,36 @@ def test_every_pose_parameter_gets_a_finite_gradient_through_the_renderer_alone(
     assert model.pose_encoder.prior.grad.abs().sum() > 0
     for module in (model.appearance_encoder, model.decoder):
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in module.parameters())
+
+
+def test_the_occlusion_temperature_reaches_the_puppet():
+    from posesynth.render.puppet import render_part_maps
+    g = torch.Generator().manual_seed(0)
+    joints2d = 16 + 32 * torch.rand(2, 17, 2, generator=g)
+    depth = 4 + 0.3 * torch.rand(2, 17, generator=g)
+    for temperature in (0.05, 1000.0):
+        model = PoseSynthModel(image_size=64, occlusion_temperature=temperature)
+        expected = render_part_maps(joints2d, depth, (64, 64), focal=model.focal, temperature=temperature)
+        assert torch.equal(model.render(joints2d, depth), expected)
+    # with no order, moving a part from just behind to just before the others changes only its
+    # radius (R = width · f / z, a few per cent), not which part takes the overlap
+    unordered = PoseSynthModel(image_size=64, occlusion_temperature=1000.0)
+    ordered = PoseSynthModel(image_size=64)
+    nearer, farther = depth.clone(), depth.clone()
+    nearer[:, 9:11], farther[:, 9:11] = depth.min() - 0.01, depth.max() + 0.01  # the head part in front / behind
+    change_unordered = (unordered.render(joints2d, nearer) - unordered.render(joints2d, farther)).abs().max()
+    change_ordered = (ordered.render(joints2d, nearer) - ordered.render(joints2d, farther)).abs().max()
+    assert change_ordered > 0.5 and change_unordered < 0.15
+    with pytest.raises(ValueError, match="occlusion_temperature"):
+        PoseSynthModel(occlusion_temperature=0.0)
+
+
+def test_the_occlusion_temperature_is_a_config_key_stored_with_the_model(tmp_path):
+    from posesynth.config import load_config
+    from posesynth.models.loading import load_model
+    from posesynth.training.checkpoints import model_kwargs
+    kwargs = model_kwargs(load_config(None, ["model.occlusion_temperature=1000"]))
+    assert kwargs["occlusion_temperature"] == 1000.0
+    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
+               tmp_path / "model.pt")
+    assert load_model(tmp_path / "model.pt").occlusion_temperature == 1000.0
