@@ -160,6 +160,7 @@ class TrainConfig:
     warmup_steps: int = 100            # linear warm-up, then cosine decay to 10 %
     grad_clip: float = 1.0             # gradient-norm clip (0: off)
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on GPUs that have it
+    compile: bool = False              # torch.compile the networks (inductor): fused kernels, fewer GPU launches
     log_every: int = 10                # steps between log.jsonl / TensorBoard entries
     sample_every: int = 200            # steps between sample grids in RUN/samples/
     checkpoint_every: int = 500        # steps between checkpoints (and one at the end)

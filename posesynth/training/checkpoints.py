@@ -57,8 +57,9 @@ def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path,
         pointer_tmp = checkpoints / "latest.tmp"
         pointer_tmp.write_text(final.name)
         os.replace(pointer_tmp, checkpoints / "latest")
-        weights = {"model_kwargs": model_kwargs(config), "state_dict": accelerator.unwrap_model(model).state_dict(),
-                   "step": step}
+        # the plain module's names (a compiled module's would carry an "_orig_mod." prefix)
+        plain = accelerator.unwrap_model(model, keep_torch_compile=False)
+        weights = {"model_kwargs": model_kwargs(config), "state_dict": plain.state_dict(), "step": step}
         torch.save(weights, run / f"{MODEL_FILE}.tmp")
         os.replace(run / f"{MODEL_FILE}.tmp", run / MODEL_FILE)
         old = sorted(p for p in checkpoints.glob("step_*") if p.is_dir())[:-keep] if keep > 0 else []

@@ -40,6 +40,17 @@ def resolve_mixed_precision(choice: str) -> str:
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
+def make_accelerator(mixed_precision: str, grad_accum: int, compile_networks: bool) -> Accelerator:
+    """The Accelerator every training command uses (``train.mixed_precision``, ``grad_accum``, ``compile``).
+
+    With ``compile_networks`` Accelerate compiles each prepared network last (after any DDP wrap)
+    with inductor: at these sizes a GPU step is bound by kernel launches (BENCHMARKS.md, "On a
+    lent GPU"), and fused kernels are fewer launches.
+    """
+    return Accelerator(mixed_precision=resolve_mixed_precision(mixed_precision), gradient_accumulation_steps=grad_accum,
+                       dynamo_backend="inductor" if compile_networks else "no")
+
+
 def check_finite(accelerator: Accelerator, terms: dict[str, torch.Tensor], step: int, last_good: Path | None) -> None:
     """Stop every process together when any process sees a non-finite term."""
     bad = torch.tensor([0.0 if torch.isfinite(v).all() else 1.0 for v in terms.values()], device=accelerator.device)
@@ -164,5 +175,5 @@ def run_loop(accelerator: Accelerator, loader, *, run: Path, config: Config, mod
     accelerator.end_training()
 
 
-__all__ = ["NonFiniteLossError", "lr_factor", "resolve_mixed_precision", "check_finite", "open_tensorboard",
+__all__ = ["NonFiniteLossError", "lr_factor", "resolve_mixed_precision", "make_accelerator", "check_finite", "open_tensorboard",
            "log_scalars", "start_run", "run_loop"]

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from einops import rearrange
 from skimage.color import gray2rgb
@@ -49,7 +48,7 @@ from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.models.model import PoseSynthModel
 from posesynth.training.checkpoints import model_kwargs
 from posesynth.training.inputs import canonical_poses, mean_pose
-from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
+from posesynth.training.loop import lr_factor, make_accelerator, run_loop, start_run
 from posesynth.training.rundir import claim_run
 from posesynth.video.boxes import keypoint_boxes, square_boxes
 from posesynth.video.index import NoUsableVideosError, index_videos
@@ -215,8 +214,7 @@ def pretrain(config: Config, dataset: KeypointCrops, out: str | os.PathLike, *, 
     run, m, t = Path(out), config.model, config.train
     if dataset.size != m.image_size:
         raise ValueError(f"crops are {dataset.size}px but model.image_size={m.image_size}")
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(t.mixed_precision),
-                              gradient_accumulation_steps=t.grad_accum)
+    accelerator = make_accelerator(t.mixed_precision, t.grad_accum, t.compile)
     set_seed(t.seed)
 
     # --- build: only the pose encoder trains; the synthesis branches stay as initialised

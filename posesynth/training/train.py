@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, SequentialSampler
 
@@ -36,7 +35,7 @@ from posesynth.render.warp import random_similarities
 from posesynth.training.checkpoints import init_weights, model_kwargs
 from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose, resolve_keypoints, unpaired_poses
-from posesynth.training.loop import lr_factor, resolve_mixed_precision, run_loop, start_run
+from posesynth.training.loop import lr_factor, make_accelerator, run_loop, start_run
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
@@ -125,8 +124,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
     """
     run = Path(out)
     data, m, losses, t = config.data, config.model, config.loss, config.train
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(t.mixed_precision),
-                              gradient_accumulation_steps=t.grad_accum)
+    accelerator = make_accelerator(t.mixed_precision, t.grad_accum, t.compile)
     set_seed(t.seed)
 
     # --- build (what the config leaves open is filled in and logged: 2D keypoints, unpaired poses)
@@ -248,7 +246,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
 
     # --- loop
     run_loop(accelerator, loader, run=run, config=config, model=model, optimizer=optimizer,
-             schedulers=(scheduler, d_scheduler), step=step, end=end, compute=compute, clip=model.parameters,
+             # without the adversarial term the discriminator's optimiser never steps: neither does its schedule
+             schedulers=(scheduler, d_scheduler) if weights["adversarial"] else (scheduler,), step=step, end=end,
+             compute=compute, clip=model.parameters,
              accumulate=(model, discriminator), count=lambda batch: batch["target"].shape[0], rate="pairs_per_s",
              prepare=stack_views if multiview else None, after_backward=train_discriminator,
              on_step=evaluate_and_sample, desc="train", progress=progress)

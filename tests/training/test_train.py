@@ -125,3 +125,16 @@ def test_two_process_cpu_run_with_accelerate_launch(tiny_data, tmp_path):
     assert len(list((run / "checkpoints").glob("step_*"))) == 1
     assert len(list((run / "checkpoints" / "step_0000002").glob("random_states_*.pkl"))) == 2
     assert sorted(_losses(run)) == [1, 2]
+
+
+def test_a_compiled_run_trains_and_writes_a_plain_model(tiny_data, tmp_path):
+    # train.compile: Accelerate compiles the networks with inductor; the step computes what the
+    # eager one does, and RUN/model.pt keeps the plain module's names, which load_model reads
+    eager = _losses(train(_config(tiny_data, "train.steps=2"), tmp_path / "eager", progress=False))
+    run = train(_config(tiny_data, "train.steps=2", "train.compile=true"), tmp_path / "compiled", progress=False)
+    compiled = _losses(run)
+    assert sorted(compiled) == [1, 2]
+    assert compiled[1]["loss/total"] == pytest.approx(eager[1]["loss/total"], rel=1e-3)
+    stored = torch.load(run / "model.pt", weights_only=True)
+    assert not any(key.startswith("_orig_mod") for key in stored["state_dict"])
+    assert load_model(run).encode_pose(torch.rand(1, 3, 32, 32))["pose_camera"].shape == (1, 17, 3)
