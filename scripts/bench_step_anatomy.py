@@ -93,9 +93,11 @@ def seconds_per_step(config: Path, data: Path, overrides: list[str], steps: int,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="a bench_learning.py data folder (cache/, poses3d.npy)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="a bench_learning.py data folder (cache/, poses3d.npy)")
     parser.add_argument("--config", type=Path, default=CONFIG)
-    parser.add_argument("--steps", type=int, default=30, help="steps of each timed run (operators: n and 2n steps of n/5)")
+    parser.add_argument("--steps", type=int, default=30,
+                        help="steps of each timed run; operators are counted over runs of steps/5 and 2·steps/5")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                         help="recipe overrides for every variant (e.g. model.image_size=128 train.batch_size=32)")
     parser.add_argument("--json", type=Path, default=None)

@@ -175,5 +175,5 @@ def run_loop(accelerator: Accelerator, loader, *, run: Path, config: Config, mod
     accelerator.end_training()
 
 
-__all__ = ["NonFiniteLossError", "lr_factor", "resolve_mixed_precision", "make_accelerator", "check_finite", "open_tensorboard",
-           "log_scalars", "start_run", "run_loop"]
+__all__ = ["NonFiniteLossError", "lr_factor", "resolve_mixed_precision", "make_accelerator", "check_finite",
+           "open_tensorboard", "log_scalars", "start_run", "run_loop"]

@@ -20,7 +20,8 @@ def _tiny_data(root: Path) -> None:
     from posesynth.data.cache import crop_settings, prepare_cache
     from posesynth.video.index import index_videos
     make_data(root, 2, 8, 64, heldout_videos=1)
-    prepare_cache(index_videos(root / "train" / "videos", min_frames=3), root / "cache", crop_settings(size=32, margin=1.25))
+    prepare_cache(index_videos(root / "train" / "videos", min_frames=3), root / "cache",
+                  crop_settings(size=32, margin=1.25))
 
 
 def test_the_operator_counter_counts_forward_and_backward():
