@@ -13,7 +13,7 @@ batches, without the discriminator, and the model step alone) this runs the real
   the difference of a ``2n``-step and an ``n``-step run, so setup and checkpoint writing cancel);
 - seconds per step on this machine (the logged throughput after the first third of the steps).
 
-    python scripts/bench_step_anatomy.py --data DATA [--steps 30] [--set KEY=VALUE ...] [--json OUT]
+    python scripts/bench_step_anatomy.py --data DATA [--steps 30] [--set KEY=VALUE ...] [--no-operators] [--json OUT]
 
 DATA is a folder made by ``scripts/bench_learning.py`` (``cache/``, ``poses3d.npy``); the loop
 runs with its evaluation and samples off, the imitation cycle from the first step.
@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="steps of each timed run; operators are counted over runs of steps/5 and 2·steps/5")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                         help="recipe overrides for every variant (e.g. model.image_size=128 train.batch_size=32)")
+    parser.add_argument("--no-operators", action="store_true",
+                        help="time only (the operator counts are the same on every machine: skip them on a lent GPU)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     missing = [p for p in (args.data / "cache", args.data / "poses3d.npy") if not p.exists()]
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for name, removed in VARIANTS.items():
             overrides = [*args.overrides, *removed]
-            ops = operators_per_step(args.config, args.data, overrides, max(2, args.steps // 5), Path(scratch) / "ops")
+            ops = (float("nan") if args.no_operators else
+                   operators_per_step(args.config, args.data, overrides, max(2, args.steps // 5), Path(scratch) / "ops"))
             seconds = seconds_per_step(args.config, args.data, overrides, args.steps, Path(scratch) / "time")
             rows.append({"variant": name, "overrides": list(removed), "operators_per_step": ops,
                          "seconds_per_step": seconds})

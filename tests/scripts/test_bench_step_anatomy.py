@@ -1,6 +1,7 @@
 """scripts/bench_step_anatomy.py: operators and time per step of the recipe's loop, by variant, at toy sizes."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,17 @@ def test_every_variant_runs_the_real_loop(tmp_path):
     assert all(row["operators_per_step"] < whole for name, row in rows.items() if name != "whole loop")
     assert rows["model step only"]["operators_per_step"] == min(r["operators_per_step"] for r in rows.values())
     assert "of the operators" in result.stdout
+
+
+def test_timing_only_skips_the_operator_counts(tmp_path):
+    data = tmp_path / "data"
+    _tiny_data(data)
+    out = tmp_path / "anatomy.json"
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--steps", "2", "--no-operators",
+                             "--json", str(out), "--set", *TINY], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 5 and all(math.isnan(r["operators_per_step"]) and r["seconds_per_step"] > 0 for r in rows)
 
 
 def test_a_folder_that_is_not_benchmark_data_is_a_one_line_error(tmp_path):
