@@ -3,7 +3,6 @@ unpaired poses without data.poses3d, and 2D keypoints found or detected, with th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from pathlib import Path
