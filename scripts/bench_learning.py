@@ -63,28 +63,31 @@ def make_data(root: Path, videos: int, frames: int, size: int, heldout_videos: i
 CALIBRATION_STEPS = 30  # a short run of the real loop; its first rows (start-up) are left out
 
 
-def seconds_per_step(config: Path, overrides: list[str], scratch: Path) -> float:
+def timing_config(config: Path, overrides: list[str], steps: int):
+    """The recipe for a timing run: ``steps`` steps, the imitation cycle from the first, no evaluation or samples."""
+    return load_config(config, [*overrides, f"train.steps={steps}", "loss.imitation_start=1", "train.log_every=5",
+                                "train.eval_every=0", f"train.sample_every={10 * steps}",
+                                f"train.checkpoint_every={10 * steps}"])
+
+
+def seconds_per_step(config: Path, overrides: list[str], scratch: Path, steps: int = CALIBRATION_STEPS) -> float:
     """Seconds per training step of the recipe's whole loop on this machine, from a short real run.
 
     The model step alone is not the loop: the discriminator, lifter and refiner batches, the
     imitation cycle and the data loader come with every step, and their share differs by machine
-    (about 2x the model step on an H200, BENCHMARKS.md "On a lent GPU"). So this trains
-    ``CALIBRATION_STEPS`` steps on the benchmark's own data into ``scratch`` (removed afterwards)
-    and reads the logged throughput of the steps after the first third. Evaluations are not in it.
+    (about 2x the model step on an H200, BENCHMARKS.md "On a lent GPU"). So this trains ``steps``
+    steps (the imitation cycle from the first, so every timed step is a step of the full recipe)
+    on the benchmark's own data into ``scratch`` (removed afterwards) and reads the logged
+    throughput of the steps after the first third. Evaluations are not in it.
     """
-    rows_every = 5
-    # the imitation cycle from the first step: every timed step is a step of the full recipe
-    timing = load_config(config, [*overrides, f"train.steps={CALIBRATION_STEPS}", "loss.imitation_start=1",
-                                  f"train.log_every={rows_every}", "train.eval_every=0",
-                                  f"train.sample_every={10 * CALIBRATION_STEPS}",
-                                  f"train.checkpoint_every={10 * CALIBRATION_STEPS}"])
+    timing = timing_config(config, overrides, steps)
     shutil.rmtree(scratch, ignore_errors=True)
     try:
         run = train(timing, scratch, progress=False)
         rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    rates = [r["pairs_per_s"] for r in rows if "pairs_per_s" in r and r["step"] > CALIBRATION_STEPS // 3]
+    rates = [r["pairs_per_s"] for r in rows if "pairs_per_s" in r and r["step"] > steps // 3]
     return timing.train.batch_size / statistics.median(rates)
 
 

@@ -11,7 +11,8 @@ batches, without the discriminator, and the model step alone) this runs the real
 
 - the aten operators dispatched per step, forward and backward (a ``TorchDispatchMode`` counter;
   the difference of a ``2n``-step and an ``n``-step run, so setup and checkpoint writing cancel);
-- seconds per step on this machine (the logged throughput after the first third of the steps).
+- seconds per step on this machine (``bench_learning.seconds_per_step``: the logged throughput
+  after the first third of the steps).
 
     python scripts/bench_step_anatomy.py --data DATA [--steps 30] [--set KEY=VALUE ...] [--no-operators] [--json OUT]
 
@@ -24,14 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from posesynth.config import load_config
+from bench_learning import seconds_per_step, timing_config
+
 from posesynth.training.train import train
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml"
@@ -59,36 +60,21 @@ class OperatorCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def recipe(config: Path, data: Path, overrides: list[str], steps: int):
-    """The benchmark's recipe on ``data`` for ``steps`` steps, evaluation and samples off, imitation from step 1."""
-    return load_config(config, [f"data.cache={data / 'cache'}", f"data.poses3d={data / 'poses3d.npy'}", *overrides,
-                                f"train.steps={steps}", "loss.imitation_start=1", "train.eval_every=0",
-                                "train.log_every=5", f"train.sample_every={100 * steps}",
-                                f"train.checkpoint_every={100 * steps}"])
+def data_overrides(data: Path) -> list[str]:
+    """The benchmark's training data and unpaired poses in ``data`` (a ``bench_learning.py`` folder)."""
+    return [f"data.cache={data / 'cache'}", f"data.poses3d={data / 'poses3d.npy'}"]
 
 
-def operators_per_step(config: Path, data: Path, overrides: list[str], steps: int, scratch: Path) -> float:
-    """aten operators per training step: (count over 2n steps − count over n steps) / n."""
+def operators_per_step(config: Path, overrides: list[str], steps: int, scratch: Path) -> float:
+    """aten operators per training step: (count over 2n steps − count over n steps) / n, n = ``steps``."""
     counts = []
     for n in (steps, 2 * steps):
         shutil.rmtree(scratch, ignore_errors=True)
         with OperatorCounter() as counter:
-            train(recipe(config, data, overrides, n), scratch, progress=False)
+            train(timing_config(config, overrides, n), scratch, progress=False)
         counts.append(counter.count)
     shutil.rmtree(scratch, ignore_errors=True)
     return (counts[1] - counts[0]) / steps
-
-
-def seconds_per_step(config: Path, data: Path, overrides: list[str], steps: int, scratch: Path) -> float:
-    """Median seconds per step of the loop, from the throughput logged after the first third of ``steps``."""
-    shutil.rmtree(scratch, ignore_errors=True)
-    run = train(recipe(config, data, overrides, steps), scratch, progress=False)
-    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    shutil.rmtree(scratch, ignore_errors=True)
-    rates = [r["pairs_per_s"] for r in rows if "pairs_per_s" in r and r["step"] > steps // 3] or \
-            [r["pairs_per_s"] for r in rows if "pairs_per_s" in r]
-    batch = recipe(config, data, overrides, steps).train.batch_size
-    return batch / statistics.median(rates)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for name, removed in VARIANTS.items():
-            overrides = [*args.overrides, *removed]
+            overrides = [*data_overrides(args.data), *args.overrides, *removed]
             ops = (float("nan") if args.no_operators else
-                   operators_per_step(args.config, args.data, overrides, max(2, args.steps // 5), Path(scratch) / "ops"))
-            seconds = seconds_per_step(args.config, args.data, overrides, args.steps, Path(scratch) / "time")
+                   operators_per_step(args.config, overrides, max(2, args.steps // 5), Path(scratch) / "ops"))
+            seconds = seconds_per_step(args.config, overrides, Path(scratch) / "time", steps=args.steps)
             rows.append({"variant": name, "overrides": list(removed), "operators_per_step": ops,
                          "seconds_per_step": seconds})
             print(f"{name:>30}: {ops:8.0f} operators/step, {seconds * 1e3:7.1f} ms/step", flush=True)

@@ -58,24 +58,24 @@ def other_frames(video: torch.Tensor, offset: int) -> torch.Tensor:
     return torch.where(later_fits, later, torch.where(earlier_fits, earlier, index))
 
 
-def paint_errors(image: torch.Tensor, background: torch.Tensor, joints2d: torch.Tensor, depth: torch.Tensor,
-                 focal: torch.Tensor, colour_from: torch.Tensor | None) -> torch.Tensor:
-    """Mean absolute error of the flat-painted puppet against each frame.
+def paint_errors(image: torch.Tensor, background: torch.Tensor, seen: torch.Tensor, joints2d: torch.Tensor,
+                 depth: torch.Tensor, focal: torch.Tensor, lender: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean absolute error of the flat-painted puppet against each frame, with two sources of colour.
 
     Args:
-        image, background: (N, 3, S, S) in [0, 1].
+        image, background: (N, 3, S, S) in [0, 1]; seen: (N, 1, S, S) where the person is seen
+            (:func:`~posesynth.render.paint.observed_foreground`).
         joints2d: (N, 17, 2) crop pixels; depth: (N, 17) metres; focal: (N,) crop focal length, pixels.
-        colour_from: (N,) the frame whose colours (under its own puppet of the same hypothesis)
-            paint each frame; None: each frame's own.
+        lender: (N,) the frame whose colours (under its own puppet of the same hypothesis) paint
+            each frame in the second error.
     Returns:
-        (N,) error in [0, 1] colour units.
+        (N,) errors in [0, 1] colour units: painted in each frame's own colours, and in the lender's.
     """
     size = image.shape[-1]
     maps = render_part_maps(joints2d, depth, (size, size), focal=focal)
-    colours = part_colours(image, maps, observed_foreground(image, background))
-    if colour_from is not None:
-        colours = colours[colour_from]
-    return (paint_parts(maps, colours, background) - image).abs().mean(dim=(1, 2, 3))
+    colours = part_colours(image, maps, seen)
+    return tuple((paint_parts(maps, c, background) - image).abs().mean(dim=(1, 2, 3))
+                 for c in (colours, colours[lender]))
 
 
 def compare(truth: torch.Tensor, other: torch.Tensor, toward: torch.Tensor) -> dict[str, float]:
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     focal = torch.from_numpy(views["focal"]).float()
     toward = facing_side(joints2d) < 0
     lender = other_frames(torch.from_numpy(views["video"]), args.offset)
+    seen = observed_foreground(image, background)
     report = {"frames": len(image), "facing_camera_share": float(toward.float().mean()), "rows": []}
     print(f"{len(image)} frames, {report['facing_camera_share']:.1%} facing the camera; "
           f"'truth wins' = the true puppet paints the frame better (0.5: no information)")
@@ -121,14 +122,16 @@ def main(argv: list[str] | None = None) -> int:
                         "flat depth": (joints2d, depth[:, :1].expand_as(depth)),
                         "2D shifted 1 px": (joints2d + joints2d.new_tensor([1.0, 0.0]), depth),
                         "2D shifted 3 px": (joints2d + joints2d.new_tensor([3.0, 0.0]), depth)}
-        for colours, lend in (("own frame", None), (f"frame {args.offset} away", lender)):
-            truth = paint_errors(image, background, joints2d + noise, depth, focal, lend)
-            for name, (other2d, other_depth) in alternatives.items():
-                # the mirror's noise moves with its points: the same pixels, other names
-                other_noise = noise[:, list(FLIP_PERMUTATION)] if name.startswith("mirror") else noise
-                other = paint_errors(image, background, other2d + other_noise, other_depth, focal, lend)
+        truth = paint_errors(image, background, seen, joints2d + noise, depth, focal, lender)
+        mirrored_noise = noise[:, list(FLIP_PERMUTATION)]  # the mirror's noise moves with its points
+        others = {name: paint_errors(image, background, seen,
+                                     other2d + (mirrored_noise if name.startswith("mirror") else noise),
+                                     other_depth, focal, lender)
+                  for name, (other2d, other_depth) in alternatives.items()}
+        for k, colours in enumerate(("own frame", f"frame {args.offset} away")):
+            for name, other in others.items():
                 row = {"noise_px": noise_px, "colours": colours, "alternative": name,
-                       **compare(truth, other, toward)}
+                       **compare(truth[k], other[k], toward)}
                 report["rows"].append(row)
                 print(f"noise {noise_px:.1f} px, colours of the {colours}, vs {name}: truth wins "
                       f"{row['truth_wins']:.1%} (facing the camera {row['truth_wins_facing_camera']:.1%}, away "
