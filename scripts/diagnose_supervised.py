@@ -27,16 +27,13 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
 from einops import rearrange
 
 from posesynth.config import load_config
-from posesynth.data.augment import colour_jitter, flip_images, flip_poses, jitter_parameters
-from posesynth.evaluation.synthetic import best_constant_scores, crop_frame_truth, labelled_crops, labelled_views, \
-    score_poses
+from posesynth.data.augment import colour_jitter, flip_images, flip_keypoints, flip_poses, jitter_parameters
+from posesynth.evaluation.synthetic import best_constant_scores, labelled_views, score_poses
 from posesynth.models.model import PoseSynthModel
-from posesynth.synth.dataset import load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.budget import StepTimer
 from posesynth.training.checkpoints import model_kwargs
@@ -60,19 +57,22 @@ def main() -> None:
     parser.add_argument("--augment", action="store_true", help="colour jitter and mirroring (posesynth.data.augment)")
     parser.add_argument("--evals", type=int, default=6, help="held-out evaluations over the run")
     parser.add_argument("--json", type=Path, default=None, help="write the learning curve here")
+    parser.add_argument("--labels", choices=("3d", "2d"), default="3d",
+                        help="3d: root-relative 3D in the crop's frame (MPJPE loss); 2d: the true 2D joints in crop "
+                             "pixels only (mean pixel distance), the upper bound of the 2D a self-supervised "
+                             "encoder could give its lifter")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write the trained model here as a model.pt (for diagnose_lifter.py / "
+                             "diagnose_facing_geometry.py --run)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.encoder_width=32")
     args = parser.parse_args()
 
     config = load_config(CONFIG, [*POSE_PATH, *args.overrides])
     size = config.model.image_size
-    crops, poses = [], []
-    for path in sorted((args.data / "train" / "labels").glob("*.npz")):
-        labels = load_labels(path)
-        c, g = labelled_crops(args.data / "train" / "videos" / f"{path.stem}.mp4", labels, size, config.data.margin)
-        crops.append(c)
-        poses.append(crop_frame_truth(g, labels, config.data.margin, 1))
-    images = rearrange(torch.from_numpy(np.concatenate(crops)), "n h w c -> n c h w")
-    targets = torch.from_numpy(np.concatenate(poses)).float()
+    train = labelled_views(args.data / "train", size, config.data.margin)
+    images = rearrange(torch.from_numpy(train["crops"]), "n h w c -> n c h w")
+    targets = torch.from_numpy(train["truth" if args.labels == "3d" else "joints2d"]).float()
+    del train
 
     torch.manual_seed(args.seed)
     model = PoseSynthModel(**model_kwargs(config))
@@ -96,10 +96,12 @@ def main() -> None:
         if total is not None and (step % max(1, total // args.evals) == 0 or step == total):
             scores = score_poses(model, views["crops"], views["truth"], reference, joints2d=views["joints2d"])
             model_, base, const = scores["model"], scores["baseline"], scores["constant"]
-            curve.append({"step": step, "samples": step * args.batch, "train_mpjpe": loss * 1000, **model_,
+            curve.append({"step": step, "samples": step * args.batch,
+                          **({"train_mpjpe": loss * 1000} if args.labels == "3d" else {"train_joints2d_px": loss}),
+                          **model_,
                           **{f"baseline_{k}": v for k, v in base.items()},
                           **{f"constant_{k}": v for k, v in const.items()}, "seconds": time.perf_counter() - started})
-            print(f"step {step:5d}  train MPJPE {loss * 1000:6.1f} mm  held-out PA-MPJPE "
+            print(f"step {step:5d}  train {loss_text(loss, args.labels)}  held-out PA-MPJPE "
                   f"{model_['pa_mpjpe']:6.1f} (baseline {base['pa_mpjpe']:.1f}, best constant {constant:.1f})  "
                   f"N-MPJPE {model_['n_mpjpe']:6.1f} (baseline {base['n_mpjpe']:.1f})  2D {model_['joints2d_px']:.2f} "
                   f"px (constant {const['joints2d_px']:.2f}; side open {model_['joints2d_either_side_px']:.2f}, "
@@ -107,19 +109,33 @@ def main() -> None:
                   flush=True)
     if args.json:
         args.json.write_text(json.dumps({"heldout_frames": len(views["truth"]), "best_constant_pa_mpjpe": constant,
-                                         "batch": args.batch, "curve": curve}, indent=1))
+                                         "batch": args.batch, "labels": args.labels, "curve": curve}, indent=1))
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model_kwargs": model_kwargs(config), "state_dict": model.state_dict(), "step": step},
+                   args.save)
+        print(f"wrote {args.save}", flush=True)
+
+
+def loss_text(loss: float, labels: str) -> str:
+    """The training loss for the log: MPJPE in mm for 3D labels, mean joint distance in px for 2D."""
+    return f"MPJPE {loss * 1000:6.1f} mm" if labels == "3d" else f"2D {loss:5.2f} px"
 
 
 def train_step(model, optimizer, images, targets, args, generator) -> float:
-    """One supervised step on a random batch of labelled crops; returns its MPJPE (m, camera frame)."""
+    """One supervised step on a random batch of labelled crops.
+
+    Returns the batch's loss: MPJPE (m, crop frame) for 3D labels, mean joint distance (crop
+    pixels) for 2D labels (``targets`` (N, 17, 2)).
+    """
     idx = torch.randint(len(images), (args.batch,), generator=generator)
     batch, target = images[idx].float() / 255, targets[idx]
     if args.augment:
         flip = torch.rand(args.batch, generator=generator) < 0.5
         batch = colour_jitter(flip_images(batch, flip), jitter_parameters(args.batch, 1.0, generator))
-        target = flip_poses(target, flip)
+        target = flip_poses(target, flip) if args.labels == "3d" else flip_keypoints(target, flip, batch.shape[-1])
     out = model.encode_pose(batch)
-    loss = (out["pose_camera"] - target).norm(dim=-1).mean()
+    loss = (out["pose_camera" if args.labels == "3d" else "joints2d"] - target).norm(dim=-1).mean()
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
