@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     from posesynth.evaluation import command as evaluate
     from posesynth.datasets.h36m import label_files as h36m_labels
     from posesynth.training import pretrain_depth
-    from posesynth.data import cache
+    from posesynth.data import prepare
     from posesynth.synth import dataset as synthetic
     from posesynth.detect import keypoints
 
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "synth", synthetic.add_synth_arguments, synthetic.run_synth,
              "render synthetic puppet-world videos with known 3D pose",
              "Render videos of a textured 3D body with 3D/2D labels.")
-    _command(sub, "prepare", cache.add_prepare_arguments, cache.run_prepare,
+    _command(sub, "prepare", prepare.add_prepare_arguments, prepare.run_prepare,
              "decode videos once into a cropped frame cache",
              "Decode each video once, crop around the person, store uint8 frames, backgrounds and boxes, "
              "and write report.json.")

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from posesynth.config import load_config
-from posesynth.data.cache import crop_settings, prepare_cache
+from posesynth.data.cache import crop_settings
+from posesynth.data.prepare import prepare_cache
 from posesynth.evaluation.synthetic import evaluate_synthetic
 from posesynth.models.loading import load_model
 from posesynth.synth.dataset import generate_dataset, load_labels

@@ -24,7 +24,8 @@ import av
 import numpy as np
 import torch
 
-from posesynth.data.cache import crop_settings, prepare_cache
+from posesynth.data.cache import crop_settings
+from posesynth.data.prepare import prepare_cache
 from posesynth.data.pairs import FramePairDataset
 from posesynth.video.index import index_videos
 

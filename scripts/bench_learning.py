@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from posesynth.config import load_config
-from posesynth.data.cache import crop_settings, prepare_cache
+from posesynth.data.cache import crop_settings
+from posesynth.data.prepare import prepare_cache
 from posesynth.synth.dataset import generate_dataset
 from posesynth.synth.poses import sample_poses
 from posesynth.training.train import train

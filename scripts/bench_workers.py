@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from posesynth.data.cache import crop_settings, prepare_cache
+from posesynth.data.cache import crop_settings
+from posesynth.data.prepare import prepare_cache
 from posesynth.synth.dataset import generate_dataset
 from posesynth.video.index import index_videos
 

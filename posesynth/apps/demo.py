@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from posesynth.config import Config, ConfigError, load_config
-from posesynth.data.cache import crop_settings, prepare_cache
+from posesynth.data.cache import crop_settings
+from posesynth.data.prepare import prepare_cache
 from posesynth.evaluation.synthetic import best_constant_scores, load_labelled_set, score_poses
 from posesynth.models.loading import load_model, model_file, stored_model_kwargs
 from posesynth.skeleton import facing_side

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from posesynth import skeleton
 from posesynth.config import Config
-from posesynth.data.cache import warn_no_person
+from posesynth.data.prepare import warn_no_person
 from posesynth.data.crops import (crop_and_resize, crop_rotations, crop_to_frame, foreground_box, foreground_frames,
     initial_boxes)
 from posesynth.evaluation.synthetic import encode_crops

@@ -10,7 +10,8 @@ import torch
 from conftest import write_test_video
 
 from posesynth.cli import main
-from posesynth.data.cache import CacheError, FrameCache, crop_settings, entry_name, prepare_cache
+from posesynth.data.cache import CacheError, FrameCache, crop_settings, entry_name
+from posesynth.data.prepare import prepare_cache
 from posesynth.data.pairs import FramePairDataset
 from posesynth.video.index import index_videos
 

@@ -8,7 +8,8 @@ import pytest
 from conftest import write_test_video
 
 from posesynth.apps.predict import iter_person_crops
-from posesynth.data.cache import crop_settings, prepare_cache
+from posesynth.data.cache import crop_settings
+from posesynth.data.prepare import prepare_cache
 from posesynth.data.crops import foreground_frames, initial_boxes
 from posesynth.data.pairs import FramePairDataset
 from posesynth.video.boxes import keypoint_boxes, person_boxes

@@ -11,7 +11,8 @@ import torch
 from conftest import write_test_video
 from torch.utils.data import DataLoader
 
-from posesynth.data.cache import crop_settings, prepare_cache
+from posesynth.data.cache import crop_settings
+from posesynth.data.prepare import prepare_cache
 from posesynth.data.calibration import CalibrationError, Camera, load_calibration, write_calibration
 from posesynth.data.crops import crop_matrix
 from posesynth.data.multiview_dataset import MultiViewDataset, camera_for, crop_camera, frame_intrinsics, match_videos

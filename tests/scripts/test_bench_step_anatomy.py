@@ -18,7 +18,8 @@ def _tiny_data(root: Path) -> None:
     sys.path.insert(0, str(SCRIPT.parent))
     from bench_learning import make_data
 
-    from posesynth.data.cache import crop_settings, prepare_cache
+    from posesynth.data.cache import crop_settings
+    from posesynth.data.prepare import prepare_cache
     from posesynth.video.index import index_videos
     make_data(root, 2, 8, 64, heldout_videos=1)
     prepare_cache(index_videos(root / "train" / "videos", min_frames=3), root / "cache",
