@@ -7,7 +7,9 @@ projected through the model's crop camera) and scores the result against the tru
 mean-pose baseline and the true 2D with flat depth. It bounds what the 2.5D recipe's 3D can be
 once its 2D joints are right: the lifter never sees an image, so it has no domain gap.
 ``--noise-px`` adds Gaussian noise of those standard deviations (pixels of the 64 px crop) to the
-true 2D joints before lifting: how precise must the 2D be for a given 3D error?
+true 2D joints before lifting: how precise must the 2D be for a given 3D error? ``--run`` also
+lifts a trained model's own 2D joints of the held-out crops (a model of another crop size sees
+its own crops, and its 2D is rescaled to the lifter's 64 px crop).
 
     python scripts/diagnose_lifter.py --data runs/learning/data [--iterations 3000] [--noise-px 1 2 3]
 """
@@ -35,6 +37,15 @@ from posesynth.training.imitation_views import BODY_LEAN_DEG, CAMERA_ELEVATION_D
 from posesynth.training.inputs import canonical_poses, mean_pose
 
 SIZE, FOCAL, DEPTH = 64, 128.0, 5.0  # configs/demo.yaml's and heatmap_selfsup.yaml's crop (focal_ratio 2) and a nominal root depth
+
+
+def to_lifter_crop(joints2d: torch.Tensor, size: int) -> torch.Tensor:
+    """2D joints in an S px crop → the same points in the lifter's 64 px crop of the same box.
+
+    Pixel centres sit at integers ((0, 0) the top-left pixel's centre), so the box's edges are at
+    −½ and S − ½: x → (x + ½)·64/S − ½.  (..., 2) crop pixels → (..., 2) crop pixels.
+    """
+    return (joints2d + 0.5) * (SIZE / size) - 0.5
 
 
 def lift(lifter: DepthLifter, joints2d: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
@@ -125,10 +136,13 @@ def main() -> None:
         print(f"true 2D + {sigma:g} px noise lifted: PA-MPJPE {pa_mpjpe(lifted, truth_mm).mean():.1f} mm", flush=True)
     if args.run is not None:  # the run's 2D joints through this lifter, beside the run's own 3D
         model = load_model(args.run)
-        images = rearrange(torch.from_numpy(crops), "n h w c -> n c h w").float() / 255
+        # a model of another crop size sees its own crops of the same boxes; its 2D is rescaled
+        own_crops = crops if model.image_size == SIZE else load_labelled_set(args.data / "heldout", model.image_size,
+                                                                             1.25, 2)[0]
+        images = rearrange(torch.from_numpy(own_crops), "n h w c -> n c h w").float() / 255
         with torch.no_grad():
             outputs = [model.encode_pose(chunk) for chunk in images.split(64)]
-            joints2d = torch.cat([o["joints2d"] for o in outputs])
+            joints2d = to_lifter_crop(torch.cat([o["joints2d"] for o in outputs]), model.image_size)
             own = torch.cat([o["pose_camera"] for o in outputs]).double().numpy() * 1000
             lifted = lift(lifter, joints2d, K).numpy() * 1000
         print(f"{args.run}: its own 3D PA-MPJPE {pa_mpjpe(own, truths * 1000).mean():.1f} mm; its 2D joints "
