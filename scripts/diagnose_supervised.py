@@ -9,6 +9,11 @@ signal; if not, the problem is upstream of the renderer.
 
     python scripts/diagnose_supervised.py --data runs/learning/data --steps 900 [key=value ...]
 
+``--labels 2d`` trains it with the true 2D joints instead (crop pixels, the true left and right,
+no depth): the best 2D the recipe's first half could hand its lifter. ``--save M`` keeps the
+model, so that ``diagnose_lifter.py --refine-2d --run M`` lifts its 2D with a refiner learned from
+unpaired poses: the recipe's design with label-quality 2D (BENCHMARKS.md, "The recipe's ceiling").
+
 The 3D labels are root-relative, so nothing ties the 2D joints to the true pixels: they follow
 the model's fixed crop camera (focal, root depth), and their error includes that scale.
 
