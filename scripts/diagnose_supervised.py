@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from einops import rearrange
 
-from posesynth.config import load_config
+from posesynth.config import load_config, save_config
 from posesynth.data.augment import colour_jitter, flip_images, flip_keypoints, flip_poses, jitter_parameters
 from posesynth.evaluation.synthetic import best_constant_scores, labelled_views, score_poses
 from posesynth.models.model import PoseSynthModel
@@ -67,8 +67,8 @@ def main() -> None:
                              "pixels only (mean pixel distance), the upper bound of the 2D a self-supervised "
                              "encoder could give its lifter")
     parser.add_argument("--save", type=Path, default=None,
-                        help="write the trained model here as a model.pt (for diagnose_lifter.py / "
-                             "diagnose_facing_geometry.py --run)")
+                        help="write the trained model here as a model.pt, and its config.yaml beside it (for "
+                             "diagnose_lifter.py / diagnose_facing_geometry.py / diagnose_learning.py --run)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.encoder_width=32")
     args = parser.parse_args()
 
@@ -119,7 +119,11 @@ def main() -> None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"model_kwargs": model_kwargs(config), "state_dict": model.state_dict(), "step": step},
                    args.save)
-        print(f"wrote {args.save}", flush=True)
+        # beside it, the config a run directory would hold (the crop size, the unpaired poses), so
+        # that diagnose_learning.py --run reads the folder like a training run's
+        save_config(load_config(CONFIG, [*POSE_PATH, *args.overrides, f"data.poses3d={args.data / 'poses3d.npy'}"]),
+                    args.save.parent / "config.yaml")
+        print(f"wrote {args.save} and {args.save.parent / 'config.yaml'}", flush=True)
 
 
 def loss_text(loss: float, labels: str) -> str:

@@ -37,7 +37,7 @@ def test_the_curve_has_3d_and_2d_errors_with_their_baselines(tmp_path):
 
 def test_2d_labels_train_the_2d_joints_and_the_saved_model_loads(tmp_path):
     from posesynth.evaluation.synthetic import labelled_views
-    from posesynth.models.loading import load_model
+    from posesynth.models.loading import load_model, run_config
     (tmp_path / "train").symlink_to(HELDOUT)
     (tmp_path / "heldout").symlink_to(HELDOUT)
     out, saved = tmp_path / "curve.json", tmp_path / "sup2d" / "model.pt"
@@ -60,3 +60,6 @@ def test_2d_labels_train_the_2d_joints_and_the_saved_model_loads(tmp_path):
     error = (joints2d.double() - torch.from_numpy(views["joints2d"])).norm(dim=-1).mean().item()
     assert abs(error - last["joints2d_px"]) < 1e-3
     assert "train 2D" in result.stdout and f"wrote {saved}" in result.stdout
+    # its folder reads like a run's: the crop size and the unpaired poses are in the config beside it
+    config = run_config(saved.parent)
+    assert config.model.image_size == model.image_size and Path(config.data.poses3d) == tmp_path / "poses3d.npy"
