@@ -72,7 +72,8 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.encoder_width=32")
     args = parser.parse_args()
 
-    config = load_config(CONFIG, [*POSE_PATH, *args.overrides])
+    # the unpaired poses are named only so that a saved config reads like a run's (--save)
+    config = load_config(CONFIG, [*POSE_PATH, f"data.poses3d={args.data / 'poses3d.npy'}", *args.overrides])
     size = config.model.image_size
     train = labelled_views(args.data / "train", size, config.data.margin)
     images = rearrange(torch.from_numpy(train["crops"]), "n h w c -> n c h w")
@@ -121,8 +122,7 @@ def main() -> None:
                    args.save)
         # beside it, the config a run directory would hold (the crop size, the unpaired poses), so
         # that diagnose_learning.py --run reads the folder like a training run's
-        save_config(load_config(CONFIG, [*POSE_PATH, *args.overrides, f"data.poses3d={args.data / 'poses3d.npy'}"]),
-                    args.save.parent / "config.yaml")
+        save_config(config, args.save.parent / "config.yaml")
         print(f"wrote {args.save} and {args.save.parent / 'config.yaml'}", flush=True)
 
 
