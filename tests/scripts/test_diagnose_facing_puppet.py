@@ -1,0 +1,127 @@
+"""scripts/diagnose_facing_puppet.py: a puppet that says which side it shows, as a side cue for reconstruction."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "diagnose_facing_puppet.py"
+DEMO = ROOT / "assets" / "demo"
+
+
+def _module():
+    sys.path.insert(0, str(SCRIPT.parent))
+    import diagnose_facing_puppet
+    return diagnose_facing_puppet
+
+
+def _frontal_skeleton() -> torch.Tensor:
+    """(1, 17, 2) a person facing the camera: right hip and shoulder on the image's left."""
+    joints = torch.zeros(1, 17, 2)
+    joints[0, :, 0] = 32.0
+    joints[0, 9] = torch.tensor([32.0, 10.0])                         # neck 20 px above the pelvis
+    joints[0, 0] = torch.tensor([32.0, 30.0])
+    for right, left, half in ((1, 4, 3.0), (14, 11, 5.0)):           # hips 6 px, shoulders 10 px wide
+        joints[0, right, 0], joints[0, left, 0] = 32.0 - half, 32.0 + half
+    return joints
+
+
+def test_front_share_closed_form_and_its_flip_under_the_mirror_labelling():
+    mod = _module()
+    joints = _frontal_skeleton()
+    # facing_side = (29 − 35) + (27 − 37) = −16 px over a 20 px torso: sigmoid(4 · 0.8)
+    expected = torch.sigmoid(torch.tensor(3.2))
+    assert torch.allclose(mod.front_share(joints), expected.reshape(1))
+    occlusion = mod.mirror_interpretation(joints, torch.full((1, 17), 4.0))[0]
+    assert torch.allclose(mod.front_share(occlusion), 1 - expected.reshape(1))
+    profile = joints.clone()
+    profile[..., 0] = 32.0
+    assert torch.allclose(mod.front_share(profile), torch.tensor([0.5]))
+
+
+def test_split_front_back_keeps_the_partition_of_unity_and_routes_the_shares():
+    mod = _module()
+    g = torch.Generator().manual_seed(0)
+    maps = torch.softmax(torch.randn(2, 17, 8, 8, generator=g), dim=1)
+    front = torch.tensor([0.9, 0.25])
+    split = mod.split_front_back(maps, front)
+    assert split.shape == (2, 20, 8, 8)
+    assert torch.allclose(split.sum(1), torch.ones(2, 8, 8))
+    head = mod.PART_NAMES.index("head")
+    assert torch.allclose(split[:, head], maps[:, head] * front.reshape(2, 1, 1))
+    assert torch.allclose(split[:, 16 + 2], maps[:, head] * (1 - front).reshape(2, 1, 1))  # head's back, third
+    assert torch.equal(split[:, -1], maps[:, -1]) and torch.equal(split[:, 0], maps[:, 0])
+
+
+def test_split_front_back_gradcheck_float64():
+    mod = _module()
+    g = torch.Generator().manual_seed(1)
+    maps = torch.softmax(torch.randn(1, 17, 3, 3, generator=g, dtype=torch.float64), 1).requires_grad_()
+    front = torch.rand(1, generator=g, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(mod.split_front_back, (maps, front))
+    joints = (_frontal_skeleton().double() + torch.rand(1, 17, 2, generator=g, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(mod.front_share, (joints,))
+
+
+def test_a_partly_right_teacher_draws_the_wrong_pairs_mirrored():
+    mod = _module()
+    g = torch.Generator().manual_seed(2)
+    n = 6
+    train = {"image": torch.rand(n, 3, 16, 16, generator=g), "background": torch.rand(n, 3, 16, 16, generator=g),
+             "joints2d": 4 + 8 * torch.rand(n, 17, 2, generator=g), "depth": 4 + torch.rand(n, 17, generator=g),
+             "focal": torch.full((n,), 32.0), "video": torch.tensor([0, 0, 0, 1, 1, 1])}
+    for accuracy in (1.0, 0.0):
+        painter = mod.Painter(split=True, appearance_channels=4, appearance_width=4, decoder_width=4, decoder_levels=2)
+        drawn = []
+        original = painter.maps
+        painter.maps = lambda joints2d, depth, focal, size: drawn.append((joints2d, depth)) or original(
+            joints2d, depth, focal, size)
+        mod.train_painter(painter, train, steps=1, batch=4, lr=1e-3, min_gap=1, seed=0, log=print,
+                          label_accuracy=accuracy)
+        joints2d, depth = drawn[1]  # the targets
+        truth = [(train["joints2d"][i], train["depth"][i]) for i in range(n)]
+        mirrored = [mod.mirror_interpretation(j[None], d[None]) for j, d in truth]
+        pool = truth if accuracy == 1.0 else [(j[0], d[0]) for j, d in mirrored]
+        for row in range(4):
+            assert any(torch.allclose(joints2d[row], j) and torch.allclose(depth[row], d) for j, d in pool)
+
+
+def test_the_script_trains_both_decoders_and_scores_real_clips(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train").symlink_to(DEMO / "train")
+    (data / "heldout").symlink_to(DEMO / "heldout")
+    out = tmp_path / "facing_puppet.json"
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--size", "32", "--steps", "3",
+                             "--batch", "4", "--stride", "8", "--min-gap", "1", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert set(report["variants"]) == {"plain", "front/back split"}
+    for row in report["variants"].values():
+        assert 0.0 <= row["truth_beats_mirror"] <= 1.0 and row["loss_truth"] > 0
+    assert "truth beats its mirror" in result.stdout
+
+
+def test_a_folder_without_labels_is_a_one_line_error(tmp_path):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and str(tmp_path) in result.stderr
+
+
+def test_a_frontal_teacher_draws_everyone_facing_the_camera():
+    mod = _module()
+    g = torch.Generator().manual_seed(3)
+    n = 8
+    train = {"image": torch.rand(n, 3, 16, 16, generator=g), "background": torch.rand(n, 3, 16, 16, generator=g),
+             "joints2d": 4 + 8 * torch.rand(n, 17, 2, generator=g), "depth": 4 + torch.rand(n, 17, generator=g),
+             "focal": torch.full((n,), 32.0), "video": torch.zeros(n, dtype=torch.long)}
+    assert (mod.facing_side(train["joints2d"]) > 0).any()
+    painter = mod.Painter(split=False, appearance_channels=4, appearance_width=4, decoder_width=4, decoder_levels=2)
+    drawn = []
+    original = painter.maps
+    painter.maps = lambda joints2d, depth, focal, size: drawn.append(joints2d) or original(joints2d, depth, focal, size)
+    mod.train_painter(painter, train, steps=2, batch=6, lr=1e-3, min_gap=1, seed=0, log=print, frontal=True)
+    assert all((mod.facing_side(targets) <= 0).all() for targets in drawn[1::2])
