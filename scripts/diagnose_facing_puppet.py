@@ -23,14 +23,19 @@ the truth reconstructs better (0.5: the reconstruction carries no side). Two mor
 target alone mirrored (the frames labelled inconsistently) and the true target shifted by 1 px
 (the measure's sensitivity to the 2D).
 
-    python scripts/diagnose_facing_puppet.py --data DATA [--steps 1500] [--size 64] [--label-accuracy Q | --frontal] [--json OUT]
+    python scripts/diagnose_facing_puppet.py --data DATA [--steps 1500] [--size 64] [--label-accuracy Q | --frontal | --travel | --run RUN] [--json OUT]
 
 The decoders are an oracle (trained on the true facing), so this is an upper bound on what a
 self-supervised reconstruction with such a puppet could learn about the side, not a training run.
 ``--label-accuracy Q`` trains them instead on pairs whose side is right for a fraction Q only (the
 rest drawn mirrored): would a decoder taught by an encoder that is only partly right about the
 side still prefer the true side, so that the two could improve each other? ``--frontal`` trains
-them on everyone drawn facing the camera, as the recipe's encoder draws them.
+them on everyone drawn facing the camera, as the recipe's encoder draws them; ``--travel`` only on
+the pairs the walking direction labels, with the label's side (``loss.travel_facing``'s labels, from
+the true ankles): does what a decoder learns about the side on walks carry over to every motion?
+``--run RUN`` trains
+nothing and scores a trained run's own appearance encoder and decoder the same way (DATA needs only
+heldout/ then).
 """
 
 from __future__ import annotations
@@ -46,9 +51,14 @@ import torch
 from einops import rearrange
 
 from posesynth.evaluation.synthetic import labelled_views
+from posesynth.losses.facing import ANKLES, travel_facing
 from posesynth.losses.reconstruction import foreground_weight
 from posesynth.models.appearance import AppearanceEncoder
+from posesynth.config import ConfigError
+from posesynth.data.crops import crop_to_frame
 from posesynth.models.decoder import Decoder
+from posesynth.models.loading import load_model
+from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import NUM_PARTS, PART_NAMES, foreground_mask, render_part_maps
 from posesynth.skeleton import facing_side
 
@@ -126,12 +136,35 @@ class Painter(torch.nn.Module):
         return self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))["image"]
 
 
+class TrainedPainter(torch.nn.Module):
+    """A trained run's own appearance encoder and decoder behind :class:`Painter`'s interface.
+
+    The run's puppet has a fixed focal length; the true depths are rescaled to it
+    (:func:`~posesynth.training.diagnostics.true_puppet_depth`) so that its limbs have their true
+    widths in the crop.
+    """
+
+    def __init__(self, model: PoseSynthModel):
+        super().__init__()
+        self.model = model
+
+    def maps(self, joints2d: torch.Tensor, depth: torch.Tensor, focal: torch.Tensor, size: int) -> torch.Tensor:
+        return self.model.render(joints2d, depth * (self.model.focal / focal)[:, None])
+
+    def forward(self, source: torch.Tensor, source_maps: torch.Tensor, target_maps: torch.Tensor,
+                background: torch.Tensor) -> torch.Tensor:
+        appearance = self.model.appearance_encoder(source, source_maps[:, :-1])
+        return self.model.decoder(target_maps, appearance, background,
+                                  coverage=foreground_mask(target_maps))["image"]
+
+
 def as_tensors(views: dict) -> dict[str, torch.Tensor]:
     image = lambda a: rearrange(torch.from_numpy(a), "n h w c -> n c h w").float() / 255  # noqa: E731
     return {"image": image(views["crops"]), "background": image(views["backgrounds"]),
             "joints2d": torch.from_numpy(views["joints2d"]).float(),
             "depth": torch.from_numpy(views["pose3d"][..., 2]).float(),
-            "focal": torch.from_numpy(views["focal"]).float(), "video": torch.from_numpy(views["video"])}
+            "focal": torch.from_numpy(views["focal"]).float(), "video": torch.from_numpy(views["video"]),
+            "boxes": torch.from_numpy(views["boxes"]).float()}
 
 
 def sample_pairs(video: torch.Tensor, count: int, min_gap: int, generator: torch.Generator
@@ -146,26 +179,63 @@ def sample_pairs(video: torch.Tensor, count: int, min_gap: int, generator: torch
     return torch.tensor(source), torch.tensor(target)
 
 
+def travel_pairs(train: dict[str, torch.Tensor], min_gap: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every pair of one clip, at least ``min_gap`` entries apart, that the walking direction labels.
+
+    The label is :func:`~posesynth.losses.facing.travel_facing` of the *true* ankles (the best an
+    encoder's own ankles could do; 86 % right on the benchmark's pairs, docs/learning.md).
+
+    Returns:
+        (M,) earlier and (M,) later indices, (M,) labels in {−1 (facing the camera), +1 (away)}.
+    """
+    firsts, seconds = [], []
+    for video in train["video"].unique():
+        rows = torch.nonzero(train["video"] == video).flatten()  # in frame order
+        a, b = torch.triu_indices(len(rows), len(rows), offset=min_gap)
+        firsts.append(rows[a])
+        seconds.append(rows[b])
+    first, second = torch.cat(firsts), torch.cat(seconds)
+    size = train["image"].shape[-1]
+    feet = crop_to_frame(train["joints2d"][:, list(ANKLES)], train["boxes"], size).mean(dim=1)
+    side = train["boxes"][:, 2] - train["boxes"][:, 0]
+    label = travel_facing(feet[first], feet[second], 0.5 * (side[first] + side[second]))
+    known = label != 0
+    return first[known], second[known], label[known]
+
+
 def train_painter(painter: Painter, train: dict[str, torch.Tensor], *, steps: int, batch: int, lr: float,
-                  min_gap: int, seed: int, log, label_accuracy: float = 1.0, frontal: bool = False) -> None:
+                  min_gap: int, seed: int, log, label_accuracy: float = 1.0, frontal: bool = False,
+                  travel: bool = False) -> None:
     """Train the appearance encoder and decoder on puppets drawn from the true poses.
 
     With ``label_accuracy`` q < 1 each pair is drawn, source and target alike, from its mirror
     interpretation with probability 1 − q: a decoder taught by an encoder that gets the side of
     a fraction q of the people right (its mistakes are whole people, so both frames of a pair).
     With ``frontal`` every pair whose target faces away is drawn mirrored instead: everyone as if
-    facing the camera, the labelling the recipe's encoder starts from and keeps.
+    facing the camera, the labelling the recipe's encoder starts from and keeps. With ``travel``
+    only the pairs the walking direction labels are used (:func:`travel_pairs`), each drawn with
+    the side its label gives.
     """
     size = train["image"].shape[-1]
     optimizer = torch.optim.AdamW(painter.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
+    if travel:
+        first, second, label = travel_pairs(train, min_gap)
+        right = (torch.sign(facing_side(train["joints2d"][second])) == label).float().mean()
+        log(f"  {len(label)} pairs labelled by the walking direction, {right:.1%} of them rightly")
     started = time.perf_counter()
     for step in range(1, steps + 1):
-        s, t = sample_pairs(train["video"], batch, min_gap, generator)
+        if travel:
+            pick = torch.randint(len(label), (batch,), generator=generator)
+            s, t = first[pick], second[pick]
+        else:
+            s, t = sample_pairs(train["video"], batch, min_gap, generator)
         wrong = (torch.rand(batch, generator=generator) >= label_accuracy if label_accuracy < 1
                  else torch.zeros(batch, dtype=torch.bool))
         if frontal:
             wrong = facing_side(train["joints2d"][t]) > 0
+        if travel:  # the truth is mirrored where its side disagrees with the label
+            wrong = torch.sign(facing_side(train["joints2d"][t])) != label[pick]
 
         def draw(i: torch.Tensor) -> torch.Tensor:
             joints2d, depth = train["joints2d"][i], train["depth"][i]
@@ -229,6 +299,16 @@ def compare_interpretations(painter: Painter, held: dict[str, torch.Tensor], off
             "loss_truth": float(loss["truth"].mean())}
 
 
+def summary(row: dict[str, float]) -> str:
+    """One line of :func:`compare_interpretations`' numbers."""
+    return (f"truth beats its mirror in {row['truth_beats_mirror']:.1%} of held-out frames (facing the camera "
+            f"{row['truth_beats_mirror_facing_camera']:.1%}, away {row['truth_beats_mirror_facing_away']:.1%}), "
+            f"median margin {row['median_relative_margin']:+.2%}; beats the target alone mirrored in "
+            f"{row['truth_beats_mirrored_target']:.1%} ({row['median_relative_margin_mirrored_target']:+.2%}), "
+            f"a 1 px shift in {row['truth_beats_shift_1px']:.1%} ({row['median_relative_margin_shift_1px']:+.2%}); "
+            f"loss {row['loss_truth']:.4f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="a folder with train/ and heldout/ synthetic sets")
@@ -244,21 +324,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of training pairs drawn with their true side (the rest mirrored)")
     parser.add_argument("--frontal", action="store_true",
                         help="train on everyone drawn as if facing the camera (the recipe's labelling)")
+    parser.add_argument("--travel", action="store_true",
+                        help="train only on the pairs the walking direction labels, drawn with the label's side")
     parser.add_argument("--variants", nargs="+", choices=("plain", "split"), default=["plain", "split"])
+    parser.add_argument("--run", type=Path, default=None,
+                        help="score a trained run's own decoder (a run folder or model.pt) instead of training any")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     log = lambda text: print(text, flush=True)  # noqa: E731
     try:
-        train = as_tensors(labelled_views(args.data / "train", args.size, 1.25, stride=args.stride))
-        held = as_tensors(labelled_views(args.data / "heldout", args.size, 1.25, stride=2))
-    except FileNotFoundError as error:
+        trained = None if args.run is None else TrainedPainter(load_model(args.run))
+        size = args.size if trained is None else trained.model.image_size
+        train = None if trained else as_tensors(labelled_views(args.data / "train", size, 1.25, stride=args.stride))
+        held = as_tensors(labelled_views(args.data / "heldout", size, 1.25, stride=2))
+    except (FileNotFoundError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     toward = float((facing_side(held["joints2d"]) < 0).float().mean())
-    log(f"{len(train['image'])} training frames; {len(held['image'])} held-out frames, {toward:.1%} facing the camera")
+    log(f"{0 if train is None else len(train['image'])} training frames; {len(held['image'])} held-out frames, "
+        f"{toward:.1%} facing the camera")
     report = {"args": {k: str(v) for k, v in vars(args).items()}, "heldout_facing_camera": toward, "variants": {}}
+    if trained is not None:
+        args.variants = []
+        row = report["variants"][f"run {args.run}"] = compare_interpretations(trained.eval(), held, args.offset)
+        log(f"run {args.run}: " + summary(row))
     for split in (variant == "split" for variant in args.variants):
         name = "front/back split" if split else "plain"
         log(f"{name} puppet: training the decoder on true puppets")
@@ -266,15 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         painter = Painter(split, decoder_width=args.decoder_width)
         train_painter(painter, train, steps=args.steps, batch=args.batch, lr=args.lr, min_gap=args.min_gap,
                       seed=args.seed, log=log, label_accuracy=args.label_accuracy,
-                      frontal=args.frontal)
+                      frontal=args.frontal, travel=args.travel)
         row = compare_interpretations(painter.eval(), held, args.offset)
         report["variants"][name] = row
-        log(f"{name}: truth beats its mirror in {row['truth_beats_mirror']:.1%} of held-out frames (facing the "
-            f"camera {row['truth_beats_mirror_facing_camera']:.1%}, away {row['truth_beats_mirror_facing_away']:.1%}), "
-            f"median margin {row['median_relative_margin']:+.2%}; beats the target alone mirrored in "
-            f"{row['truth_beats_mirrored_target']:.1%} ({row['median_relative_margin_mirrored_target']:+.2%}), "
-            f"a 1 px shift in {row['truth_beats_shift_1px']:.1%} ({row['median_relative_margin_shift_1px']:+.2%}); "
-            f"loss {row['loss_truth']:.4f}")
+        log(f"{name}: " + summary(row))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
