@@ -1,41 +1,43 @@
-"""Diagnostic: could the reconstruction tell which way a person faces if the puppet said which side it shows?
+"""Diagnostic: does a learned decoder reconstruct a person better under their true side than under its mirror?
 
-The puppet draws a person and the mirror interpretation of the same 2D skeleton (left and right
-swapped, depths reflected: the same person turned 180° and mirrored) with the same parts in the
-same places; only the soft depth order differs, and that carries no side
-(``scripts/diagnose_occlusion.py``). The synthetic people, like real ones, *look* different from
-the front and the back: a face band and hair, a placket or print on the chest
-(:mod:`posesynth.synth.body`). This script gives the puppet the words for that: the head and both
-torso parts are each split into a front and a back channel, shared by
+A person and the mirror interpretation of the same 2D skeleton (left and right swapped, depths
+reflected: the same person turned 180° and mirrored) draw the same parts in the same places; flat
+paintings of the two differ only by the soft depth order, which carries no side
+(``scripts/diagnose_occlusion.py``). But the synthetic people, like real ones, *look* different
+from the front and the back (a face band and hair, a placket or print on the chest,
+:mod:`posesynth.synth.body`), and the puppet's channels are labelled: with the right hip's channel
+on the image's left of the left hip's, the person faces the camera. A decoder that has learned
+how fronts and backs are painted can read the side from that layout. This script measures whether
+it does, and how that depends on the side the decoder was taught.
 
-    front(x) = sigmoid(−k · facing_side(joints2d) / |neck − pelvis|)        (facing_side < 0: facing the camera)
+The recipe's appearance encoder and decoder (``configs/heatmap_selfsup.yaml``'s sizes) are
+trained on puppets drawn from the *true* 2D and depth, each training pair drawn with the side a
+teacher gives (below). On held-out people the decoder then synthesises every target frame from a
+frame ``--offset`` away in its clip, with both frames' puppets drawn from the truth and both from
+their mirror interpretations (an encoder that mistakes a person's side labels every frame of them
+the same way); the script reports how often the truth reconstructs better (0.5: no side). Two
+more rows: the target alone mirrored (the frames labelled inconsistently) and the true target
+shifted by 1 px (the measure's sensitivity to the 2D).
 
-which needs only the labelled 2D skeleton, so it flips exactly when the labelling does and is
-differentiable in the joints. A profile view (facing_side ≈ 0) draws half of each.
+Two puppets (``--variants``): the plain 16 parts, and the head and both torso parts each split
+into a front and a back channel shared by
 
-Two decoders (the recipe's appearance encoder and decoder, ``configs/heatmap_selfsup.yaml``'s
-sizes) are trained on puppets drawn from the *true* poses, one with the plain 16 parts and one with
-the front/back split (19 parts), each for the same steps on the same pairs. On held-out people
-each then synthesises every target frame from a frame ``--offset`` away in its clip, with both
-frames' puppets drawn from the truth and both from their mirror interpretations (an encoder that
-mistakes a person's side labels every frame of them the same way); the script reports how often
-the truth reconstructs better (0.5: the reconstruction carries no side). Two more rows: the
-target alone mirrored (the frames labelled inconsistently) and the true target shifted by 1 px
-(the measure's sensitivity to the 2D).
+    front = sigmoid(−k · facing_side(joints2d) / |neck − pelvis|)        (facing_side < 0: facing the camera)
+
+(19 parts), which needs only the labelled 2D skeleton, flips exactly when the labelling does and
+is differentiable in the joints; a profile (facing_side ≈ 0) draws half of each.
 
     python scripts/diagnose_facing_puppet.py --data DATA [--steps 1500] [--size 64] [--label-accuracy Q | --frontal | --travel | --run RUN] [--json OUT]
 
-The decoders are an oracle (trained on the true facing), so this is an upper bound on what a
-self-supervised reconstruction with such a puppet could learn about the side, not a training run.
-``--label-accuracy Q`` trains them instead on pairs whose side is right for a fraction Q only (the
-rest drawn mirrored): would a decoder taught by an encoder that is only partly right about the
-side still prefer the true side, so that the two could improve each other? ``--frontal`` trains
-them on everyone drawn facing the camera, as the recipe's encoder draws them; ``--travel`` only on
-the pairs the walking direction labels, with the label's side (``loss.travel_facing``'s labels, from
-the true ankles): does what a decoder learns about the side on walks carry over to every motion?
-``--run RUN`` trains
-nothing and scores a trained run's own appearance encoder and decoder the same way (DATA needs only
-heldout/ then).
+By default the teacher is the truth, an oracle: an upper bound on what a self-supervised
+reconstruction could learn about the side, not a training run. ``--label-accuracy Q`` draws only a
+share Q of the pairs with their true side (the rest mirrored, at random): does a decoder taught by
+an encoder that is partly right still prefer the true side, so that the two could improve each
+other? ``--frontal`` draws everyone facing the camera, as the recipe's encoder does; ``--travel``
+trains only on the pairs the walking direction labels, with the label's side
+(``loss.travel_facing``'s labels, from the true ankles): does what a decoder learns about the side
+on walks carry over to every motion? ``--run RUN`` trains nothing and scores a trained run's own
+appearance encoder and decoder the same way (DATA needs only heldout/ then).
 """
 
 from __future__ import annotations
@@ -50,12 +52,12 @@ import kornia
 import torch
 from einops import rearrange
 
+from posesynth.config import ConfigError
+from posesynth.data.crops import crop_to_frame
 from posesynth.evaluation.synthetic import labelled_views
 from posesynth.losses.facing import ANKLES, travel_facing
 from posesynth.losses.reconstruction import foreground_weight
 from posesynth.models.appearance import AppearanceEncoder
-from posesynth.config import ConfigError
-from posesynth.data.crops import crop_to_frame
 from posesynth.models.decoder import Decoder
 from posesynth.models.loading import load_model
 from posesynth.models.model import PoseSynthModel
