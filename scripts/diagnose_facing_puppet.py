@@ -66,6 +66,7 @@ from posesynth.skeleton import facing_side
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from diagnose_occlusion import mirror_interpretation, other_frames  # noqa: E402
+from diagnose_oracle_decoder import sample_pairs  # noqa: E402
 
 FRONT_BACK_PARTS: tuple[str, ...] = ("lower_torso", "upper_torso", "head")
 
@@ -167,18 +168,6 @@ def as_tensors(views: dict) -> dict[str, torch.Tensor]:
             "depth": torch.from_numpy(views["pose3d"][..., 2]).float(),
             "focal": torch.from_numpy(views["focal"]).float(), "video": torch.from_numpy(views["video"]),
             "boxes": torch.from_numpy(views["boxes"]).float()}
-
-
-def sample_pairs(video: torch.Tensor, count: int, min_gap: int, generator: torch.Generator
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` (source, target) index pairs of one clip, at least ``min_gap`` entries apart.  Two (count,)."""
-    source, target = [], []
-    while len(source) < count:
-        i, j = torch.randint(len(video), (2,), generator=generator).tolist()
-        if video[i] == video[j] and abs(i - j) >= min_gap:
-            source.append(i)
-            target.append(j)
-    return torch.tensor(source), torch.tensor(target)
 
 
 def travel_pairs(train: dict[str, torch.Tensor], min_gap: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -322,12 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-gap", type=int, default=4, help="source/target gap in training pairs, kept frames")
     parser.add_argument("--offset", type=int, default=4, help="held-out source frame's distance, kept frames")
     parser.add_argument("--decoder-width", type=int, default=16)
-    parser.add_argument("--label-accuracy", type=float, default=1.0,
-                        help="share of training pairs drawn with their true side (the rest mirrored)")
-    parser.add_argument("--frontal", action="store_true",
-                        help="train on everyone drawn as if facing the camera (the recipe's labelling)")
-    parser.add_argument("--travel", action="store_true",
-                        help="train only on the pairs the walking direction labels, drawn with the label's side")
+    teacher = parser.add_mutually_exclusive_group()  # which side each training pair is drawn with
+    teacher.add_argument("--label-accuracy", type=float, default=1.0,
+                         help="share of training pairs drawn with their true side (the rest mirrored)")
+    teacher.add_argument("--frontal", action="store_true",
+                         help="train on everyone drawn as if facing the camera (the recipe's labelling)")
+    teacher.add_argument("--travel", action="store_true",
+                         help="train only on the pairs the walking direction labels, drawn with the label's side")
     parser.add_argument("--variants", nargs="+", choices=("plain", "split"), default=["plain", "split"])
     parser.add_argument("--run", type=Path, default=None,
                         help="score a trained run's own decoder (a run folder or model.pt) instead of training any")
@@ -349,10 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{toward:.1%} facing the camera")
     report = {"args": {k: str(v) for k, v in vars(args).items()}, "heldout_facing_camera": toward, "variants": {}}
     if trained is not None:
-        args.variants = []
         row = report["variants"][f"run {args.run}"] = compare_interpretations(trained.eval(), held, args.offset)
         log(f"run {args.run}: " + summary(row))
-    for split in (variant == "split" for variant in args.variants):
+    for split in (variant == "split" for variant in ([] if trained else args.variants)):
         name = "front/back split" if split else "plain"
         log(f"{name} puppet: training the decoder on true puppets")
         torch.manual_seed(args.seed)

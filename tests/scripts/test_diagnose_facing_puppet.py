@@ -29,14 +29,23 @@ def _frontal_skeleton() -> torch.Tensor:
     return joints
 
 
+def _toy_train(video: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+    """A random 16 px training set in the script's tensors, one row per entry of ``video``."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(video)
+    return {"image": torch.rand(n, 3, 16, 16, generator=g), "background": torch.rand(n, 3, 16, 16, generator=g),
+            "joints2d": 4 + 8 * torch.rand(n, 17, 2, generator=g), "depth": 4 + torch.rand(n, 17, generator=g),
+            "focal": torch.full((n,), 32.0), "video": video}
+
+
 def test_front_share_closed_form_and_its_flip_under_the_mirror_labelling():
     mod = _module()
     joints = _frontal_skeleton()
     # facing_side = (29 − 35) + (27 − 37) = −16 px over a 20 px torso: sigmoid(4 · 0.8)
     expected = torch.sigmoid(torch.tensor(3.2))
     assert torch.allclose(mod.front_share(joints), expected.reshape(1))
-    occlusion = mod.mirror_interpretation(joints, torch.full((1, 17), 4.0))[0]
-    assert torch.allclose(mod.front_share(occlusion), 1 - expected.reshape(1))
+    mirrored = mod.mirror_interpretation(joints, torch.full((1, 17), 4.0))[0]
+    assert torch.allclose(mod.front_share(mirrored), 1 - expected.reshape(1))
     profile = joints.clone()
     profile[..., 0] = 32.0
     assert torch.allclose(mod.front_share(profile), torch.tensor([0.5]))
@@ -68,11 +77,8 @@ def test_split_front_back_gradcheck_float64():
 
 def test_a_partly_right_teacher_draws_the_wrong_pairs_mirrored():
     mod = _module()
-    g = torch.Generator().manual_seed(2)
     n = 6
-    train = {"image": torch.rand(n, 3, 16, 16, generator=g), "background": torch.rand(n, 3, 16, 16, generator=g),
-             "joints2d": 4 + 8 * torch.rand(n, 17, 2, generator=g), "depth": 4 + torch.rand(n, 17, generator=g),
-             "focal": torch.full((n,), 32.0), "video": torch.tensor([0, 0, 0, 1, 1, 1])}
+    train = _toy_train(torch.tensor([0, 0, 0, 1, 1, 1]), seed=2)
     for accuracy in (1.0, 0.0):
         painter = mod.Painter(split=True, appearance_channels=4, appearance_width=4, decoder_width=4, decoder_levels=2)
         drawn = []
@@ -132,11 +138,7 @@ def test_a_folder_without_labels_is_a_one_line_error(tmp_path):
 
 def test_a_frontal_teacher_draws_everyone_facing_the_camera():
     mod = _module()
-    g = torch.Generator().manual_seed(3)
-    n = 8
-    train = {"image": torch.rand(n, 3, 16, 16, generator=g), "background": torch.rand(n, 3, 16, 16, generator=g),
-             "joints2d": 4 + 8 * torch.rand(n, 17, 2, generator=g), "depth": 4 + torch.rand(n, 17, generator=g),
-             "focal": torch.full((n,), 32.0), "video": torch.zeros(n, dtype=torch.long)}
+    train = _toy_train(torch.zeros(8, dtype=torch.long), seed=3)
     assert (mod.facing_side(train["joints2d"]) > 0).any()
     painter = mod.Painter(split=False, appearance_channels=4, appearance_width=4, decoder_width=4, decoder_levels=2)
     drawn = []
