@@ -27,7 +27,7 @@ into a front and a back channel shared by
 (19 parts), which needs only the labelled 2D skeleton, flips exactly when the labelling does and
 is differentiable in the joints; a profile (facing_side ≈ 0) draws half of each.
 
-    python scripts/diagnose_facing_puppet.py --data DATA [--steps 1500] [--size 64] [--label-accuracy Q | --frontal | --travel | --run RUN] [--json OUT]
+    python scripts/diagnose_facing_puppet.py --data DATA [--steps 1500] [--size 64] [--label-accuracy Q | --frontal | --travel | --self-teach K | --run RUN] [--json OUT]
 
 By default the teacher is the truth, an oracle: an upper bound on what a self-supervised
 reconstruction could learn about the side, not a training run. ``--label-accuracy Q`` draws only a
@@ -36,7 +36,12 @@ an encoder that is partly right still prefer the true side, so that the two coul
 other? ``--frontal`` draws everyone facing the camera, as the recipe's encoder does; ``--travel``
 trains only on the pairs the walking direction labels, with the label's side
 (``loss.travel_facing``'s labels, from the true ankles): does what a decoder learns about the side
-on walks carry over to every motion? ``--run RUN`` trains nothing and scores a trained run's own
+on walks carry over to every motion? ``--self-teach K`` is that travel teacher for K steps, after
+which every pair of every motion is drawn with whichever of its four labellings (each frame
+frontal or mirrored) the decoder itself reconstructs best, and trained on it: does a decoder that
+teaches itself the side climb from where the walks left it, or drift to a labelling of its own?
+The held-out numbers are logged at every fifth of the run (the curve, in ``--json``).
+``--run RUN`` trains nothing and scores a trained run's own
 appearance encoder and decoder the same way (DATA needs only heldout/ then).
 """
 
@@ -194,9 +199,44 @@ def travel_pairs(train: dict[str, torch.Tensor], min_gap: int) -> tuple[torch.Te
     return first[known], second[known], label[known]
 
 
+def verdict_losses(painter: Painter, train: dict[str, torch.Tensor], s: torch.Tensor,
+                   t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pair reconstructed under each of its four labellings: the decoder's own verdict on the side.
+
+    Every frame's skeleton has two readings, its frontal labelling F (right side on the image's
+    left, :func:`~posesynth.skeleton.facing_side` < 0) and F's mirror interpretation M; one of
+    them is the truth. F is a function of the unlabelled geometry alone (it is the same whichever
+    reading is the truth), so choosing among (source, target) ∈ {F, M}² by the reconstruction
+    uses no label.
+
+    Args:
+        s, t: (B,) source and target indices into ``train``.
+    Returns:
+        (B, 4) per-frame losses (:func:`per_frame_loss`) of the labellings (F, F), (F, M), (M, F),
+        (M, M) as (source, target), with gradients; (B, 4, 2) bool, which frame each mirrors.
+    """
+    size = train["image"].shape[-1]
+
+    def draw(i: torch.Tensor, mirrored: bool) -> torch.Tensor:
+        joints2d, depth = train["joints2d"][i], train["depth"][i]
+        other2d, other_depth = mirror_interpretation(joints2d, depth)
+        flip = (facing_side(joints2d) > 0) ^ mirrored  # the truth is flipped to F where it faces away
+        joints2d = torch.where(flip[:, None, None], other2d, joints2d)
+        depth = torch.where(flip[:, None], other_depth, depth)
+        return painter.maps(joints2d, depth, train["focal"][i], size)
+
+    combos = ((False, False), (False, True), (True, False), (True, True))
+    maps = {(frame, mirrored): draw(index, mirrored) for frame, index in (("s", s), ("t", t))
+            for mirrored in (False, True)}
+    losses = [per_frame_loss(painter(train["image"][s], maps["s", a], maps["t", b], train["background"][t]),
+                             train["image"][t], train["background"][t]) for a, b in combos]
+    mirrors = torch.tensor(combos).expand(len(s), 4, 2)
+    return torch.stack(losses, dim=1), mirrors
+
+
 def train_painter(painter: Painter, train: dict[str, torch.Tensor], *, steps: int, batch: int, lr: float,
                   min_gap: int, seed: int, log, label_accuracy: float = 1.0, frontal: bool = False,
-                  travel: bool = False) -> None:
+                  travel: bool = False, self_teach: int | None = None, evaluate=None) -> list[dict[str, float]]:
     """Train the appearance encoder and decoder on puppets drawn from the true poses.
 
     With ``label_accuracy`` q < 1 each pair is drawn, source and target alike, from its mirror
@@ -206,8 +246,23 @@ def train_painter(painter: Painter, train: dict[str, torch.Tensor], *, steps: in
     facing the camera, the labelling the recipe's encoder starts from and keeps. With ``travel``
     only the pairs the walking direction labels are used (:func:`travel_pairs`), each drawn with
     the side its label gives.
+
+    With ``self_teach`` K the first K steps are the ``travel`` teacher's, and every later pair, of
+    any motion, is drawn with the labelling its own reconstruction prefers
+    (:func:`verdict_losses`; the loss is the smallest of the four): a loop in which the decoder
+    teaches itself the side, started from what the walks taught it. ``evaluate``, if given, is
+    called with no arguments at every log line and its dict joins that line's record.
+
+    Returns:
+        one record per log line: ``step``, ``loss``, and while self-teaching
+        ``verdict_right_target`` and ``verdict_right_source``, the share of the pairs since the
+        last line whose chosen labelling gave that frame its true side.
     """
     size = train["image"].shape[-1]
+    history: list[dict[str, float]] = []
+    right_counts = torch.zeros(2)
+    chosen = 0
+    travel = travel or bool(self_teach)
     optimizer = torch.optim.AdamW(painter.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     if travel:
@@ -215,7 +270,42 @@ def train_painter(painter: Painter, train: dict[str, torch.Tensor], *, steps: in
         right = (torch.sign(facing_side(train["joints2d"][second])) == label).float().mean()
         log(f"  {len(label)} pairs labelled by the walking direction, {right:.1%} of them rightly")
     started = time.perf_counter()
+
+    def history_line(step: int, loss: torch.Tensor) -> None:
+        nonlocal chosen
+        if step % max(1, steps // 5) and step != steps:
+            return
+        record = {"step": step, "loss": loss.item()}
+        text = f"  step {step:5d}  loss {loss.item():.4f}"
+        if chosen:
+            record.update(verdict_right_source=float(right_counts[0] / chosen),
+                          verdict_right_target=float(right_counts[1] / chosen))
+            text += f"  verdict gave the true side to {record['verdict_right_target']:.1%} of targets"
+            right_counts.zero_()
+            chosen = 0
+        if evaluate is not None:
+            painter.eval()
+            record.update(evaluate())
+            painter.train()
+            text += f"  held-out truth beats mirror {record['truth_beats_mirror']:.1%}"
+        history.append(record)
+        log(text + f"  [{time.perf_counter() - started:.0f} s]")
+
     for step in range(1, steps + 1):
+        if self_teach is not None and step > self_teach:
+            s, t = sample_pairs(train["video"], batch, min_gap, generator)
+            losses, mirrors = verdict_losses(painter, train, s, t)
+            best = losses.detach().argmin(dim=1)
+            picked = mirrors[torch.arange(batch), best]                          # (B, 2): source, target
+            truth = torch.stack([facing_side(train["joints2d"][i]) > 0 for i in (s, t)], dim=1)  # true side is M
+            right_counts += (picked == truth).float().sum(0)
+            chosen += batch
+            loss = losses.gather(1, best[:, None]).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history_line(step, loss)
+            continue
         if travel:
             pick = torch.randint(len(label), (batch,), generator=generator)
             s, t = first[pick], second[pick]
@@ -240,8 +330,8 @@ def train_painter(painter: Painter, train: dict[str, torch.Tensor], *, steps: in
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step % max(1, steps // 5) == 0 or step == steps:
-            log(f"  step {step:5d}  loss {loss.item():.4f}  [{time.perf_counter() - started:.0f} s]")
+        history_line(step, loss)
+    return history
 
 
 @torch.no_grad()
@@ -318,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="train on everyone drawn as if facing the camera (the recipe's labelling)")
     teacher.add_argument("--travel", action="store_true",
                          help="train only on the pairs the walking direction labels, drawn with the label's side")
+    teacher.add_argument("--self-teach", type=int, default=None, metavar="K",
+                         help="the --travel teacher for K steps, then every pair drawn with the labelling its own "
+                              "reconstruction prefers")
     parser.add_argument("--variants", nargs="+", choices=("plain", "split"), default=["plain", "split"])
     parser.add_argument("--run", type=Path, default=None,
                         help="score a trained run's own decoder (a run folder or model.pt) instead of training any")
@@ -346,11 +439,13 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{name} puppet: training the decoder on true puppets")
         torch.manual_seed(args.seed)
         painter = Painter(split, decoder_width=args.decoder_width)
-        train_painter(painter, train, steps=args.steps, batch=args.batch, lr=args.lr, min_gap=args.min_gap,
-                      seed=args.seed, log=log, label_accuracy=args.label_accuracy,
-                      frontal=args.frontal, travel=args.travel)
+        curve = train_painter(painter, train, steps=args.steps, batch=args.batch, lr=args.lr, min_gap=args.min_gap,
+                              seed=args.seed, log=log, label_accuracy=args.label_accuracy, frontal=args.frontal,
+                              travel=args.travel, self_teach=args.self_teach,
+                              evaluate=lambda: compare_interpretations(painter, held, args.offset))
         row = compare_interpretations(painter.eval(), held, args.offset)
         report["variants"][name] = row
+        report.setdefault("curves", {})[name] = curve
         log(f"{name}: " + summary(row))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

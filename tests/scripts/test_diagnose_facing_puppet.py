@@ -165,3 +165,61 @@ def test_travel_pairs_label_the_walks_and_the_travel_teacher_follows_the_label()
     painter.maps = lambda j, d, f, size: drawn.append(j) or original(j, d, f, size)
     mod.train_painter(painter, train, steps=1, batch=4, lr=1e-3, min_gap=2, seed=0, log=print, travel=True)
     assert (mod.facing_side(drawn[1]) < 0).all()  # drawn with the label's side: facing the camera, mirrored
+
+
+def test_verdict_losses_draw_each_frame_frontal_and_mirrored_in_the_four_combinations():
+    mod = _module()
+    train = _toy_train(torch.zeros(6, dtype=torch.long), seed=4)
+    train["joints2d"][:3] = _frontal_skeleton().expand(3, 17, 2) + 0.1 * torch.rand(3, 17, 2)
+    train["joints2d"][3:] = mod.mirror_interpretation(train["joints2d"][:3], train["depth"][:3])[0]  # facing away
+    painter = mod.Painter(split=False, appearance_channels=4, appearance_width=4, decoder_width=4, decoder_levels=2)
+    drawn = []
+    original = painter.maps
+    painter.maps = lambda j, d, f, size: drawn.append(j) or original(j, d, f, size)
+    s, t = torch.tensor([0, 3]), torch.tensor([4, 1])
+    losses, mirrors = mod.verdict_losses(painter, train, s, t)
+    assert losses.shape == (2, 4) and losses.requires_grad and (losses > 0).all()
+    assert mirrors.tolist()[0] == [[False, False], [False, True], [True, False], [True, True]]
+    # source F, source M, target F, target M: F puts the right side on the image's left whatever the truth is
+    assert (mod.facing_side(drawn[0]) < 0).all() and (mod.facing_side(drawn[1]) > 0).all()
+    assert (mod.facing_side(drawn[2]) < 0).all() and (mod.facing_side(drawn[3]) > 0).all()
+    # the truth is one of the two readings: frame 4 faces away, so its M is its true skeleton
+    assert torch.allclose(drawn[3][0], train["joints2d"][4]) and torch.allclose(drawn[2][1], train["joints2d"][1])
+
+
+def test_self_teaching_trains_on_the_labelling_with_the_smallest_loss_and_scores_its_sides(monkeypatch):
+    mod = _module()
+    train = _toy_train(torch.zeros(8, dtype=torch.long), seed=5)
+    painter = mod.Painter(split=False, appearance_channels=4, appearance_width=4, decoder_width=4, decoder_levels=2)
+    real = mod.verdict_losses
+
+    def truth_is_cheapest(painter, train, s, t):  # the labelling that gives both frames their true side wins
+        losses, mirrors = real(painter, train, s, t)
+        truth = torch.stack([mod.facing_side(train["joints2d"][i]) > 0 for i in (s, t)], dim=1)
+        cost = 1.0 + (mirrors != truth[:, None]).float().sum(-1)               # 1 for the truth, more otherwise
+        return losses * 0 + cost, mirrors
+
+    monkeypatch.setattr(mod, "verdict_losses", truth_is_cheapest)
+    calls = []
+    history = mod.train_painter(painter, train, steps=5, batch=4, lr=1e-3, min_gap=1, seed=0, log=print,
+                                self_teach=0, evaluate=lambda: calls.append(1) or {"truth_beats_mirror": 0.5})
+    assert len(history) == 5 and len(calls) == 5
+    for record in history:
+        assert record["loss"] == 1.0  # the smallest of the four
+        assert record["verdict_right_target"] == 1.0 and record["verdict_right_source"] == 1.0
+
+
+def test_the_script_self_teaches_on_real_clips_and_writes_the_curve(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train").symlink_to(DEMO / "train")
+    (data / "heldout").symlink_to(DEMO / "heldout")
+    out = tmp_path / "self_teach.json"
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--size", "32", "--steps", "2",
+                             "--batch", "4", "--stride", "8", "--min-gap", "1", "--variants", "plain",
+                             "--self-teach", "1", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    first, second = report["curves"]["plain"]
+    assert "verdict_right_target" not in first and 0.0 <= second["verdict_right_target"] <= 1.0
+    assert 0.0 <= second["truth_beats_mirror"] <= 1.0 and "verdict gave the true side" in result.stdout
