@@ -133,6 +133,7 @@ class LossConfig:
     imitation_lean_deg: float = 20.0   # the sampled bodies' own forward/backward lean, ± degrees
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
     travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
+    facing_verdict: float = 0.0        # draw each pair with the side its reconstruction prefers; the head learns it
     refining: float = 0.0              # train model.refiner on noisy projections of unpaired poses
     refining_noise_px: float = 2.0     # the Gaussian noise (crop pixels) the refiner learns to undo
 
@@ -322,6 +323,9 @@ def check_ranges(config: Config) -> None:
     if config.loss.travel_facing and not config.model.facing_head:
         raise ConfigError("'loss.travel_facing' trains the facing head: set model.facing_head=true, or "
                           "loss.travel_facing=0")
+    if config.loss.facing_verdict and not config.model.facing_head:
+        raise ConfigError("'loss.facing_verdict' trains the facing head: set model.facing_head=true, or "
+                          "loss.facing_verdict=0")
     if config.loss.imitation_flat + config.loss.imitation_warped > 1:
         raise ConfigError(f"'loss.imitation_flat' and 'loss.imitation_warped' are shares of the imitation paintings: "
                           f"together at most 1; got {config.loss.imitation_flat} + {config.loss.imitation_warped}")

@@ -53,7 +53,6 @@ import sys
 import time
 from pathlib import Path
 
-import kornia
 import torch
 from einops import rearrange
 
@@ -61,7 +60,7 @@ from posesynth.config import ConfigError
 from posesynth.data.crops import crop_to_frame
 from posesynth.evaluation.synthetic import labelled_views
 from posesynth.losses.facing import ANKLES, travel_facing
-from posesynth.losses.reconstruction import foreground_weight
+from posesynth.losses.reconstruction import foreground_error_per_frame
 from posesynth.models.appearance import AppearanceEncoder
 from posesynth.models.decoder import Decoder
 from posesynth.models.loading import load_model
@@ -111,16 +110,6 @@ def split_front_back(maps: torch.Tensor, front: torch.Tensor) -> torch.Tensor:
     keep = 1.0 - split.reshape(1, -1, 1, 1) * (1.0 - f)           # 1, or front on the split parts
     parts = maps[:, :NUM_PARTS]
     return torch.cat([parts * keep, parts[:, index] * (1.0 - f), maps[:, NUM_PARTS:]], dim=1)
-
-
-def per_frame_loss(synthesis: torch.Tensor, target: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """The recipe's reconstruction loss (foreground-weighted L1 + (1 − SSIM)/2), one value per frame.  (B,)."""
-    weight = foreground_weight(target, background)
-    total = weight.sum(dim=(1, 2, 3)).clamp(min=1e-8)
-    l1 = ((synthesis - target).abs().mean(1, keepdim=True) * weight).sum(dim=(1, 2, 3)) / total
-    dissimilarity = (1.0 - kornia.metrics.ssim(synthesis, target, 7, max_val=1.0)) / 2.0
-    ssim = (dissimilarity.mean(1, keepdim=True) * weight).sum(dim=(1, 2, 3)) / total
-    return l1 + ssim
 
 
 class Painter(torch.nn.Module):
@@ -212,7 +201,7 @@ def verdict_losses(painter: Painter, train: dict[str, torch.Tensor], s: torch.Te
     Args:
         s, t: (B,) source and target indices into ``train``.
     Returns:
-        (B, 4) per-frame losses (:func:`per_frame_loss`) of the labellings (F, F), (F, M), (M, F),
+        (B, 4) per-frame losses (:func:`foreground_error_per_frame`) of the labellings (F, F), (F, M), (M, F),
         (M, M) as (source, target), with gradients; (B, 4, 2) bool, which frame each mirrors.
     """
     size = train["image"].shape[-1]
@@ -228,7 +217,7 @@ def verdict_losses(painter: Painter, train: dict[str, torch.Tensor], s: torch.Te
     combos = ((False, False), (False, True), (True, False), (True, True))
     maps = {(frame, mirrored): draw(index, mirrored) for frame, index in (("s", s), ("t", t))
             for mirrored in (False, True)}
-    losses = [per_frame_loss(painter(train["image"][s], maps["s", a], maps["t", b], train["background"][t]),
+    losses = [foreground_error_per_frame(painter(train["image"][s], maps["s", a], maps["t", b], train["background"][t]),
                              train["image"][t], train["background"][t]) for a, b in combos]
     mirrors = torch.tensor(combos).expand(len(s), 4, 2)
     return torch.stack(losses, dim=1), mirrors
@@ -326,7 +315,7 @@ def train_painter(painter: Painter, train: dict[str, torch.Tensor], *, steps: in
             return painter.maps(joints2d, depth, train["focal"][i], size)
 
         synthesis = painter(train["image"][s], draw(s), draw(t), train["background"][t])
-        loss = per_frame_loss(synthesis, train["image"][t], train["background"][t]).mean()
+        loss = foreground_error_per_frame(synthesis, train["image"][t], train["background"][t]).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -365,7 +354,7 @@ def compare_interpretations(painter: Painter, held: dict[str, torch.Tensor], off
             source_maps = painter.maps(source2d[s], source_depth[s], held["focal"][s], size)
             target_maps = painter.maps(target2d[chunk], target_depth[chunk], held["focal"][chunk], size)
             synthesis = painter(held["image"][s], source_maps, target_maps, held["background"][chunk])
-            losses[name].append(per_frame_loss(synthesis, held["image"][chunk], held["background"][chunk]))
+            losses[name].append(foreground_error_per_frame(synthesis, held["image"][chunk], held["background"][chunk]))
     loss = {name: torch.cat(values) for name, values in losses.items()}
     margin = lambda other: float(((other - loss["truth"]) / loss["truth"].clamp(min=1e-9)).median())  # noqa: E731
     wins = (loss["truth"] < loss["mirror"]).float()

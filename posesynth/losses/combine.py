@@ -42,7 +42,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
             batch), reprojection (needs ``*_keypoints``), relative_depth (needs
             ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting
             (needs ``lifting_*`` outputs), equivariance (needs ``warped_joints2d``), travel_facing (needs
-            ``facing_logit`` outputs, and ``box``, ``source_box``, ``target_index``, ``source_index`` in the batch), and on stacked view pairs
+            ``facing_logit`` outputs, and ``box``, ``source_box``, ``target_index``, ``source_index`` in the batch),
+            facing_verdict (needs ``facing_verdict`` outputs), and on stacked view pairs
             (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview_terms` (their network-made
             inputs, ``pair_root`` and ``cross_view_synthesis``, among the outputs).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
@@ -109,6 +110,11 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
                                       target.shape[-1])
         terms["travel_facing"] = facing_classification_loss(
             torch.cat([outputs["facing_logit"], outputs["source_facing_logit"]]), torch.cat([labels, labels]))
+    if weights.get("facing_verdict", 0) and "facing_verdict" in outputs:
+        # the head learns the side the reconstruction chose (PoseSynthModel.facing_verdict): ±1 labels
+        chosen = torch.cat([outputs["facing_verdict"], outputs["source_facing_verdict"]]).float() * 2 - 1
+        terms["facing_verdict"] = facing_classification_loss(
+            torch.cat([outputs["facing_logit"], outputs["source_facing_logit"]]), chosen)
     if weights.get("lifting", 0) and "lifting_pred" in outputs:
         terms["lifting"] = lifting_loss(outputs["lifting_pred"], outputs["lifting_true"])
     if weights.get("refining", 0) and "refining_pred" in outputs:

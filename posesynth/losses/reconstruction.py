@@ -50,6 +50,31 @@ def ssim_loss(prediction: torch.Tensor, target: torch.Tensor, window_size: int =
     return (dissimilarity * weight).sum() / (weight.sum() * dissimilarity.shape[1]).clamp(min=1e-8)
 
 
+def reconstruction_error_per_frame(prediction: torch.Tensor, target: torch.Tensor,
+                                   weight: torch.Tensor) -> torch.Tensor:
+    """:func:`l1_loss` + :func:`ssim_loss` of each frame alone, with the same per-pixel weights.
+
+    For comparing readings of one frame (which labelling reconstructs it better), where the
+    batch mean of :func:`l1_loss` would mix frames.
+
+    Args:
+        prediction, target: (B, 3, H, W) in [0, 1].
+        weight: (B, 1, H, W) non-negative (:func:`foreground_weight`).
+    Returns:
+        (B,) ≥ 0.
+    """
+    total = (weight.sum(dim=(1, 2, 3)) * prediction.shape[1]).clamp(min=1e-8)
+    l1 = ((prediction - target).abs() * weight).sum(dim=(1, 2, 3)) / total
+    dissimilarity = (1.0 - kornia.metrics.ssim(prediction, target, 7, max_val=1.0)) / 2.0
+    return l1 + (dissimilarity * weight).sum(dim=(1, 2, 3)) / total
+
+
+def foreground_error_per_frame(prediction: torch.Tensor, target: torch.Tensor,
+                               background: torch.Tensor) -> torch.Tensor:
+    """:func:`reconstruction_error_per_frame` under the default :func:`foreground_weight`.  (B,)."""
+    return reconstruction_error_per_frame(prediction, target, foreground_weight(target, background))
+
+
 def silhouette_loss(coverage: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
     """Disagreement of the puppet's coverage with the observed foreground, mean |a − b|.
 

@@ -22,7 +22,7 @@ person's size in the crop: it is predicted as a log-factor around the nominal de
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 from torch import nn
@@ -143,7 +143,13 @@ class PoseSynthModel(nn.Module):
             ``heatmaps`` (B, 17, S/4, S/4); with the facing head ``facing_logit`` (B,) and
             ``joints2d_frontal`` (B, 17, 2), the joints labelled as if facing the camera.
         """
-        out = self.pose_encoder(image)
+        return self.pose_from(self.pose_encoder(image), facing)
+
+    def pose_from(self, out: dict[str, torch.Tensor], facing: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """:meth:`encode_pose` after the network: its outputs ``out`` (:class:`HeatmapPoseEncoder`) → the pose.
+
+        Cheap next to the network, so that one encoder pass can be read with either side.
+        """
         joints2d, relative = out["joints2d"], out["relative_depth"]
         extra = {}
         if "facing_logit" in out:
@@ -193,10 +199,54 @@ class PoseSynthModel(nn.Module):
         return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal,
                                 temperature=self.occlusion_temperature)
 
+    @torch.no_grad()
+    def facing_verdict(self, raw: dict[str, torch.Tensor], source: torch.Tensor, target: torch.Tensor,
+                       background: torch.Tensor, error: Callable, anchor: Callable | None = None) -> torch.Tensor:
+        """Which side each frame of a pair is drawn with: the reading the decoder reconstructs best.
+
+        Every frame has two readings, the heatmaps' frontal labelling F and its left↔right swap M
+        (a person seen from the back). The target is synthesised under all four (source, target)
+        ∈ {F, M}² and the reading with the smallest ``error`` wins: the decoder's own verdict on
+        the side, with no label (``loss.facing_verdict``). A decoder that
+        has learned how fronts and backs look prefers the true side; one taught a fixed labelling
+        prefers that (BENCHMARKS.md, "Does a learned decoder tell the side?").
+
+        Args:
+            raw: the pose encoder's outputs on ``cat([target, source])`` (2B frames).
+            source, target, background: (B, 3, S, S) RGB in [0, 1].
+            error: ``(synthesis, target, background) → (B,)``, one reconstruction error per frame
+                (the trainer's: :func:`~posesynth.losses.reconstruction.reconstruction_error_per_frame`).
+            anchor: optional ``(target_joints2d, source_joints2d) → (B,)`` labels in {−1, 0, +1}
+                (−1 facing the camera), e.g. the walking direction's; where not 0 they decide both
+                frames instead of the verdict. Called with the frontal readings' 2D, crop pixels.
+        Returns:
+            (2B,) bool, facing away, in the order of ``raw`` (targets, then sources).
+        """
+        batch = target.shape[0]
+        raw = {key: value.detach() for key, value in raw.items()}
+        reads = [self.pose_from(raw, torch.full((2 * batch,), away, device=target.device)) for away in (False, True)]
+        maps = [self.render(read["joints2d"], read["depth"]) for read in reads]
+        errors = []
+        for source_away in (0, 1):
+            appearance = self.appearance_encoder(source, maps[source_away][batch:, :-1])
+            for target_away in (0, 1):
+                target_maps = maps[target_away][:batch]
+                image = self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))["image"]
+                errors.append(error(image, target, background))
+        best = torch.stack(errors, dim=1).argmin(dim=1)          # index = 2·source_away + target_away
+        target_away, source_away = best % 2 == 1, best >= 2
+        if anchor is not None:
+            label = anchor(reads[0]["joints2d"][:batch], reads[0]["joints2d"][batch:])
+            known = label != 0
+            target_away = torch.where(known, label > 0, target_away)
+            source_away = torch.where(known, label > 0, source_away)
+        return torch.cat([target_away, source_away])
+
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
                 imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,
                 flat_share: float = 0.0, warped_share: float = 0.0,
-                warp: torch.Tensor | None = None, refining_noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                warp: torch.Tensor | None = None, refining_noise: torch.Tensor | None = None,
+                verdict_error: Callable | None = None, verdict_anchor: Callable | None = None) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -226,10 +276,19 @@ class PoseSynthModel(nn.Module):
             (:func:`posesynth.render.warp.random_similarities`): the target's person is moved by
             them over its background and encoded again, returned as ``warp`` and ``warped_joints2d``
             (B, 17, 2) px, for :func:`~posesynth.losses.equivariance.equivariance_loss`.
+            With ``verdict_error`` (needs the facing head): both frames are drawn with the sides
+            :meth:`facing_verdict` chooses by that error (``verdict_anchor`` is its ``anchor``), returned as
+            ``facing_verdict`` and ``source_facing_verdict`` (B,) bool, for the head to learn.
         """
         batch = target.shape[0]
         # one encoder pass over both frames: the same network must explain both poses
-        both = self.encode_pose(torch.cat([target, source], dim=0))
+        raw = self.pose_encoder(torch.cat([target, source], dim=0))
+        sides = None
+        if verdict_error is not None:
+            if "facing_logit" not in raw:
+                raise ValueError("the facing verdict needs the facing head: set model.facing_head=true")
+            sides = self.facing_verdict(raw, source, target, background, verdict_error, verdict_anchor)
+        both = self.pose_from(raw, sides)
         maps = self.render(both["joints2d"], both["depth"])
         target_maps, source_maps = maps[:batch], maps[batch:]
         appearance = self.appearance_encoder(source, source_maps[:, :-1])
@@ -242,6 +301,8 @@ class PoseSynthModel(nn.Module):
                    mask=decoded["mask"])
         if "facing_logit" in both:
             out["source_facing_logit"] = both["facing_logit"][batch:]
+        if sides is not None:
+            out.update(facing_verdict=sides[:batch], source_facing_verdict=sides[batch:])
         sampled2d = project(lifting_joints, self.K) if lifting_joints is not None else None
         if sampled2d is not None and self.lifter is not None:
             out.update(lifting_pred=self.lifter(sampled2d),

@@ -26,8 +26,10 @@ from posesynth.data.pairs import FramePairDataset
 from posesynth.evaluation.synthetic import labelled_views, score_poses
 from posesynth.geometry import project
 from posesynth.losses.combine import compute_losses
+from posesynth.losses.facing import travel_facing_labels
 from posesynth.losses.multiview_terms import cross_view_poses, pair_roots, stack_views, swap_halves
 from posesynth.losses.priors import discriminator_loss
+from posesynth.losses.reconstruction import foreground_error_per_frame
 from posesynth.models.discriminator import PoseDiscriminator
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import foreground_mask
@@ -207,7 +209,9 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                         lifting_joints=sampled if lifts else None, flat_share=losses.imitation_flat,
                         warped_share=losses.imitation_warped, refining_noise=noise,
                         warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
-                        if losses.equivariance else None)
+                        if losses.equivariance else None,
+                        verdict_error=foreground_error_per_frame if losses.facing_verdict else None,
+                        verdict_anchor=walk_anchor(batch))
         if weights["adversarial"]:
             prior.requires_grad_(False)  # the generator step must not train the discriminator
             outputs["prior_logits"] = prior(torch.cat([outputs["pose_body"], outputs["source_pose_body"]]))
@@ -217,6 +221,13 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         last["outputs"] = outputs
         return compute_losses(outputs, batch, weights=weights, foreground_boost=losses.foreground_boost,
                               lpips_options=lpips_options, crop_K=accelerator.unwrap_model(model).K)
+
+    def walk_anchor(batch: dict):
+        """With both facing terms on, the walking direction's label decides the pairs it labels."""
+        if not (losses.facing_verdict and losses.travel_facing and "source_box" in batch):
+            return None
+        return lambda target2d, source2d: travel_facing_labels(target2d, batch["box"], batch["target_index"], source2d,
+                                                               batch["source_box"], batch["source_index"], m.image_size)
 
     def train_discriminator(batch: dict, terms: dict[str, torch.Tensor], step: int, micro: int) -> None:
         if weights["adversarial"]:

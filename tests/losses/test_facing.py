@@ -9,8 +9,9 @@ import torch
 from posesynth.data.crops import crop_matrix, crop_to_frame
 from posesynth.losses.combine import compute_losses
 from posesynth.losses.facing import facing_classification_loss, travel_facing, travel_facing_labels
+from posesynth.losses.reconstruction import foreground_error_per_frame
 from posesynth.models.model import PoseSynthModel
-from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, facing_side
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, facing_side, swap_sides
 
 
 def _frontal(width: float = 10.0) -> torch.Tensor:
@@ -107,3 +108,66 @@ def test_compute_losses_term_trains_the_facing_head():
     head = model.pose_encoder.facing_head[-1]
     assert head.bias.grad.item() < 0  # descent raises the "away" logit: the away labels cost most
     assert all(p.grad is None for p in model.decoder.parameters())
+
+
+def _verdict_model() -> PoseSynthModel:
+    torch.manual_seed(0)
+    model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8, facing_head=True)
+    model.start_from_pose(canonical_tpose())
+    return model
+
+
+def test_facing_verdict_picks_the_reading_with_the_smallest_error_and_anchors_override_it():
+    model = _verdict_model()
+    source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
+    # the four readings come in the order (source F, target F), (F, M), (M, F), (M, M)
+    errors = iter([torch.tensor([5.0, 5.0]), torch.tensor([1.0, 5.0]), torch.tensor([5.0, 0.5]),
+                   torch.tensor([5.0, 5.0])])
+    raw = model.pose_encoder(torch.cat([target, source]))
+    away = model.facing_verdict(raw, source, target, background, error=lambda *args: next(errors))
+    # pair 0: (F, M) wins, its target faces away; pair 1: (M, F) wins, its source faces away
+    assert away.tolist() == [True, False, False, True]
+    errors = iter([torch.tensor([5.0, 5.0]), torch.tensor([1.0, 5.0]), torch.tensor([5.0, 0.5]),
+                   torch.tensor([5.0, 5.0])])
+    seen = []
+    anchored = model.facing_verdict(raw, source, target, background, error=lambda *args: next(errors),
+                                    anchor=lambda t2d, s2d: seen.append((t2d, s2d)) or torch.tensor([-1.0, 0.0]))
+    assert anchored.tolist() == [False, False, False, True]  # pair 0 walks towards the camera: both frontal
+    # the anchor sees the frontal reading: the heatmaps' own labelling
+    torch.testing.assert_close(seen[0][0], raw["joints2d"][:2])
+
+
+def test_forward_draws_the_verdicts_sides_and_the_head_learns_them():
+    model = _verdict_model()
+    source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)
+    out = model(source, target, background, verdict_error=foreground_error_per_frame)
+    assert out["facing_verdict"].shape == (4,) and out["facing_verdict"].dtype == torch.bool
+    # the drawn joints are the frontal heatmaps with left and right swapped where the verdict says away
+    torch.testing.assert_close(out["joints2d"], swap_sides(out["joints2d_frontal"], out["facing_verdict"]))
+    torch.testing.assert_close(out["source_joints2d"], swap_sides(
+        model.pose_encoder(source)["joints2d"], out["source_facing_verdict"]), rtol=1e-4, atol=1e-4)
+    terms = compute_losses(out, {"target": target, "background": background}, weights={"facing_verdict": 1.0})
+    chosen = torch.cat([out["facing_verdict"], out["source_facing_verdict"]]).float()
+    logits = torch.cat([out["facing_logit"], out["source_facing_logit"]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, chosen)
+    assert terms["facing_verdict"].item() == pytest.approx(expected.item(), rel=1e-6)
+    terms["total"].backward()
+    assert model.pose_encoder.facing_head[-1].bias.grad is not None
+    plain = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8)
+    with pytest.raises(ValueError, match="facing_head"):
+        plain(source, target, background, verdict_error=foreground_error_per_frame)
+
+
+def test_reconstruction_error_per_frame_is_the_batch_terms_of_each_frame():
+    from posesynth.losses.reconstruction import l1_loss, reconstruction_error_per_frame, ssim_loss
+    g = torch.Generator().manual_seed(3)
+    prediction, target = torch.rand(2, 3, 3, 16, 16, generator=g).unbind(0)
+    weight = 1 + 4 * (torch.rand(3, 1, 16, 16, generator=g) > 0.5).float()
+    per_frame = reconstruction_error_per_frame(prediction, target, weight)
+    for i in range(3):
+        one = slice(i, i + 1)
+        expected = l1_loss(prediction[one], target[one], weight[one]) + ssim_loss(prediction[one], target[one],
+                                                                                  weight=weight[one])
+        assert per_frame[i].item() == pytest.approx(expected.item(), rel=1e-5)

@@ -161,3 +161,19 @@ def test_heatmap_encoder_with_imitation_trains_and_resumes_exactly(tiny_data, tm
         for key in ("loss/total", "loss/imitation", "loss/lifting", "loss/l1", "loss/equivariance", "loss/travel_facing",
                     "loss/refining"):
             assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
+
+def test_facing_verdict_needs_the_facing_head(tiny_data, tmp_path):
+    with pytest.raises(ConfigError, match="facing_verdict"):
+        _config(tiny_data, "train.steps=1", "model.facing_head=false", "loss.travel_facing=0", "loss.facing_verdict=1")
+
+def test_the_facing_verdict_trains_with_walk_anchors_and_resumes_exactly(tiny_data, tmp_path):
+    overrides = ("train.steps=4", "loss.facing_verdict=1")
+    straight = _rows(train(_config(tiny_data, *overrides), tmp_path / "straight", progress=False))
+    assert all("loss/facing_verdict" in straight[step] for step in (1, 2, 3, 4))
+    halves = tmp_path / "halves"
+    train(_config(tiny_data, *overrides), halves, stop_after=2, progress=False)
+    train(_config(tiny_data, *overrides), halves, resume=True, progress=False)
+    resumed = _rows(halves)
+    for step in (3, 4):
+        for key in ("loss/total", "loss/facing_verdict", "loss/l1", "loss/travel_facing"):
+            assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
