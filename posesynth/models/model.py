@@ -61,7 +61,8 @@ class PoseSynthModel(nn.Module):
         facing_head: the heatmaps label the limbs as a person facing the camera would have them
             (the right side on the image's left), and a separate binary head says whether the
             person faces away; if so the left and right joints swap (:meth:`encode_pose`). The
-            side is then one decision a classifier learns (from ``loss.travel_facing``), not a
+            side is then one decision a classifier learns (from ``loss.travel_facing`` and
+            ``loss.facing_verdict``), not a
             jump of every heatmap across the body.
         refiner: a second lifter that returns the 2D pose it believes in and its depths
             (:class:`~posesynth.models.lifter.DepthLifter` with ``refine_2d``), a denoiser trained
@@ -207,15 +208,15 @@ class PoseSynthModel(nn.Module):
         Every frame has two readings, the heatmaps' frontal labelling F and its left↔right swap M
         (a person seen from the back). The target is synthesised under all four (source, target)
         ∈ {F, M}² and the reading with the smallest ``error`` wins: the decoder's own verdict on
-        the side, with no label (``loss.facing_verdict``). A decoder that
-        has learned how fronts and backs look prefers the true side; one taught a fixed labelling
-        prefers that (BENCHMARKS.md, "Does a learned decoder tell the side?").
+        the side, with no label (``loss.facing_verdict``). A decoder that has learned how fronts
+        and backs look prefers the true side; one taught a fixed labelling prefers that
+        (BENCHMARKS.md, "Does a learned decoder tell the side?").
 
         Args:
             raw: the pose encoder's outputs on ``cat([target, source])`` (2B frames).
             source, target, background: (B, 3, S, S) RGB in [0, 1].
             error: ``(synthesis, target, background) → (B,)``, one reconstruction error per frame
-                (the trainer's: :func:`~posesynth.losses.reconstruction.reconstruction_error_per_frame`).
+                (the trainer's: :func:`~posesynth.losses.reconstruction.foreground_error_per_frame`).
             anchor: optional ``(target_joints2d, source_joints2d) → (B,)`` labels in {−1, 0, +1}
                 (−1 facing the camera), e.g. the walking direction's; where not 0 they decide both
                 frames instead of the verdict. Called with the frontal readings' 2D, crop pixels.
