@@ -62,8 +62,7 @@ class PoseSynthModel(nn.Module):
             (the right side on the image's left), and a separate binary head says whether the
             person faces away; if so the left and right joints swap (:meth:`encode_pose`). The
             side is then one decision a classifier learns (from ``loss.travel_facing`` and
-            ``loss.facing_verdict``), not a
-            jump of every heatmap across the body.
+            ``loss.facing_verdict``), not a jump of every heatmap across the body.
         refiner: a second lifter that returns the 2D pose it believes in and its depths
             (:class:`~posesynth.models.lifter.DepthLifter` with ``refine_2d``), a denoiser trained
             on noisy projections of unpaired poses (``loss.refining``). It is used only for the
