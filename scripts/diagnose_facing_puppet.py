@@ -201,8 +201,9 @@ def verdict_losses(painter: Painter, train: dict[str, torch.Tensor], s: torch.Te
     Args:
         s, t: (B,) source and target indices into ``train``.
     Returns:
-        (B, 4) per-frame losses (:func:`foreground_error_per_frame`) of the labellings (F, F), (F, M), (M, F),
-        (M, M) as (source, target), with gradients; (B, 4, 2) bool, which frame each mirrors.
+        (B, 4) per-frame losses (:func:`foreground_error_per_frame`) of the labellings (F, F),
+        (F, M), (M, F), (M, M) as (source, target), with gradients; (B, 4, 2) bool, which frame
+        each mirrors.
     """
     size = train["image"].shape[-1]
 
@@ -217,8 +218,9 @@ def verdict_losses(painter: Painter, train: dict[str, torch.Tensor], s: torch.Te
     combos = ((False, False), (False, True), (True, False), (True, True))
     maps = {(frame, mirrored): draw(index, mirrored) for frame, index in (("s", s), ("t", t))
             for mirrored in (False, True)}
-    losses = [foreground_error_per_frame(painter(train["image"][s], maps["s", a], maps["t", b], train["background"][t]),
-                             train["image"][t], train["background"][t]) for a, b in combos]
+    image, background = train["image"], train["background"]
+    losses = [foreground_error_per_frame(painter(image[s], maps["s", a], maps["t", b], background[t]), image[t],
+                                         background[t]) for a, b in combos]
     mirrors = torch.tensor(combos).expand(len(s), 4, 2)
     return torch.stack(losses, dim=1), mirrors
 

@@ -231,8 +231,8 @@ class PoseSynthModel(nn.Module):
             appearance = self.appearance_encoder(source, maps[source_away][batch:, :-1])
             for target_away in (0, 1):
                 target_maps = maps[target_away][:batch]
-                image = self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))["image"]
-                errors.append(error(image, target, background))
+                image = self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))
+                errors.append(error(image["image"], target, background))
         best = torch.stack(errors, dim=1).argmin(dim=1)          # index = 2·source_away + target_away
         target_away, source_away = best % 2 == 1, best >= 2
         if anchor is not None:
@@ -246,7 +246,8 @@ class PoseSynthModel(nn.Module):
                 imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,
                 flat_share: float = 0.0, warped_share: float = 0.0,
                 warp: torch.Tensor | None = None, refining_noise: torch.Tensor | None = None,
-                verdict_error: Callable | None = None, verdict_anchor: Callable | None = None) -> dict[str, torch.Tensor]:
+                verdict_error: Callable | None = None,
+                verdict_anchor: Callable | None = None) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
