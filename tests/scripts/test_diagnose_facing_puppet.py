@@ -18,6 +18,15 @@ def _module():
     return diagnose_facing_puppet
 
 
+def _demo_data(tmp_path: Path) -> Path:
+    """A DATA folder whose train/ and heldout/ are the bundled demo clips."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train").symlink_to(DEMO / "train")
+    (data / "heldout").symlink_to(DEMO / "heldout")
+    return data
+
+
 def _frontal_skeleton() -> torch.Tensor:
     """(1, 17, 2) a person facing the camera: right hip and shoulder on the image's left."""
     joints = torch.zeros(1, 17, 2)
@@ -96,10 +105,7 @@ def test_a_partly_right_teacher_draws_the_wrong_pairs_mirrored():
 
 
 def test_the_script_trains_both_decoders_and_scores_real_clips(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "train").symlink_to(DEMO / "train")
-    (data / "heldout").symlink_to(DEMO / "heldout")
+    data = _demo_data(tmp_path)
     out = tmp_path / "facing_puppet.json"
     result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--size", "32", "--steps", "3",
                              "--batch", "4", "--stride", "8", "--min-gap", "1", "--json", str(out)],
@@ -210,10 +216,7 @@ def test_self_teaching_trains_on_the_labelling_with_the_smallest_loss_and_scores
 
 
 def test_the_script_self_teaches_on_real_clips_and_writes_the_curve(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "train").symlink_to(DEMO / "train")
-    (data / "heldout").symlink_to(DEMO / "heldout")
+    data = _demo_data(tmp_path)
     out = tmp_path / "self_teach.json"
     result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--size", "32", "--steps", "2",
                              "--batch", "4", "--stride", "8", "--min-gap", "1", "--variants", "plain",
