@@ -134,6 +134,8 @@ class LossConfig:
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
     travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
     facing_verdict: float = 0.0        # draw each pair with the side its reconstruction prefers; the head learns it
+    facing_verdict_start: int = 0      # step from which the verdict runs (the 2D should have settled first)
+    facing_verdict_margin: float = 0.0  # the verdict overrides the head's side only if its error is this share lower
     refining: float = 0.0              # train model.refiner on noisy projections of unpaired poses
     refining_noise_px: float = 2.0     # the Gaussian noise (crop pixels) the refiner learns to undo
 
@@ -142,7 +144,8 @@ class LossConfig:
 # the fields of LossConfig that tune a term rather than weigh one; every other field is a term's weight
 LOSS_SETTINGS: tuple[str, ...] = ("lpips_net", "lpips_backbone", "lpips_linear", "foreground_boost", "imitation_flat",
                                   "imitation_warped", "imitation_start", "imitation_elevation_min_deg",
-                                  "imitation_elevation_max_deg", "imitation_lean_deg", "refining_noise_px")
+                                  "imitation_elevation_max_deg", "imitation_lean_deg", "refining_noise_px",
+                                  "facing_verdict_start", "facing_verdict_margin")
 # the one list of loss-term names: compute_losses returns (and the logs show) ``loss/<name>`` for these
 LOSS_TERMS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossConfig) if f.name not in LOSS_SETTINGS)
 
@@ -326,6 +329,9 @@ def check_ranges(config: Config) -> None:
     if config.loss.facing_verdict and not config.model.facing_head:
         raise ConfigError("'loss.facing_verdict' trains the facing head: set model.facing_head=true, or "
                           "loss.facing_verdict=0")
+    if not config.loss.facing_verdict_margin < 1:
+        raise ConfigError(f"'loss.facing_verdict_margin' is a share of the head's reconstruction error, in [0, 1); "
+                          f"got {config.loss.facing_verdict_margin}")
     if config.loss.imitation_flat + config.loss.imitation_warped > 1:
         raise ConfigError(f"'loss.imitation_flat' and 'loss.imitation_warped' are shares of the imitation paintings: "
                           f"together at most 1; got {config.loss.imitation_flat} + {config.loss.imitation_warped}")

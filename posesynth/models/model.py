@@ -201,7 +201,8 @@ class PoseSynthModel(nn.Module):
 
     @torch.no_grad()
     def facing_verdict(self, raw: dict[str, torch.Tensor], source: torch.Tensor, target: torch.Tensor,
-                       background: torch.Tensor, error: Callable, anchor: Callable | None = None) -> torch.Tensor:
+                       background: torch.Tensor, error: Callable, anchor: Callable | None = None,
+                       margin: float = 0.0) -> torch.Tensor:
         """Which side each frame of a pair is drawn with: the reading the decoder reconstructs best.
 
         Every frame has two readings, the heatmaps' frontal labelling F and its left↔right swap M
@@ -219,6 +220,9 @@ class PoseSynthModel(nn.Module):
             anchor: optional ``(target_joints2d, source_joints2d) → (B,)`` labels in {−1, 0, +1}
                 (−1 facing the camera), e.g. the walking direction's; where not 0 they decide both
                 frames instead of the verdict. Called with the frontal readings' 2D, crop pixels.
+            margin: the best reading replaces the facing head's own reading of the pair only where
+                its error is below ``(1 − margin)`` times the head's; elsewhere the head's sides stay
+                (``loss.facing_verdict_margin``). 0: the best reading always wins.
         Returns:
             (2B,) bool, facing away, in the order of ``raw`` (targets, then sources).
         """
@@ -233,7 +237,12 @@ class PoseSynthModel(nn.Module):
                 target_maps = maps[target_away][:batch]
                 image = self.decoder(target_maps, appearance, background, coverage=foreground_mask(target_maps))
                 errors.append(error(image["image"], target, background))
-        best = torch.stack(errors, dim=1).argmin(dim=1)          # index = 2·source_away + target_away
+        errors = torch.stack(errors, dim=1)                       # (B, 4), index = 2·source_away + target_away
+        lowest, best = errors.min(dim=1)
+        head = (raw["facing_logit"] > 0).long()                   # the head's sides, as pose_from draws them
+        held = errors.gather(1, (2 * head[batch:] + head[:batch])[:, None])[:, 0]
+        # a verdict that barely wins flips the puppet back and forth between steps: demand a clear win
+        best = torch.where(lowest < (1.0 - margin) * held, best, 2 * head[batch:] + head[:batch])
         target_away, source_away = best % 2 == 1, best >= 2
         if anchor is not None:
             label = anchor(reads[0]["joints2d"][:batch], reads[0]["joints2d"][batch:])
@@ -247,7 +256,7 @@ class PoseSynthModel(nn.Module):
                 flat_share: float = 0.0, warped_share: float = 0.0,
                 warp: torch.Tensor | None = None, refining_noise: torch.Tensor | None = None,
                 verdict_error: Callable | None = None,
-                verdict_anchor: Callable | None = None) -> dict[str, torch.Tensor]:
+                verdict_anchor: Callable | None = None, verdict_margin: float = 0.0) -> dict[str, torch.Tensor]:
         """Synthesise ``target`` from its own pose and ``source``'s appearance.
 
         Args:
@@ -278,7 +287,8 @@ class PoseSynthModel(nn.Module):
             them over its background and encoded again, returned as ``warp`` and ``warped_joints2d``
             (B, 17, 2) px, for :func:`~posesynth.losses.equivariance.equivariance_loss`.
             With ``verdict_error`` (needs the facing head): both frames are drawn with the sides
-            :meth:`facing_verdict` chooses by that error (``verdict_anchor`` is its ``anchor``), returned as
+            :meth:`facing_verdict` chooses by that error (``verdict_anchor`` and ``verdict_margin`` are its
+            ``anchor`` and ``margin``), returned as
             ``facing_verdict`` and ``source_facing_verdict`` (B,) bool, for the head to learn.
         """
         batch = target.shape[0]
@@ -288,7 +298,8 @@ class PoseSynthModel(nn.Module):
         if verdict_error is not None:
             if "facing_logit" not in raw:
                 raise ValueError("the facing verdict needs the facing head: set model.facing_head=true")
-            sides = self.facing_verdict(raw, source, target, background, verdict_error, verdict_anchor)
+            sides = self.facing_verdict(raw, source, target, background, verdict_error, verdict_anchor,
+                                        verdict_margin)
         both = self.pose_from(raw, sides)
         maps = self.render(both["joints2d"], both["depth"])
         target_maps, source_maps = maps[:batch], maps[batch:]

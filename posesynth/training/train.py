@@ -195,6 +195,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         # unpaired poses placed in the crop camera: painted for imitation (a batch), lifted (many)
         count = len(batch["target"])
         imitate = bool(losses.imitation) and step >= losses.imitation_start
+        verdict = bool(losses.facing_verdict) and step >= losses.facing_verdict_start
         sampled = None
         lifts = bool(losses.lifting or losses.refining)
         if imitate or lifts:
@@ -210,8 +211,8 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                         warped_share=losses.imitation_warped, refining_noise=noise,
                         warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
                         if losses.equivariance else None,
-                        verdict_error=foreground_error_per_frame if losses.facing_verdict else None,
-                        verdict_anchor=walk_anchor(batch))
+                        verdict_error=foreground_error_per_frame if verdict else None,
+                        verdict_anchor=walk_anchor(batch), verdict_margin=losses.facing_verdict_margin)
         if weights["adversarial"]:
             prior.requires_grad_(False)  # the generator step must not train the discriminator
             outputs["prior_logits"] = prior(torch.cat([outputs["pose_body"], outputs["source_pose_body"]]))

@@ -138,6 +138,24 @@ def test_facing_verdict_picks_the_reading_with_the_smallest_error_and_anchors_ov
     torch.testing.assert_close(seen[0][0], raw["joints2d"][:2])
 
 
+def test_a_verdict_margin_keeps_the_heads_sides_unless_another_reading_wins_clearly():
+    model = _verdict_model()
+    source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
+    raw = model.pose_encoder(torch.cat([target, source]))
+    # the head's sides: pair 0 (target F, source F), pair 1 (target M, source F) → readings 0 and 1
+    raw["facing_logit"] = torch.tensor([-2.0, 2.0, -2.0, -2.0])
+    table = [torch.tensor([10.0, 9.0]), torch.tensor([9.5, 7.0]), torch.tensor([7.0, 9.5]), torch.tensor([8.0, 8.0])]
+    def verdict(margin):
+        errors = iter(table)
+        return model.facing_verdict(raw, source, target, background, error=lambda *args: next(errors),
+                                    margin=margin).tolist()
+    # no margin: the smallest error wins, (M, F) for pair 0 and the head's own (F, M) for pair 1
+    assert verdict(0.0) == [False, True, True, False]
+    # pair 0's winner is 30 % below the head's 10: it passes a 0.2 margin, not a 0.4 one
+    assert verdict(0.2) == [False, True, True, False]
+    assert verdict(0.4) == [False, True, False, False]
+
+
 def test_forward_draws_the_verdicts_sides_and_the_head_learns_them():
     model = _verdict_model()
     source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)

@@ -166,6 +166,14 @@ def test_facing_verdict_needs_the_facing_head(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="facing_verdict"):
         _config(tiny_data, "train.steps=1", "model.facing_head=false", "loss.travel_facing=0", "loss.facing_verdict=1")
 
+def test_the_facing_verdict_starts_at_its_step(tiny_data, tmp_path):
+    rows = _rows(train(_config(tiny_data, "train.steps=4", "loss.facing_verdict=1", "loss.facing_verdict_start=2",
+                               "loss.facing_verdict_margin=0.05"), tmp_path / "run", progress=False))
+    # the log counts steps from 1, the schedule (like imitation_start) from 0
+    assert [("loss/facing_verdict" in rows[step]) for step in (1, 2, 3, 4)] == [False, False, True, True]
+    with pytest.raises(ConfigError, match="facing_verdict_margin"):
+        _config(tiny_data, "loss.facing_verdict=1", "loss.facing_verdict_margin=1")
+
 def test_the_facing_verdict_trains_with_walk_anchors_and_resumes_exactly(tiny_data, tmp_path):
     overrides = ("train.steps=4", "loss.facing_verdict=1")
     straight = _rows(train(_config(tiny_data, *overrides), tmp_path / "straight", progress=False))
