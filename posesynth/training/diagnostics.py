@@ -16,13 +16,13 @@ from einops import rearrange
 from posesynth.evaluation.metrics import either_side_constant, joints2d_error, pa_mpjpe
 from posesynth.losses.facing import travel_facing_labels
 from posesynth.losses.reconstruction import (
-    foreground_weight, l1_loss, silhouette_loss, ssim_loss,
+    foreground_error_per_frame, foreground_weight, l1_loss, silhouette_loss, ssim_loss,
 )
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
-from posesynth.skeleton import BONES, facing_side, flip_pose
+from posesynth.skeleton import BONES, facing_side, flip_pose, swap_sides
 
 
 def yaw_degrees(pose: torch.Tensor) -> torch.Tensor:
@@ -217,6 +217,43 @@ def facing_agreement(pred2d: torch.Tensor, true2d: torch.Tensor) -> dict[str, fl
             "facing_toward_fraction_truth": float((true_side < 0).float().mean())}
 
 
+def verdict_quality(model: PoseSynthModel, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
+                    source_true2d: torch.Tensor, target_true2d: torch.Tensor) -> dict[str, float]:
+    """How good the reconstruction's verdict on the side is (``loss.facing_verdict``), on labelled pairs.
+
+    Args:
+        model: a :class:`PoseSynthModel` with the facing head.
+        source, target, background: (B, 3, S, S) in [0, 1], as in training (the target's background).
+        source_true2d, target_true2d: (B, 17, 2) the true joints, crop pixels.
+    Returns:
+        ``verdict_right_fraction``: frames (targets and sources) the verdict draws with their true
+        side (:func:`~posesynth.skeleton.facing_side`); ``head_right_fraction``: the same for the
+        facing head's own side; ``verdict_overrides_fraction``: pairs where the best reading is not
+        the head's; ``verdict_gain_median``: over those, the median of 1 − best error / the head's
+        reading's error, the scale a ``loss.facing_verdict_margin`` acts on.
+    """
+    errors: list[torch.Tensor] = []
+    def record(*args) -> torch.Tensor:
+        errors.append(foreground_error_per_frame(*args))
+        return errors[-1]
+    with torch.no_grad():
+        raw = model.pose_encoder(torch.cat([target, source]))
+        away = model.facing_verdict(raw, source, target, background, record)
+        head = raw["facing_logit"] > 0
+    truth = facing_side(torch.cat([target_true2d, source_true2d])) < 0   # facing the camera
+    def right(sides: torch.Tensor) -> float:
+        return float(((facing_side(swap_sides(raw["joints2d"], sides)) < 0) == truth).float().mean())
+    table = torch.stack(errors, dim=1)                                   # (B, 4), index 2·source + target
+    batch = len(target)
+    held = table.gather(1, (2 * head[batch:] + head[:batch]).long()[:, None])[:, 0]
+    lowest = table.min(dim=1).values
+    overrides = lowest < held
+    gain = 1 - lowest[overrides] / held[overrides]
+    return {"verdict_right_fraction": right(away), "head_right_fraction": right(head),
+            "verdict_overrides_fraction": float(overrides.float().mean()),
+            "verdict_gain_median": float(gain.median()) if overrides.any() else 0.0}
+
+
 def pa_mpjpe_by_facing(prediction_mm: np.ndarray, truth_mm: np.ndarray, true2d: torch.Tensor) -> dict[str, float]:
     """PA-MPJPE over the frames whose person truly faces the camera, and over the others.
 
@@ -355,6 +392,8 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         correction = truth2d[tgt] - pred["joints2d"][tgt]
         cosine = torch.nn.functional.cosine_similarity(-gradient.flatten(1), correction.flatten(1), dim=1)
         cosine_sil = torch.nn.functional.cosine_similarity(-gradient_sil.flatten(1), correction.flatten(1), dim=1)
+    if getattr(model.pose_encoder, "facing_head", None) is not None:
+        report.update(verdict_quality(model, *args[1:], truth2d[src], truth2d[tgt]))
     report.update(
         recon_loss_predicted_pose=float(loss_pred.detach().mean()),
         recon_loss_true_pose=float(loss_true.mean()),
@@ -367,4 +406,5 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
-           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_wrong_side", "pa_mpjpe_by_facing", "joints2d_bias", "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_wrong_side", "pa_mpjpe_by_facing", "verdict_quality", "joints2d_bias",
+           "true_puppet_depth", "puppet_reconstruction", "diagnose"]

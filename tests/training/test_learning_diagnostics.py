@@ -9,11 +9,12 @@ import torch
 from posesynth.evaluation.metrics import pa_mpjpe
 from posesynth.evaluation.synthetic import labelled_views
 from posesynth.models.model import PoseSynthModel
-from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose, swap_sides
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, pa_mpjpe_wrong_side, spread_ratio, true_puppet_depth, yaw_degrees, yaw_error_degrees)
+    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, pa_mpjpe_wrong_side, spread_ratio, true_puppet_depth,
+    verdict_quality, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 
@@ -105,11 +106,12 @@ def test_labelled_views_are_consistent_crop_projections(tiny_set):
     assert np.allclose(views["pose3d"][:4], labels["joints3d"][::3][:4])
 
 
-def test_diagnose_runs_and_is_self_consistent(tiny_set):
+@pytest.mark.parametrize("facing_head", [False, True])
+def test_diagnose_runs_and_is_self_consistent(tiny_set, facing_head):
     torch.manual_seed(0)
     views = labelled_views(tiny_set, 32, 1.25, stride=2)
     model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
-                           appearance_width=8, decoder_width=8)
+                           appearance_width=8, decoder_width=8, facing_head=facing_head)
     model.start_from_pose(canonical_tpose())
     report = diagnose(model, model, views, gap=2, pairs=4)
     # a precision is NaN where no pair walks far enough to be labelled
@@ -127,6 +129,28 @@ def test_diagnose_runs_and_is_self_consistent(tiny_set):
     assert report["facing_toward_fraction"] == 1.0
     assert report["facing_right_fraction"] == pytest.approx(report["facing_toward_fraction_truth"])
     assert 0.0 <= report["travel_label_coverage"] <= 1.0
+    # the verdict's numbers come with a facing head only (closed forms: the test below)
+    assert ("verdict_right_fraction" in report) == facing_head
+
+
+def test_verdict_quality_scores_the_verdict_and_the_head_against_the_true_sides():
+    torch.manual_seed(0)
+    model = PoseSynthModel(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8,
+                           appearance_width=8, decoder_width=8, facing_head=True).eval()
+    model.start_from_pose(canonical_tpose())
+    source, target, background = torch.rand(3, 4, 3, 32, 32).unbind(0)
+    with torch.no_grad():
+        frontal = model.pose_encoder(torch.cat([target, source]))["joints2d"]
+    # the truth is the frontal reading: the head, sure at the start that everyone faces the camera, is right
+    facing = verdict_quality(model, source, target, background, frontal[4:], frontal[:4])
+    assert facing["head_right_fraction"] == 1.0
+    everyone = torch.ones(8, dtype=torch.bool)
+    away = swap_sides(frontal, everyone)
+    turned = verdict_quality(model, source, target, background, away[4:], away[:4])
+    assert turned["head_right_fraction"] == 0.0
+    # the verdict does not see the truth: what it gets right on one it gets wrong on the other
+    assert facing["verdict_right_fraction"] + turned["verdict_right_fraction"] == pytest.approx(1.0)
+    assert 0.0 <= facing["verdict_overrides_fraction"] <= 1.0 and 0.0 <= facing["verdict_gain_median"] < 1.0
 
 
 def test_joints2d_bias_closed_forms():
