@@ -7,7 +7,8 @@ the spread of predicted articulation; PA-MPJPE against the matched and a shuffle
 errors; how often the mirrored prediction scores better; and, on same-video pairs, the trained
 decoder's reconstruction loss with the predicted, true and initial target puppets plus the
 cosine between the loss's descent direction and the true 2D correction (and the same cosine for
-the decoder-free silhouette term). ``docs/learning.md``
+the decoder-free silhouette term); with a facing head, how often the reconstruction's verdict on
+the side (``loss.facing_verdict``) and the head itself are right on those pairs. ``docs/learning.md``
 says how to read them.
 
     python scripts/diagnose_learning.py --run runs/learning/run --data runs/learning/data/heldout
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="a labelled synthetic folder (videos/, labels/)")
     parser.add_argument("--stride", type=int, default=4, help="use every k-th frame")
     parser.add_argument("--gap", type=int, default=8, help="source → target gap, in kept frames")
+    parser.add_argument("--pairs", type=int, default=48, help="how many same-video pairs test the renderer")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
 
@@ -45,7 +47,7 @@ def main() -> None:
     start = PoseSynthModel(**{**model_kwargs(config), "refiner": False})  # an untrained refiner is no start
     start.start_from_pose(mean_pose(canonical_poses(torch.as_tensor(load_poses3d(config.data.poses3d)).float())))
     views = labelled_views(args.data, model.image_size, config.data.margin, args.stride)
-    report = diagnose(model, start, views, gap=args.gap)
+    report = diagnose(model, start, views, gap=args.gap, pairs=args.pairs)
     for key, value in report.items():
         print(f"{key:36s} {value:9.3f}")
     if args.json:

@@ -395,6 +395,7 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
     if getattr(model.pose_encoder, "facing_head", None) is not None:
         report.update(verdict_quality(model, *args[1:], truth2d[src], truth2d[tgt]))
     report.update(
+        pairs=float(len(src)),
         recon_loss_predicted_pose=float(loss_pred.detach().mean()),
         recon_loss_true_pose=float(loss_true.mean()),
         recon_loss_initial_pose=float(loss_initial.mean()),
