@@ -230,7 +230,10 @@ def verdict_quality(model: PoseSynthModel, source: torch.Tensor, target: torch.T
         side (:func:`~posesynth.skeleton.facing_side`); ``head_right_fraction``: the same for the
         facing head's own side; ``verdict_overrides_fraction``: pairs where the best reading is not
         the head's; ``verdict_gain_median``: over those, the median of 1 − best error / the head's
-        reading's error, the scale a ``loss.facing_verdict_margin`` acts on.
+        reading's error, the scale a ``loss.facing_verdict_margin`` acts on;
+        ``verdict_right_fraction_true2d``: the verdict's score when its readings are the true
+        joints' frontal labelling instead of the encoder's (its depths stay): whether the decoder
+        tells front from back once the 2D is exact.
     """
     errors: list[torch.Tensor] = []
     def record(*args) -> torch.Tensor:
@@ -240,9 +243,12 @@ def verdict_quality(model: PoseSynthModel, source: torch.Tensor, target: torch.T
         raw = model.pose_encoder(torch.cat([target, source]))
         away = model.facing_verdict(raw, source, target, background, record)
         head = raw["facing_logit"] > 0
-    truth = facing_side(torch.cat([target_true2d, source_true2d])) < 0   # facing the camera
-    def right(sides: torch.Tensor) -> float:
-        return float(((facing_side(swap_sides(raw["joints2d"], sides)) < 0) == truth).float().mean())
+        true2d = torch.cat([target_true2d, source_true2d])
+        truth = facing_side(true2d) < 0                                   # facing the camera
+        exact = {**raw, "joints2d": swap_sides(true2d, ~truth)}           # the truth's frontal labelling
+        exact_away = model.facing_verdict(exact, source, target, background, foreground_error_per_frame)
+    def right(sides: torch.Tensor, frontal: torch.Tensor = raw["joints2d"]) -> float:
+        return float(((facing_side(swap_sides(frontal, sides)) < 0) == truth).float().mean())
     table = torch.stack(errors, dim=1)                                   # (B, 4), index 2·source + target
     batch = len(target)
     held = table.gather(1, (2 * head[batch:] + head[:batch]).long()[:, None])[:, 0]
@@ -251,7 +257,8 @@ def verdict_quality(model: PoseSynthModel, source: torch.Tensor, target: torch.T
     gain = 1 - lowest[overrides] / held[overrides]
     return {"verdict_right_fraction": right(away), "head_right_fraction": right(head),
             "verdict_overrides_fraction": float(overrides.float().mean()),
-            "verdict_gain_median": float(gain.median()) if overrides.any() else 0.0}
+            "verdict_gain_median": float(gain.median()) if overrides.any() else 0.0,
+            "verdict_right_fraction_true2d": right(exact_away, exact["joints2d"])}
 
 
 def pa_mpjpe_by_facing(prediction_mm: np.ndarray, truth_mm: np.ndarray, true2d: torch.Tensor) -> dict[str, float]:

@@ -150,6 +150,9 @@ def test_verdict_quality_scores_the_verdict_and_the_head_against_the_true_sides(
     assert turned["head_right_fraction"] == 0.0
     # the verdict does not see the truth: what it gets right on one it gets wrong on the other
     assert facing["verdict_right_fraction"] + turned["verdict_right_fraction"] == pytest.approx(1.0)
+    # the truth's frontal labelling is the encoder's reading here in both cases: the same verdict
+    assert facing["verdict_right_fraction_true2d"] == facing["verdict_right_fraction"]
+    assert turned["verdict_right_fraction_true2d"] == turned["verdict_right_fraction"]
     assert 0.0 <= facing["verdict_overrides_fraction"] <= 1.0 and 0.0 <= facing["verdict_gain_median"] < 1.0
 
 
