@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=48, help="how many same-video pairs test the renderer")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error(f"--pairs must be at least 1, got {args.pairs}")
 
     torch.manual_seed(0)
     config = run_config(args.run)

@@ -226,9 +226,9 @@ def verdict_quality(model: PoseSynthModel, source: torch.Tensor, target: torch.T
         source, target, background: (B, 3, S, S) in [0, 1], as in training (the target's background).
         source_true2d, target_true2d: (B, 17, 2) the true joints, crop pixels.
     Returns:
-        ``verdict_right_fraction``: frames (targets and sources) the verdict draws with their true
-        side (:func:`~posesynth.skeleton.facing_side`); ``head_right_fraction``: the same for the
-        facing head's own side; ``verdict_overrides_fraction``: pairs where the best reading is not
+        ``verdict_right_fraction``: frames (targets and sources) the verdict (no margin: the reading
+        with the smallest error) draws with their true side (:func:`~posesynth.skeleton.facing_side`);
+        ``head_right_fraction``: the same for the facing head's own side; ``verdict_overrides_fraction``: pairs where the best reading is not
         the head's; ``verdict_gain_median``: over those, the median of 1 − best error / the head's
         reading's error, the scale a ``loss.facing_verdict_margin`` acts on;
         ``verdict_right_fraction_true2d``: the verdict's score when its readings are the true
@@ -414,5 +414,5 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
-           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_wrong_side", "pa_mpjpe_by_facing", "verdict_quality", "joints2d_bias",
-           "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+           "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_wrong_side", "pa_mpjpe_by_facing",
+           "verdict_quality", "joints2d_bias", "true_puppet_depth", "puppet_reconstruction", "diagnose"]

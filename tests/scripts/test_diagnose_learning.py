@@ -44,8 +44,8 @@ def test_the_report_names_every_suspect_and_the_verdict_with_a_facing_head(tmp_p
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    for key in ("joints2d_error_px", "joints2d_error_constant_px", "pa_mpjpe", "pa_mpjpe_start", "facing_right_fraction",
-                "recon_loss_predicted_pose", "gradient_cosine_to_truth"):
+    for key in ("joints2d_error_px", "joints2d_error_constant_px", "pa_mpjpe", "pa_mpjpe_start",
+                "facing_right_fraction", "recon_loss_predicted_pose", "gradient_cosine_to_truth"):
         assert np.isfinite(report[key]), key
         assert key in result.stdout
     assert report["pairs"] == 6
@@ -53,3 +53,11 @@ def test_the_report_names_every_suspect_and_the_verdict_with_a_facing_head(tmp_p
     if facing_head:
         for key in ("verdict_right_fraction", "head_right_fraction", "verdict_overrides_fraction"):
             assert 0.0 <= report[key] <= 1.0, key
+
+
+def test_no_pairs_is_a_one_line_error(tmp_path):
+    run = _run_folder(tmp_path / "run", False)
+    result = subprocess.run([sys.executable, str(SCRIPT), "--run", str(run), "--data", str(HELDOUT), "--pairs", "0"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2 and "--pairs must be at least 1" in result.stderr
+    assert "Traceback" not in result.stderr

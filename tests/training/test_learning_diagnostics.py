@@ -13,8 +13,8 @@ from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose, swa
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction, pa_mpjpe_either_side, pa_mpjpe_wrong_side, spread_ratio, true_puppet_depth,
-    verdict_quality, yaw_degrees, yaw_error_degrees)
+    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction,
+    pa_mpjpe_either_side, pa_mpjpe_wrong_side, spread_ratio, true_puppet_depth, verdict_quality, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
 
