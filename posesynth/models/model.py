@@ -239,10 +239,10 @@ class PoseSynthModel(nn.Module):
                 errors.append(error(image["image"], target, background))
         errors = torch.stack(errors, dim=1)                       # (B, 4), index = 2·source_away + target_away
         lowest, best = errors.min(dim=1)
-        head = (raw["facing_logit"] > 0).long()                   # the head's sides, as pose_from draws them
-        held = errors.gather(1, (2 * head[batch:] + head[:batch])[:, None])[:, 0]
+        head = pair_reading(raw["facing_logit"] > 0)              # the head's sides, as pose_from draws them
+        held = errors.gather(1, head[:, None])[:, 0]
         # a verdict that barely wins flips the puppet back and forth between steps: demand a clear win
-        best = torch.where(lowest < (1.0 - margin) * held, best, 2 * head[batch:] + head[:batch])
+        best = torch.where(lowest < (1.0 - margin) * held, best, head)
         target_away, source_away = best % 2 == 1, best >= 2
         if anchor is not None:
             label = anchor(reads[0]["joints2d"][:batch], reads[0]["joints2d"][batch:])
@@ -358,6 +358,14 @@ class PoseSynthModel(nn.Module):
             out.update(imitation_image=painted, imitation_true2d=true2d, imitation_true_pose=imitation_joints,
                        imitation_joints2d=imitated["joints2d"], imitation_pose_camera=imitated["pose_camera"])
         return out
+
+
+def pair_reading(away: torch.Tensor) -> torch.Tensor:
+    """Which of a pair's four readings some sides are: (2B,) bool, facing away, targets then
+    sources → (B,) index 2·source_away + target_away, the column order of
+    :meth:`PoseSynthModel.facing_verdict`'s errors."""
+    batch = len(away) // 2
+    return 2 * away[batch:].long() + away[:batch].long()
 
 
 def nominal_fill_depth(focal_px: float, image_size: int) -> float:

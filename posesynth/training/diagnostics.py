@@ -19,7 +19,7 @@ from posesynth.losses.reconstruction import (
     foreground_error_per_frame, foreground_weight, l1_loss, silhouette_loss, ssim_loss,
 )
 from posesynth.models.discriminator import body_frame
-from posesynth.models.model import PoseSynthModel
+from posesynth.models.model import PoseSynthModel, pair_reading
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
 from posesynth.skeleton import BONES, facing_side, flip_pose, swap_sides
@@ -250,8 +250,7 @@ def verdict_quality(model: PoseSynthModel, source: torch.Tensor, target: torch.T
     def right(sides: torch.Tensor, frontal: torch.Tensor = raw["joints2d"]) -> float:
         return float(((facing_side(swap_sides(frontal, sides)) < 0) == truth).float().mean())
     table = torch.stack(errors, dim=1)                                   # (B, 4), index 2·source + target
-    batch = len(target)
-    held = table.gather(1, (2 * head[batch:] + head[:batch]).long()[:, None])[:, 0]
+    held = table.gather(1, pair_reading(head)[:, None])[:, 0]
     lowest = table.min(dim=1).values
     overrides = lowest < held
     gain = 1 - lowest[overrides] / held[overrides]
