@@ -73,6 +73,7 @@ class ModelConfig:
     facing_head: bool = False          # a binary head decides the side (left/right swap); see loss.travel_facing
     refiner: bool = False              # a 2D denoiser from unpaired poses builds the reported pose (loss.refining)
     occlusion_temperature: float = 0.05  # puppet's depth order: metres over which it softens (large: no order)
+    puppet_extremities: bool = False   # the puppet also draws hands and feet (into the forearms and shins)
 
 
 # The kinematic pose encoder (bone directions + a camera from pooled features) and its options were

@@ -72,17 +72,22 @@ class PoseSynthModel(nn.Module):
         occlusion_temperature: τ of the puppet's soft depth order, metres
             (:func:`~posesynth.render.puppet.render_segments`); a large value (e.g. 1000) draws
             overlapping parts with no order, each by its own density.
+        puppet_extremities: the puppet also draws hands and feet into its forearms and shins
+            (:func:`~posesynth.render.puppet.extremity_segments`): without them the
+            reconstruction pulls the ankles onto the soles (docs/learning.md, "The puppet's hands
+            and feet").
     """
 
     def __init__(self, image_size: int = 64, encoder_width: int = 16, encoder_stages: int = 4,
                  appearance_channels: int = 64, appearance_width: int = 32, decoder_width: int = 32,
                  decoder_levels: int = 3, focal_ratio: float = 2.0, lifter: bool = False,
                  start_facing: Literal["front", "any"] = "front", facing_head: bool = False, refiner: bool = False,
-                 occlusion_temperature: float = 0.05):
+                 occlusion_temperature: float = 0.05, puppet_extremities: bool = False):
         super().__init__()
         if occlusion_temperature <= 0:
             raise ValueError(f"model.occlusion_temperature must be positive (metres), got {occlusion_temperature}")
         self.occlusion_temperature = occlusion_temperature
+        self.puppet_extremities = puppet_extremities
         if facing_head and start_facing != "front":
             raise ValueError("model.facing_head needs model.start_facing=front (its heatmaps label the limbs as "
                              "seen facing the camera)")
@@ -197,7 +202,7 @@ class PoseSynthModel(nn.Module):
     def render(self, joints2d: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Part maps of projected joints.  (B, 17, 2) px, (B, 17) m → (B, P+1, S, S)."""
         return render_part_maps(joints2d, depth, (self.image_size, self.image_size), focal=self.focal,
-                                temperature=self.occlusion_temperature)
+                                temperature=self.occlusion_temperature, extremities=self.puppet_extremities)
 
     @torch.no_grad()
     def facing_verdict(self, raw: dict[str, torch.Tensor], source: torch.Tensor, target: torch.Tensor,

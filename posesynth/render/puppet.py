@@ -67,6 +67,19 @@ _RADIUS_M: dict[str, float] = {
 # visible half-width of each part, metres; equal left and right
 PART_WIDTHS: tuple[float, ...] = tuple(_RADIUS_M[n if n in _RADIUS_M else n[1:]] for n in PART_NAMES)
 
+# The hands and feet: the 17 joints end at the wrists and ankles, but bodies do not. A puppet
+# without them lets the reconstruction drag each ankle onto the sole of the shoe (measured: the
+# 2.5D recipe's ankles ended 2.1-2.7 px past the true ones along the shin at 64 px, where exact
+# 2D labels leave 0.0 px; docs/learning.md, "The puppet's hands and feet"). Each is one more
+# segment drawn into its limb's part (``render_segments``' ``joins``), so the part maps and the
+# decoder keep their 16 parts. Sizes are an adult's and those of posesynth.synth.body's capsules.
+EXTREMITY_NAMES: tuple[str, ...] = ("lhand", "rhand", "lfoot", "rfoot")
+EXTREMITY_PARTS: tuple[int, ...] = tuple(PART_NAMES.index(n) for n in ("lforearm", "rforearm", "lshin", "rshin"))
+EXTREMITY_WIDTHS: tuple[float, ...] = (0.036, 0.036, 0.036, 0.036)  # half-widths, metres
+HAND_REACH = 0.3             # the hand ends 0.3 forearm lengths past the wrist
+FOOT_HEEL_M = (0.04, -0.03)  # (below the ankle along the shin, forwards), metres
+FOOT_TOE_M = (0.045, 0.15)
+
 # RGB in [0, 1] per part, then the background (black); left warm, right cool, trunk neutral
 PART_COLORS: tuple[tuple[float, float, float], ...] = (
     (0.20, 0.45, 0.90), (0.10, 0.70, 0.95), (0.45, 0.85, 1.00),   # rhip, rthigh, rshin
@@ -81,7 +94,7 @@ PART_COLORS: tuple[tuple[float, float, float], ...] = (
 
 def render_segments(start: torch.Tensor, end: torch.Tensor, radius: torch.Tensor, depth: torch.Tensor,
                     size: tuple[int, int], *, alpha: float = 0.5, sharpness: float = 4.0,
-                    temperature: float = 0.05) -> torch.Tensor:
+                    temperature: float = 0.05, joins: tuple[int, ...] = ()) -> torch.Tensor:
     """Soft maps of P segment-shaped parts plus a background, equations (1)–(4) above.
 
     Vectorised over batch, parts and pixels. The quadratic form (1) is expanded as
@@ -90,17 +103,24 @@ def render_segments(start: torch.Tensor, end: torch.Tensor, radius: torch.Tensor
     occlusion sum in (3) is one batched matmul over parts, (B, P, P) @ (B, P, H·W).
 
     Args:
-        start, end: (B, P, 2) segment end points, pixels (u, v), (0, 0) the top-left pixel's centre.
-        radius: (B, P) or (P,) visible half-width R_p, pixels, > 0.
+        start, end: (B, P + E, 2) segment end points, pixels (u, v), (0, 0) the top-left pixel's centre.
+        radius: (B, P + E) or (P + E,) visible half-width R_p, pixels, > 0.
         depth: (B, P) camera depth of each part, metres (only differences matter).
         size: (H, W) output size, pixels.
         alpha: spread along the segment: the silhouette reaches sqrt(R² + α²L²) from the midpoint
             (0.5: just past both joints, like a capsule's rounded ends).
         sharpness: κ in (2), > ln 2; larger is a crisper silhouette (edge position unchanged).
         temperature: τ in (3), metres; smaller is a harder depth order.
+        joins: E distinct part indices: the last E segments are no parts of their own, segment
+            P + e adds its density to part ``joins[e]`` (g_p of (1) becomes a sum over the part's
+            segments), e.g. a foot to its shin. Empty: one segment per part.
     Returns:
         (B, P + 1, H, W) maps in [0, 1], parts then background, summing to 1 at every pixel.
     """
+    if len(set(joins)) != len(joins):
+        raise ValueError(f"joins must name distinct parts, got {joins}")
+    if start.shape[1] != depth.shape[-1] + len(joins):
+        raise ValueError(f"{start.shape[1]} segments for {depth.shape[-1]} parts and {len(joins)} joins")
     if sharpness <= math.log(2.0):
         raise ValueError(f"sharpness must exceed ln 2 ≈ 0.693, got {sharpness}")
     if temperature <= 0:
@@ -111,7 +131,7 @@ def render_segments(start: torch.Tensor, end: torch.Tensor, radius: torch.Tensor
 
     mid = 0.5 * (start + end)                                    # (B, P, 2)
     d = end - start
-    r2 = radius.to(start).expand(depth.shape) ** 2               # (B, P)
+    r2 = radius.to(start).expand(start.shape[:2]) ** 2           # (B, P + E)
     k = alpha ** 2 / (r2 + alpha ** 2 * (d ** 2).sum(-1))        # Sherman–Morrison factor
     s = edge2 / r2
     coef_uu = s * (1.0 - k * d[..., 0] ** 2)                     # A, B, C of (1)
@@ -128,7 +148,12 @@ def render_segments(start: torch.Tensor, end: torch.Tensor, radius: torch.Tensor
     cols = torch.stack([torch.ones_like(du), half_u, du], dim=-2)          # (B, P, 3, W)
     # floor the log-density: g < e⁻⁵⁰ is nothing, while exp() of far pixels' −Q/2 would land in
     # float32's denormal range (below e⁻⁸⁷), which runs ~100× slower on CPUs
-    log_g = (rows @ cols).clamp(min=_LOG_DENSITY_FLOOR)                   # (B, P, H, W)
+    log_g = (rows @ cols).clamp(min=_LOG_DENSITY_FLOOR)                   # (B, P + E, H, W)
+    if joins:  # a part drawn as several segments: its density is their sum
+        parts = depth.shape[-1]
+        index = torch.tensor(joins, device=device)
+        own, extra = log_g[:, :parts], log_g[:, parts:]
+        log_g = own.index_copy(1, index, torch.logaddexp(own[:, index], extra))  # (B, P, H, W)
 
     density = log_g.exp()                                                            # g_p
     foreground = 1.0 - torch.exp(-sharpness * density.sum(1, keepdim=True))          # (2)
@@ -141,10 +166,39 @@ def render_segments(start: torch.Tensor, end: torch.Tensor, radius: torch.Tensor
     return torch.cat([foreground * share, 1.0 - foreground], dim=1)                     # (4)
 
 
+def extremity_segments(joints3d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hands and feet as segments, from the 3D joints (``EXTREMITY_NAMES`` order).
+
+    A hand continues its forearm by ``HAND_REACH`` of its length. A foot runs from the heel to
+    the toes, ``FOOT_HEEL_M`` and ``FOOT_TOE_M`` from the ankle along the shin s and along the
+    foot's forward direction f = normalize(s × x), x the hip axis from the right hip to the left:
+    perpendicular to the shin in the leg's plane of flexion, so the body's forward for a straight
+    leg, turned with the shin when the knee bends (pointing down under a kneeling body's level
+    shin). Against posesynth.synth.body's feet over every generated action: heel 0.2 cm, toes
+    0.5 cm off (medians; 90th percentile 3.7 cm).
+
+    Args:
+        joints3d: (B, 17, 3) joints in any right-handed frame (e.g. the camera's), metres.
+    Returns:
+        start, end: (B, 4, 3) segment end points, metres, same frame.
+    """
+    j = joints3d
+    hip_axis = torch.nn.functional.normalize(j[:, 4] - j[:, 1], dim=-1, eps=1e-9)
+    wrists, elbows = j[:, [13, 16]], j[:, [12, 15]]
+    ankles, knees = j[:, [6, 3]], j[:, [5, 2]]
+    shin = torch.nn.functional.normalize(ankles - knees, dim=-1, eps=1e-9)                       # (B, 2, 3)
+    forward = torch.nn.functional.normalize(torch.linalg.cross(shin, hip_axis.unsqueeze(1).expand_as(shin)),
+                                            dim=-1, eps=1e-9)
+    heel = ankles + FOOT_HEEL_M[0] * shin + FOOT_HEEL_M[1] * forward
+    toes = ankles + FOOT_TOE_M[0] * shin + FOOT_TOE_M[1] * forward
+    fingertips = wrists + HAND_REACH * (wrists - elbows)
+    return torch.cat([wrists, heel], dim=1), torch.cat([fingertips, toes], dim=1)
+
+
 def render_part_maps(joints2d: torch.Tensor, depth: torch.Tensor, size: tuple[int, int], *,
                      focal: float | torch.Tensor, widths: torch.Tensor | None = None,
                      alpha: float = 0.5, sharpness: float = 4.0, temperature: float = 0.05,
-                     min_radius: float = 0.5, min_depth: float = 1e-3) -> torch.Tensor:
+                     min_radius: float = 0.5, min_depth: float = 1e-3, extremities: bool = False) -> torch.Tensor:
     """Render the puppet's 16 part maps and a background from projected joints.
 
     Args:
@@ -157,6 +211,9 @@ def render_part_maps(joints2d: torch.Tensor, depth: torch.Tensor, size: tuple[in
         min_radius: pixels, added in quadrature to every part's radius, sqrt(R² + min²): a smooth
             floor so far or thin parts stay at least a pixel wide instead of aliasing away.
         min_depth: metres, floor on a part's depth before dividing by it.
+        extremities: also draw the hands and feet (:func:`extremity_segments`, widths
+            ``EXTREMITY_WIDTHS``) into the forearms and shins. The joints are back-projected
+            through the crop camera (principal point at the crop centre) to place them.
     Returns:
         (B, 17, H, W) maps in [0, 1]: parts in ``PART_NAMES`` order, then the background;
         they sum to 1 at every pixel.
@@ -172,8 +229,21 @@ def render_part_maps(joints2d: torch.Tensor, depth: torch.Tensor, size: tuple[in
         widths = torch.tensor(PART_WIDTHS)
     focal = torch.as_tensor(focal).to(joints2d).reshape(-1, 1)
     radius = torch.sqrt((widths.to(joints2d) * focal / part_depth) ** 2 + min_radius ** 2)
-    return render_segments(joints2d[:, a], joints2d[:, b], radius, part_depth, size,
-                           alpha=alpha, sharpness=sharpness, temperature=temperature)
+    start, end, joins = joints2d[:, a], joints2d[:, b], ()
+    if extremities:
+        centre = joints2d.new_tensor([(size[1] - 1) / 2, (size[0] - 1) / 2])
+        z = depth.clamp(min=min_depth).unsqueeze(-1)
+        joints3d = torch.cat([(joints2d - centre) * z / focal.unsqueeze(-1), z], dim=-1)   # back-projection
+        ends3d = extremity_segments(joints3d)
+        ends_z = [e[..., 2:].clamp(min=min_depth) for e in ends3d]
+        ends2d = [e[..., :2] * focal.unsqueeze(-1) / ez + centre for e, ez in zip(ends3d, ends_z)]
+        ends_depth = 0.5 * (ends_z[0] + ends_z[1]).squeeze(-1)                                # (B, 4)
+        ends_radius = torch.sqrt((torch.tensor(EXTREMITY_WIDTHS).to(joints2d) * focal / ends_depth) ** 2
+                                 + min_radius ** 2)
+        start, end = torch.cat([start, ends2d[0]], dim=1), torch.cat([end, ends2d[1]], dim=1)
+        radius, joins = torch.cat([radius.expand(len(joints2d), -1), ends_radius], dim=1), EXTREMITY_PARTS
+    return render_segments(start, end, radius, part_depth, size,
+                           alpha=alpha, sharpness=sharpness, temperature=temperature, joins=joins)
 
 
 def foreground_mask(maps: torch.Tensor) -> torch.Tensor:

@@ -192,3 +192,24 @@ def test_the_occlusion_temperature_is_a_config_key_stored_with_the_model(tmp_pat
     torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
                tmp_path / "model.pt")
     assert load_model(tmp_path / "model.pt").occlusion_temperature == 1000.0
+
+
+def test_the_puppets_hands_and_feet_are_a_config_key_stored_with_the_model(tmp_path):
+    from posesynth.config import load_config
+    from posesynth.models.loading import load_model
+    from posesynth.render.puppet import render_part_maps
+    from posesynth.training.checkpoints import model_kwargs
+    g = torch.Generator().manual_seed(0)
+    joints2d, depth = 16 + 32 * torch.rand(2, 17, 2, generator=g), 4 + 0.3 * torch.rand(2, 17, generator=g)
+    kwargs = model_kwargs(load_config(None, ["model.puppet_extremities=true"]))
+    assert kwargs["puppet_extremities"] is True
+    model = PoseSynthModel(**kwargs)
+    expected = render_part_maps(joints2d, depth, (64, 64), focal=model.focal, extremities=True)
+    assert torch.equal(model.render(joints2d, depth), expected)
+    assert not torch.equal(PoseSynthModel().render(joints2d, depth), expected)   # off by default
+    torch.save({"model_kwargs": kwargs, "state_dict": model.state_dict(), "step": 0}, tmp_path / "model.pt")
+    assert load_model(tmp_path / "model.pt").puppet_extremities is True
+    # runs written before the key existed load with the puppet they were trained with
+    old = {k: v for k, v in kwargs.items() if k != "puppet_extremities"}
+    torch.save({"model_kwargs": old, "state_dict": model.state_dict(), "step": 0}, tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt").puppet_extremities is False

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.autograd import gradcheck
@@ -187,3 +188,100 @@ def test_zero_length_limb_has_finite_gradients():
     part = _vertical_limb(length=0.0, radius=3.0)[0]
     torch.testing.assert_close(part, part.transpose(0, 1))
     torch.testing.assert_close(part[16, 19], torch.tensor(0.5, dtype=f64))
+
+
+# ---- the hands and feet (extremity_segments, render_part_maps(extremities=True)) ----
+
+def test_extremities_of_a_standing_person_closed_form():
+    pose = sk.canonical_tpose(f64)[None]                      # facing a camera looking along +z
+    start, end = pp.extremity_segments(pose)
+    assert start.shape == end.shape == (1, 4, 3)
+    lhand, rhand, lfoot, rfoot = range(4)
+    # a hand continues its forearm by 0.3 of its length
+    torch.testing.assert_close(start[0, lhand], pose[0, 13])
+    torch.testing.assert_close(end[0, lhand], pose[0, 13] + 0.3 * (pose[0, 13] - pose[0, 12]))
+    torch.testing.assert_close(end[0, rhand], pose[0, 16] + 0.3 * (pose[0, 16] - pose[0, 15]))
+    # a straight leg: the heel below and behind the ankle, the toes below and towards the camera
+    for foot, ankle in ((lfoot, 6), (rfoot, 3)):
+        torch.testing.assert_close(start[0, foot], pose[0, ankle] + torch.tensor([0.0, 0.04, 0.03], dtype=f64))
+        torch.testing.assert_close(end[0, foot], pose[0, ankle] + torch.tensor([0.0, 0.045, -0.15], dtype=f64))
+
+
+def test_a_foot_turns_with_its_shin_and_with_the_body():
+    pose = sk.canonical_tpose(f64)
+    # kneeling on the right leg: its shin lies level, pointing back (+z); the foot then points down
+    kneeling = pose.clone()
+    kneeling[3] = kneeling[2] + torch.tensor([0.0, 0.0, 0.4], dtype=f64)
+    start, end = pp.extremity_segments(kneeling[None])
+    direction = torch.nn.functional.normalize(end[0, 3] - start[0, 3], dim=-1)
+    assert direction[1] > 0.98                                 # y is down
+    # the whole body turned: every segment turns with it (equivariance under rotation)
+    angle = torch.tensor(0.7, dtype=f64)
+    R = torch.tensor([[angle.cos(), 0.0, angle.sin()], [0.0, 1.0, 0.0], [-angle.sin(), 0.0, angle.cos()]],
+                     dtype=f64)
+    turned = pp.extremity_segments((pose @ R.T)[None])
+    for a, b in zip(turned, pp.extremity_segments(pose[None])):
+        torch.testing.assert_close(a, b @ R.T)
+
+
+def test_extremities_match_the_synthetic_bodies_feet_and_hands():
+    # the generator's feet follow the ankle's own frame; the puppet's only the joints
+    from posesynth.synth.body import PART_NAMES as BODY_PARTS
+    from posesynth.synth.body import dress
+    from posesynth.synth.motion_programs import make_motion
+    from posesynth.synth.scene import animate
+    from posesynth.synth.subject import make_subject
+
+    subject = make_subject(3)
+    joints, frames = animate(subject, make_motion("walking", 24, 25.0, np.random.default_rng(0)))
+    capsules = dress(joints, frames, subject)
+    start, end = pp.extremity_segments(joints)
+    for i, name in enumerate(pp.EXTREMITY_NAMES):
+        k = BODY_PARTS.index(name)
+        assert (start[:, i] - capsules.a[:, k]).norm(dim=-1).median() < 0.02        # metres
+        assert (end[:, i] - capsules.b[:, k]).norm(dim=-1).median() < 0.03
+        assert pp.EXTREMITY_WIDTHS[i] == pytest.approx(float(capsules.radius[k]) / subject.girth)
+
+
+def test_rendered_feet_and_hands_join_their_limbs():
+    uv, depth = _standing_person(1, f64)
+    plain = pp.render_part_maps(uv, depth, (32, 32), focal=40.0)
+    maps = pp.render_part_maps(uv, depth, (32, 32), focal=40.0, extremities=True)
+    assert maps.shape == plain.shape == (1, 17, 32, 32)        # no new parts: the decoder is unchanged
+    torch.testing.assert_close(maps.sum(1), torch.ones(1, 32, 32, dtype=f64))
+    rshin, lforearm = pp.PART_NAMES.index("rshin"), pp.PART_NAMES.index("lforearm")
+    # below the right ankle (the sole, 0.045 + 0.036 m down at 4 m: 0.8 px) the shin now covers more
+    u, v = uv[0, 3].round().long().tolist()
+    below = (slice(None), rshin, v + 1, u)
+    assert maps[below] > plain[below] + 0.1
+    # past the left wrist along the arm (+u), the forearm now covers more
+    u, v = uv[0, 13].round().long().tolist()
+    past = (slice(None), lforearm, v, u + 1)
+    assert maps[past] > plain[past] + 0.1
+    # far from the hands and feet nothing changes but Gaussian tails
+    torch.testing.assert_close(maps[..., :12, 10:22], plain[..., :12, 10:22], atol=1e-4, rtol=0)
+
+
+def test_joins_are_checked():
+    start = torch.zeros(1, 3, 2)
+    with pytest.raises(ValueError, match="distinct"):
+        pp.render_segments(start, start + 1, torch.ones(1, 3), torch.zeros(1, 1), (4, 4), joins=(0, 0))
+    with pytest.raises(ValueError, match="segments"):
+        pp.render_segments(start, start + 1, torch.ones(1, 3), torch.zeros(1, 2), (4, 4), joins=(0, 1))
+
+
+def test_gradcheck_render_part_maps_with_extremities():
+    torch.manual_seed(2)
+    uv = (torch.rand(1, 17, 2, dtype=f64) * 7).requires_grad_()
+    depth = (3.0 + 0.3 * torch.rand(1, 17, dtype=f64)).requires_grad_()
+
+    def render(joints2d, z):
+        return pp.render_part_maps(joints2d, z, (8, 8), focal=20.0, temperature=0.1, extremities=True)
+
+    assert gradcheck(render, (uv, depth))
+
+
+def test_gradcheck_extremity_segments():
+    torch.manual_seed(3)
+    pose = (sk.canonical_tpose(f64) + 0.05 * torch.randn(17, 3, dtype=f64))[None].requires_grad_()
+    assert gradcheck(pp.extremity_segments, (pose,))
