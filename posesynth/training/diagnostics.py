@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.evaluation.metrics import either_side_constant, joints2d_error, pa_mpjpe
+from posesynth.evaluation.metrics import FLIP_PERMUTATION, either_side_constant, joints2d_error, pa_mpjpe
 from posesynth.losses.facing import travel_facing_labels
 from posesynth.losses.reconstruction import (
     foreground_error_per_frame, foreground_weight, l1_loss, silhouette_loss, ssim_loss,
@@ -159,6 +159,32 @@ def joints2d_bias(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, floa
             "joints2d_error_debiased_px": float((pred2d - offset - truth2d).norm(dim=-1).mean()),
             "joints2d_error_either_side_px": float(either.mean()),
             "joints2d_error_either_side_constant_px": float(constant_either.mean())}
+
+
+def limb_end_overshoot(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, float]:
+    """How far the ankles and wrists land past the true ones, along the limb that ends there.
+
+    The skeleton ends at the ankles and wrists but bodies go on to the soles and fingertips. A
+    puppet that does not draw them lets the reconstruction pull each end joint outwards onto the
+    extremity (docs/learning.md, "The puppet's hands and feet"); exact 2D labels leave ~0.
+    Each frame takes the better of the prediction and its left↔right relabelling first, so a
+    front/back flip does not count.
+
+    Args:
+        pred2d, truth2d: (N, 17, 2) crop pixels.
+    Returns:
+        ``ankle_overshoot_px``, ``wrist_overshoot_px``: mean signed error along the true
+        knee→ankle and elbow→wrist directions, pixels (positive: past the joint, away from the body).
+    """
+    mirrored = pred2d[:, list(FLIP_PERMUTATION)]
+    swap = ((mirrored - truth2d).norm(dim=-1).mean(-1) < (pred2d - truth2d).norm(dim=-1).mean(-1))
+    error = torch.where(swap[:, None, None], mirrored, pred2d) - truth2d                  # (N, 17, 2)
+
+    def along(ends: list[int], parents: list[int]) -> float:
+        direction = torch.nn.functional.normalize(truth2d[:, ends] - truth2d[:, parents], dim=-1)
+        return float((error[:, ends] * direction).sum(-1).mean())
+
+    return {"ankle_overshoot_px": along([3, 6], [2, 5]), "wrist_overshoot_px": along([13, 16], [12, 15])}
 
 
 def true_puppet_depth(pose3d: torch.Tensor, true_focal: torch.Tensor, model_focal: float) -> torch.Tensor:
@@ -349,6 +375,7 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "joints2d_error_initial_px": float((initial2d - truth2d).norm(dim=-1).mean()),
         "joints2d_error_constant_px": float((truth2d.mean(0, keepdim=True) - truth2d).norm(dim=-1).mean()),
         **joints2d_bias(pred["joints2d"], truth2d),
+        **limb_end_overshoot(pred["joints2d"], truth2d),
         "depth_sign_agreement": depth_sign_agreement(pred["pose_camera"], truth),
         "spread_ratio": spread_ratio(pred["pose_camera"], truth),
         "pa_mpjpe": float(pa_mpjpe(pred_mm, truth_mm).mean()),
@@ -414,4 +441,5 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
            "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_wrong_side", "pa_mpjpe_by_facing",
-           "verdict_quality", "joints2d_bias", "true_puppet_depth", "puppet_reconstruction", "diagnose"]
+           "verdict_quality", "joints2d_bias", "limb_end_overshoot", "true_puppet_depth", "puppet_reconstruction",
+           "diagnose"]

@@ -13,7 +13,8 @@ from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose, swa
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    facing_agreement, joints2d_bias, pa_mpjpe_by_facing, travel_label_quality, mirror_better_fraction,
+    facing_agreement, joints2d_bias, limb_end_overshoot, pa_mpjpe_by_facing, travel_label_quality,
+    mirror_better_fraction,
     pa_mpjpe_either_side, pa_mpjpe_wrong_side, spread_ratio, true_puppet_depth, verdict_quality, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
@@ -170,6 +171,22 @@ def test_joints2d_bias_closed_forms():
     pose = truth[:1]
     mixed = torch.cat([pose.expand(4, 17, 2), pose[:, list(FLIP_PERMUTATION)].expand(4, 17, 2)])
     assert joints2d_bias(mixed, mixed)["joints2d_error_either_side_constant_px"] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_limb_end_overshoot_closed_forms():
+    truth = torch.rand(6, 17, 2, generator=torch.Generator().manual_seed(1)) * 40
+    assert limb_end_overshoot(truth, truth) == {"ankle_overshoot_px": 0.0, "wrist_overshoot_px": 0.0}
+    # every ankle moved 2 px further along its shin, every wrist 1 px back towards its elbow
+    moved = truth.clone()
+    for end, parent, step in ((3, 2, 2.0), (6, 5, 2.0), (13, 12, -1.0), (16, 15, -1.0)):
+        direction = torch.nn.functional.normalize(truth[:, end] - truth[:, parent], dim=-1)
+        moved[:, end] = truth[:, end] + step * direction
+    out = limb_end_overshoot(moved, truth)
+    assert out["ankle_overshoot_px"] == pytest.approx(2.0, abs=1e-5)
+    assert out["wrist_overshoot_px"] == pytest.approx(-1.0, abs=1e-5)
+    # a whole-body left↔right relabelling (a front/back flip) does not count
+    flipped = limb_end_overshoot(moved[:, list(FLIP_PERMUTATION)], truth)
+    assert flipped["ankle_overshoot_px"] == pytest.approx(2.0, abs=1e-5)
 
 
 def test_pa_mpjpe_either_side_forgives_the_side_only(poses):
