@@ -176,15 +176,91 @@ def limb_end_overshoot(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str,
         ``ankle_overshoot_px``, ``wrist_overshoot_px``: mean signed error along the true
         knee→ankle and elbow→wrist directions, pixels (positive: past the joint, away from the body).
     """
-    mirrored = pred2d[:, list(FLIP_PERMUTATION)]
-    swap = ((mirrored - truth2d).norm(dim=-1).mean(-1) < (pred2d - truth2d).norm(dim=-1).mean(-1))
-    error = torch.where(swap[:, None, None], mirrored, pred2d) - truth2d                  # (N, 17, 2)
+    error = _side_chosen(pred2d, truth2d) - truth2d                                       # (N, 17, 2)
 
     def along(ends: list[int], parents: list[int]) -> float:
         direction = torch.nn.functional.normalize(truth2d[:, ends] - truth2d[:, parents], dim=-1)
         return float((error[:, ends] * direction).sum(-1).mean())
 
     return {"ankle_overshoot_px": along([3, 6], [2, 5]), "wrist_overshoot_px": along([13, 16], [12, 15])}
+
+
+def _side_chosen(pred2d: torch.Tensor, truth2d: torch.Tensor) -> torch.Tensor:
+    """Per frame the prediction or its left↔right relabelling, whichever is nearer the truth.  (N, 17, 2) px."""
+    mirrored = pred2d[:, list(FLIP_PERMUTATION)]
+    swap = (mirrored - truth2d).norm(dim=-1).mean(-1) < (pred2d - truth2d).norm(dim=-1).mean(-1)
+    return torch.where(swap[:, None, None], mirrored, pred2d)
+
+
+def _normalised_shape(joints2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, 17, 2) px → the shape with its centroid removed and unit RMS size, the centroid (N, 1, 2), the size (N, 1, 1)."""
+    centroid = joints2d.mean(1, keepdim=True)
+    size = (joints2d - centroid).pow(2).sum(-1).mean(-1).sqrt()[:, None, None].clamp_min(1e-6)
+    return (joints2d - centroid) / size, centroid, size
+
+
+def shape_slope(pred2d: torch.Tensor, truth2d: torch.Tensor) -> float:
+    """How much of the true 2D pose's departure from the mean pose the prediction follows.
+
+    Both are centred and scaled to unit size per frame (position and size are the camera's, not
+    the pose's); m is the truth's mean shape over the set. The slope of the least-squares line
+    through the prediction's departures from m against the truth's,
+    Σ ⟨p − m, t − m⟩ / Σ |t − m|², is 1 for a prediction that follows every pose and 0 for a
+    constant one: the pull towards the mean that a mean pixel error hides.
+
+    Args:
+        pred2d, truth2d: (N, 17, 2) crop pixels, the same labelling (see :func:`_side_chosen`).
+    Returns:
+        the slope, unitless.
+    """
+    pred, _, _ = _normalised_shape(pred2d)
+    truth, _, _ = _normalised_shape(truth2d)
+    mean = truth.mean(0, keepdim=True)
+    return float(((pred - mean) * (truth - mean)).sum() / (truth - mean).pow(2).sum().clamp_min(1e-12))
+
+
+def lifting_sensitivity(model: PoseSynthModel, raw: dict[str, torch.Tensor], truth2d: torch.Tensor,
+                        truth_mm: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """What the 2D error costs in 3D, through the model's own 2D → 3D path, split by its kind.
+
+    The model's reported 3D pose is built from its 2D joints (by the lifter or, in eval mode, the
+    refiner) with the encoder's root depth. Feeding that same path other 2D joints says how much
+    of the 3D error is the 2D's and what kind of 2D error costs it: the true joints, the true
+    joints plus isotropic Gaussian noise of the prediction's own mean error, and the true shapes
+    pulled towards the mean shape by the prediction's :func:`shape_slope`. The prediction's side
+    is forgiven throughout (chosen per frame by the true 2D), so these compare with each other
+    and not with ``pa_mpjpe``.
+
+    Args:
+        model: in eval mode. raw: its pose encoder's outputs on the set's crops
+            (:class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`, N frames).
+        truth2d: (N, 17, 2) true joints, crop pixels. truth_mm: (N, 17, 3) true poses in the
+            frame the model predicts in, millimetres.
+        seed: the noise draw.
+    Returns:
+        ``joints2d_shape_slope``; ``pa_mpjpe_from_predicted2d`` (side forgiven),
+        ``pa_mpjpe_from_true2d``, ``pa_mpjpe_from_true2d_noisy``, ``pa_mpjpe_from_true2d_pulled``, mm.
+    """
+    keep_sides = torch.zeros(len(truth2d), dtype=torch.bool)    # the joints are given with their sides
+
+    def lifted(joints2d: torch.Tensor) -> float:
+        with torch.no_grad():
+            pose = model.pose_from({**raw, "joints2d": joints2d}, keep_sides)["pose_camera"]
+        return float(pa_mpjpe(pose.double().numpy() * 1000, truth_mm).mean())
+
+    pred2d = _side_chosen(raw["joints2d"], truth2d)
+    slope = shape_slope(pred2d, truth2d)
+    error = (pred2d - truth2d).norm(dim=-1).mean()
+    noise = torch.randn(truth2d.shape, generator=torch.Generator().manual_seed(seed))
+    noise = noise * error / noise.norm(dim=-1).mean()
+    shape, centroid, size = _normalised_shape(truth2d)
+    mean = shape.mean(0, keepdim=True)
+    pulled = (mean + slope * (shape - mean)) * size + centroid
+    return {"joints2d_shape_slope": slope,
+            "pa_mpjpe_from_predicted2d": lifted(pred2d),
+            "pa_mpjpe_from_true2d": lifted(truth2d),
+            "pa_mpjpe_from_true2d_noisy": lifted(truth2d + noise),
+            "pa_mpjpe_from_true2d_pulled": lifted(pulled)}
 
 
 def true_puppet_depth(pose3d: torch.Tensor, true_focal: torch.Tensor, model_focal: float) -> torch.Tensor:
@@ -360,7 +436,9 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
     truth = torch.from_numpy(views["truth"]).float()     # the frame the model predicts in
     truth2d = torch.from_numpy(views["joints2d"]).float()
     with torch.no_grad():
-        outputs = [model.encode_pose(chunk) for chunk in images.split(64)]
+        raws = [model.pose_encoder(chunk) for chunk in images.split(64)]
+        raw = {k: torch.cat([r[k] for r in raws]) for k in raws[0]}
+        outputs = [model.pose_from(r) for r in raws]       # = encode_pose, with the network's outputs kept
         pred = {k: torch.cat([o[k] for o in outputs]) for k in ("pose_camera", "joints2d", "depth")}
         initial = [start.eval().encode_pose(chunk) for chunk in images.split(64)]
         initial2d = torch.cat([o["joints2d"] for o in initial])
@@ -376,6 +454,7 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
         "joints2d_error_constant_px": float((truth2d.mean(0, keepdim=True) - truth2d).norm(dim=-1).mean()),
         **joints2d_bias(pred["joints2d"], truth2d),
         **limb_end_overshoot(pred["joints2d"], truth2d),
+        **lifting_sensitivity(model, raw, truth2d, truth.double().numpy() * 1000, seed),
         "depth_sign_agreement": depth_sign_agreement(pred["pose_camera"], truth),
         "spread_ratio": spread_ratio(pred["pose_camera"], truth),
         "pa_mpjpe": float(pa_mpjpe(pred_mm, truth_mm).mean()),
@@ -441,5 +520,6 @@ def diagnose(model: PoseSynthModel, start: PoseSynthModel, views: dict[str, np.n
 
 __all__ = ["yaw_degrees", "yaw_error_degrees", "circular_spread_degrees", "depth_sign_agreement", "spread_ratio",
            "mirror_better_fraction", "pa_mpjpe_either_side", "pa_mpjpe_wrong_side", "pa_mpjpe_by_facing",
-           "verdict_quality", "joints2d_bias", "limb_end_overshoot", "true_puppet_depth", "puppet_reconstruction",
+           "verdict_quality", "joints2d_bias", "limb_end_overshoot", "shape_slope",
+           "lifting_sensitivity", "true_puppet_depth", "puppet_reconstruction",
            "diagnose"]

@@ -13,8 +13,8 @@ from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose, flip_pose, swa
 from posesynth.synth.dataset import generate_dataset, load_labels
 from posesynth.synth.poses import sample_poses
 from posesynth.training.diagnostics import (circular_spread_degrees, depth_sign_agreement, diagnose,
-    facing_agreement, joints2d_bias, limb_end_overshoot, pa_mpjpe_by_facing, travel_label_quality,
-    mirror_better_fraction,
+    facing_agreement, joints2d_bias, lifting_sensitivity, limb_end_overshoot, pa_mpjpe_by_facing,
+    travel_label_quality, mirror_better_fraction, shape_slope,
     pa_mpjpe_either_side, pa_mpjpe_wrong_side, spread_ratio, true_puppet_depth, verdict_quality, yaw_degrees, yaw_error_degrees)
 from posesynth.training.inputs import canonical_poses
 
@@ -187,6 +187,44 @@ def test_limb_end_overshoot_closed_forms():
     # a whole-body left↔right relabelling (a front/back flip) does not count
     flipped = limb_end_overshoot(moved[:, list(FLIP_PERMUTATION)], truth)
     assert flipped["ankle_overshoot_px"] == pytest.approx(2.0, abs=1e-5)
+
+
+def test_shape_slope_closed_forms():
+    g = torch.Generator().manual_seed(2)
+    # one body shape, varied a little per frame, then moved and scaled per frame like crops are
+    truth = 20 * torch.rand(1, 17, 2, generator=g) + 2 * torch.randn(10, 17, 2, generator=g)
+    assert shape_slope(truth, truth) == pytest.approx(1.0)
+    scaled = truth * torch.linspace(0.5, 2.0, 10)[:, None, None] + torch.tensor([5.0, -3.0])
+    assert shape_slope(scaled, truth) == pytest.approx(1.0, abs=1e-5)
+    # one pose for every frame (the mean shape) follows nothing; half way to it follows about half
+    centred = truth - truth.mean(1, keepdim=True)
+    shape = centred / centred.pow(2).sum(-1).mean(-1).sqrt()[:, None, None]
+    mean = shape.mean(0, keepdim=True)
+    assert shape_slope(mean.expand_as(truth) * 10, truth) == pytest.approx(0.0, abs=1e-5)
+    assert shape_slope(mean + 0.5 * (shape - mean), truth) == pytest.approx(0.5, abs=0.05)
+    assert shape_slope(mean - 0.5 * (shape - mean), truth) == pytest.approx(-0.5, abs=0.05)
+
+
+def test_lifting_sensitivity_splits_the_3d_cost_of_the_2d(poses):
+    model = PoseSynthModel(image_size=32, encoder_width=4, encoder_stages=3, appearance_channels=4,
+                           appearance_width=4, decoder_width=4, decoder_levels=2, lifter=True).eval()
+    images = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        raw = model.pose_encoder(images)
+    truth2d = raw["joints2d"] + torch.randn(6, 17, 2, generator=torch.Generator().manual_seed(1))
+    truth_mm = (poses[:6] * 1000).double().numpy()
+    out = lifting_sensitivity(model, raw, truth2d, truth_mm)
+    assert set(out) == {"joints2d_shape_slope", "pa_mpjpe_from_predicted2d", "pa_mpjpe_from_true2d",
+                        "pa_mpjpe_from_true2d_noisy", "pa_mpjpe_from_true2d_pulled"}
+    assert all(np.isfinite(v) for v in out.values())
+    # a prediction equal to the truth: every route is the true 2D's, the slope 1
+    exact = lifting_sensitivity(model, {**raw, "joints2d": truth2d}, truth2d, truth_mm)
+    assert exact["joints2d_shape_slope"] == pytest.approx(1.0)
+    for key in ("pa_mpjpe_from_predicted2d", "pa_mpjpe_from_true2d_noisy", "pa_mpjpe_from_true2d_pulled"):
+        assert exact[key] == pytest.approx(exact["pa_mpjpe_from_true2d"], rel=1e-4)
+    # a left↔right relabelled prediction is forgiven
+    flipped = lifting_sensitivity(model, {**raw, "joints2d": truth2d[:, list(FLIP_PERMUTATION)]}, truth2d, truth_mm)
+    assert flipped["pa_mpjpe_from_predicted2d"] == pytest.approx(exact["pa_mpjpe_from_true2d"], rel=1e-4)
 
 
 def test_pa_mpjpe_either_side_forgives_the_side_only(poses):
