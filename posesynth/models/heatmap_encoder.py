@@ -27,7 +27,12 @@ from posesynth.models.integral import gaussian_logits, integrate, soft_argmax
 from posesynth.skeleton import NUM_JOINTS
 
 HEATMAP_STRIDE = 4      # heatmaps at 1/4 of the crop side (16×16 cells for a 64 px crop)
-PRIOR_SIGMA_CELLS = 1.5  # width of the starting heatmap prior, in heatmap cells
+# width of the starting heatmap prior, in heatmap cells. The prior stays in the logits, so its
+# steepness also caps how far the network can move a joint from the starting pose: at 1.5 cells a
+# joint 5 cells (20 px at 64 px) away costs 11 in logit, more than a trained network's whole
+# logit range (~7.5); that pull towards the mean pose is what the recipe's 2D pays for in 3D
+# (docs/learning.md, "The heatmap prior's pull"). ``model.heatmap_prior_sigma`` sets it.
+PRIOR_SIGMA_CELLS = 1.5
 FACING_START_LOGIT = -3.0  # the facing head starts sure that people face the camera, as the frontal start draws them
 
 
@@ -43,11 +48,16 @@ class HeatmapPoseEncoder(nn.Module):
         facing_head: also predict whether the person faces away from the camera (a logit from the
             pooled bottleneck, :data:`FACING_START_LOGIT` at the start), for
             :class:`~posesynth.models.model.PoseSynthModel`'s facing switch.
+        prior_sigma: width of the starting heatmap prior's Gaussians, heatmap cells (> 0); wider
+            starts at the same pose but pulls less towards it (:data:`PRIOR_SIGMA_CELLS`).
     """
 
     def __init__(self, image_size: int = 64, width: int = 16, stages: int = 4, num_joints: int = NUM_JOINTS,
-                 facing_head: bool = False):
+                 facing_head: bool = False, prior_sigma: float = PRIOR_SIGMA_CELLS):
         super().__init__()
+        if prior_sigma <= 0:
+            raise ValueError(f"model.heatmap_prior_sigma must be positive (heatmap cells), got {prior_sigma}")
+        self.prior_sigma = prior_sigma
         if stages < 3:
             raise ValueError(f"the pose encoder needs model.encoder_stages >= 3 (got {stages})")
         if image_size % (2 ** stages):
@@ -102,7 +112,7 @@ class HeatmapPoseEncoder(nn.Module):
             self.heads.weight[self.num_joints:] = 0.0
             self.heads.bias[self.num_joints:] = 0.0
 
-    def _prior_for(self, joints2d: torch.Tensor, iterations: int = 30) -> torch.Tensor:
+    def _prior_for(self, joints2d: torch.Tensor, iterations: int = 100) -> torch.Tensor:
         """Gaussian prior logits whose soft-argmax is ``joints2d`` (J, 2) px.
 
         A Gaussian cut off by the crop border has its mean pulled inwards, so its centre is moved
@@ -110,7 +120,7 @@ class HeatmapPoseEncoder(nn.Module):
         """
         centres = joints2d.clone()
         for _ in range(iterations):
-            logits = gaussian_logits(centres, self.cells, self.cells, self.image_size, PRIOR_SIGMA_CELLS)
+            logits = gaussian_logits(centres, self.cells, self.cells, self.image_size, self.prior_sigma)
             reached, _ = soft_argmax(logits[None], self.image_size)
             centres = centres + (joints2d - reached[0])
         return logits

@@ -213,3 +213,31 @@ def test_the_puppets_hands_and_feet_are_a_config_key_stored_with_the_model(tmp_p
     old = {k: v for k, v in kwargs.items() if k != "puppet_extremities"}
     torch.save({"model_kwargs": old, "state_dict": model.state_dict(), "step": 0}, tmp_path / "old.pt")
     assert load_model(tmp_path / "old.pt").puppet_extremities is False
+
+
+def test_a_wider_heatmap_prior_starts_at_the_same_pose_and_pulls_less(tmp_path):
+    from posesynth.config import load_config
+    from posesynth.geometry import project
+    from posesynth.models.loading import load_model
+    from posesynth.training.checkpoints import model_kwargs
+    pose = canonical_tpose()
+    target = project(pose + torch.tensor([0.0, 0.0, _tiny_model().nominal_depth]), _tiny_model().K)
+    ranges = []
+    for sigma in (1.5, 4.0):
+        model = _tiny_model(heatmap_prior_sigma=sigma)
+        model.start_from_pose(pose)
+        with torch.no_grad():
+            start = model.pose_encoder(torch.rand(2, 3, 32, 32))["joints2d"]
+        torch.testing.assert_close(start, target.expand(2, 17, 2), atol=0.1, rtol=0)   # pixels
+        prior = model.pose_encoder.prior.detach().flatten(1)
+        ranges.append(float((prior.max(1).values - prior.min(1).values).median()))
+    # a Gaussian's logit range over the map falls with σ (as 1/σ² at fixed centres; the centres
+    # of border joints move outwards with σ): the steep prior caps how far a joint can move
+    assert ranges[1] < ranges[0] / 2
+    with pytest.raises(ValueError, match="heatmap_prior_sigma"):
+        _tiny_model(heatmap_prior_sigma=0.0)
+    kwargs = model_kwargs(load_config(None, ["model.heatmap_prior_sigma=4"]))
+    assert kwargs["heatmap_prior_sigma"] == 4.0
+    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
+               tmp_path / "model.pt")
+    assert load_model(tmp_path / "model.pt").pose_encoder.prior_sigma == 4.0
