@@ -28,10 +28,11 @@ from posesynth.skeleton import NUM_JOINTS
 
 HEATMAP_STRIDE = 4      # heatmaps at 1/4 of the crop side (16×16 cells for a 64 px crop)
 # width of the starting heatmap prior, in heatmap cells. The prior stays in the logits, so its
-# steepness also caps how far the network can move a joint from the starting pose: at 1.5 cells a
-# joint 5 cells (20 px at 64 px) away costs 11 in logit, more than a trained network's whole
-# logit range (~7.5); that pull towards the mean pose is what the recipe's 2D pays for in 3D
-# (docs/learning.md, "The heatmap prior's pull"). ``model.heatmap_prior_sigma`` sets it.
+# steepness could cap how far the network moves a joint from the starting pose: at 1.5 cells a
+# joint 5 cells (20 px at 64 px) away costs 11 in logit, more than a trained recipe network's
+# whole logit range (~7.5). Measured, a 4-cell prior does not make the recipe's 2D follow the
+# poses further (BENCHMARKS.md, "The puppet's hands and feet, and what the 2D error costs in
+# 3D"); ``model.heatmap_prior_sigma`` sets it.
 PRIOR_SIGMA_CELLS = 1.5
 FACING_START_LOGIT = -3.0  # the facing head starts sure that people face the camera, as the frontal start draws them
 
