@@ -74,7 +74,7 @@ class ModelConfig:
     refiner: bool = False              # a 2D denoiser from unpaired poses builds the reported pose (loss.refining)
     occlusion_temperature: float = 0.05  # puppet's depth order: metres over which it softens (large: no order)
     puppet_extremities: bool = False   # the puppet also draws hands and feet (into the forearms and shins)
-    heatmap_prior_sigma: float = 1.5   # heatmap prior's width, cells: wider pulls less towards the starting pose
+    heatmap_prior_sigma: float = 1.5   # heatmap prior's width, cells: wider costs less to leave the starting pose
 
 
 # The kinematic pose encoder (bone directions + a camera from pooled features) and its options were

@@ -50,7 +50,7 @@ class HeatmapPoseEncoder(nn.Module):
             pooled bottleneck, :data:`FACING_START_LOGIT` at the start), for
             :class:`~posesynth.models.model.PoseSynthModel`'s facing switch.
         prior_sigma: width of the starting heatmap prior's Gaussians, heatmap cells (> 0); wider
-            starts at the same pose but pulls less towards it (:data:`PRIOR_SIGMA_CELLS`).
+            starts at the same pose with a smaller logit cost for leaving it (:data:`PRIOR_SIGMA_CELLS`).
     """
 
     def __init__(self, image_size: int = 64, width: int = 16, stages: int = 4, num_joints: int = NUM_JOINTS,

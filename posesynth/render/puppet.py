@@ -69,7 +69,7 @@ PART_WIDTHS: tuple[float, ...] = tuple(_RADIUS_M[n if n in _RADIUS_M else n[1:]]
 
 # The hands and feet: the 17 joints end at the wrists and ankles, but bodies do not. A puppet
 # without them lets the reconstruction drag each ankle onto the sole of the shoe (measured: the
-# 2.5D recipe's ankles ended 2.1-2.7 px past the true ones along the shin at 64 px, where exact
+# 2.5D recipe's ankles ended 2.3-2.4 px past the true ones along the shin at 64 px, where exact
 # 2D labels leave 0.0 px; docs/learning.md, "The puppet's hands and feet"). Each is one more
 # segment drawn into its limb's part (``render_segments``' ``joins``), so the part maps and the
 # decoder keep their 16 parts. Sizes are an adult's and those of posesynth.synth.body's capsules.

@@ -161,6 +161,13 @@ def joints2d_bias(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, floa
             "joints2d_error_either_side_constant_px": float(constant_either.mean())}
 
 
+def _side_chosen(pred2d: torch.Tensor, truth2d: torch.Tensor) -> torch.Tensor:
+    """Per frame the prediction or its left↔right relabelling, whichever is nearer the truth.  (N, 17, 2) px."""
+    mirrored = pred2d[:, list(FLIP_PERMUTATION)]
+    swap = (mirrored - truth2d).norm(dim=-1).mean(-1) < (pred2d - truth2d).norm(dim=-1).mean(-1)
+    return torch.where(swap[:, None, None], mirrored, pred2d)
+
+
 def limb_end_overshoot(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, float]:
     """How far the ankles and wrists land past the true ones, along the limb that ends there.
 
@@ -185,15 +192,8 @@ def limb_end_overshoot(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str,
     return {"ankle_overshoot_px": along([3, 6], [2, 5]), "wrist_overshoot_px": along([13, 16], [12, 15])}
 
 
-def _side_chosen(pred2d: torch.Tensor, truth2d: torch.Tensor) -> torch.Tensor:
-    """Per frame the prediction or its left↔right relabelling, whichever is nearer the truth.  (N, 17, 2) px."""
-    mirrored = pred2d[:, list(FLIP_PERMUTATION)]
-    swap = (mirrored - truth2d).norm(dim=-1).mean(-1) < (pred2d - truth2d).norm(dim=-1).mean(-1)
-    return torch.where(swap[:, None, None], mirrored, pred2d)
-
-
 def _normalised_shape(joints2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(N, 17, 2) px → the shape with its centroid removed and unit RMS size, the centroid (N, 1, 2), the size (N, 1, 1)."""
+    """(N, 17, 2) px → the shape centred and at unit RMS size, its centroid (N, 1, 2) and size (N, 1, 1), px."""
     centroid = joints2d.mean(1, keepdim=True)
     size = (joints2d - centroid).pow(2).sum(-1).mean(-1).sqrt()[:, None, None].clamp_min(1e-6)
     return (joints2d - centroid) / size, centroid, size
