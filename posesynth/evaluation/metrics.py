@@ -131,6 +131,19 @@ def either_side_constant(truth2d: torch.Tensor, iterations: int = 20) -> torch.T
     return best
 
 
+def nearer_side(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Per pose the prediction or its left↔right relabelling, whichever is nearer the truth.
+
+    Args:
+        pred, gt: (..., 17, 2) joints, crop pixels.
+    Returns:
+        (..., 17, 2) the prediction with left and right swapped where that lowers its mean error.
+    """
+    mirrored = pred[..., list(FLIP_PERMUTATION), :]
+    swap = (mirrored - gt).norm(dim=-1).mean(-1) < (pred - gt).norm(dim=-1).mean(-1)
+    return torch.where(swap[..., None, None], mirrored, pred)
+
+
 def joints2d_error(pred: ArrayLike, gt: ArrayLike, either_side: bool = False) -> torch.Tensor:
     """Mean distance of the 2D joints per pose; optionally with left and right left open.
 
@@ -145,10 +158,9 @@ def joints2d_error(pred: ArrayLike, gt: ArrayLike, either_side: bool = False) ->
         (...,) float64 per-pose error, pixels.
     """
     pred, gt = _as_tensor(pred).to(torch.float64), _as_tensor(gt).to(torch.float64)
-    error = (pred - gt).norm(dim=-1).mean(-1)
     if either_side:
-        error = torch.minimum(error, (pred[..., list(FLIP_PERMUTATION), :] - gt).norm(dim=-1).mean(-1))
-    return error
+        pred = nearer_side(pred, gt)
+    return (pred - gt).norm(dim=-1).mean(-1)
 
 
 def _procrustes(pred: torch.Tensor, gt: torch.Tensor, scale: bool) -> torch.Tensor:

@@ -48,6 +48,7 @@ import torch
 from einops import rearrange
 
 from posesynth import skeleton
+from posesynth.geometry import intrinsics, project, unproject
 
 # one part per bone, in skeleton.BONES order (part p is bone p)
 PART_NAMES: tuple[str, ...] = (
@@ -231,17 +232,15 @@ def render_part_maps(joints2d: torch.Tensor, depth: torch.Tensor, size: tuple[in
     radius = torch.sqrt((widths.to(joints2d) * focal / part_depth) ** 2 + min_radius ** 2)
     start, end, joins = joints2d[:, a], joints2d[:, b], ()
     if extremities:
-        centre = joints2d.new_tensor([(size[1] - 1) / 2, (size[0] - 1) / 2])
-        z = depth.clamp(min=min_depth).unsqueeze(-1)
-        joints3d = torch.cat([(joints2d - centre) * z / focal.unsqueeze(-1), z], dim=-1)   # back-projection
-        ends3d = extremity_segments(joints3d)
-        ends_z = [e[..., 2:].clamp(min=min_depth) for e in ends3d]
-        ends2d = [e[..., :2] * focal.unsqueeze(-1) / ez + centre for e, ez in zip(ends3d, ends_z)]
-        ends_depth = 0.5 * (ends_z[0] + ends_z[1]).squeeze(-1)                                # (B, 4)
+        K = intrinsics(focal[:, 0], focal.new_tensor((size[1] - 1) / 2), focal.new_tensor((size[0] - 1) / 2),
+                       dtype=joints2d.dtype)                                                # (B or 1, 3, 3)
+        heel_hand, toe_tip = extremity_segments(unproject(joints2d, depth.clamp(min=min_depth), K))
+        ends_depth = (0.5 * (heel_hand[..., 2] + toe_tip[..., 2])).clamp(min=min_depth)     # (B, 4)
         ends_radius = torch.sqrt((torch.tensor(EXTREMITY_WIDTHS).to(joints2d) * focal / ends_depth) ** 2
                                  + min_radius ** 2)
-        start, end = torch.cat([start, ends2d[0]], dim=1), torch.cat([end, ends2d[1]], dim=1)
-        radius, joins = torch.cat([radius.expand(len(joints2d), -1), ends_radius], dim=1), EXTREMITY_PARTS
+        start = torch.cat([start, project(heel_hand, K, eps=min_depth)], dim=1)
+        end = torch.cat([end, project(toe_tip, K, eps=min_depth)], dim=1)
+        radius, joins = torch.cat([radius, ends_radius], dim=1), EXTREMITY_PARTS
     return render_segments(start, end, radius, part_depth, size,
                            alpha=alpha, sharpness=sharpness, temperature=temperature, joins=joins)
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from posesynth.evaluation.metrics import FLIP_PERMUTATION, either_side_constant, joints2d_error, pa_mpjpe
+from posesynth.evaluation.metrics import either_side_constant, joints2d_error, nearer_side, pa_mpjpe
 from posesynth.losses.facing import travel_facing_labels
 from posesynth.losses.reconstruction import (
     foreground_error_per_frame, foreground_weight, l1_loss, silhouette_loss, ssim_loss,
@@ -161,13 +161,6 @@ def joints2d_bias(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, floa
             "joints2d_error_either_side_constant_px": float(constant_either.mean())}
 
 
-def _side_chosen(pred2d: torch.Tensor, truth2d: torch.Tensor) -> torch.Tensor:
-    """Per frame the prediction or its left↔right relabelling, whichever is nearer the truth.  (N, 17, 2) px."""
-    mirrored = pred2d[:, list(FLIP_PERMUTATION)]
-    swap = (mirrored - truth2d).norm(dim=-1).mean(-1) < (pred2d - truth2d).norm(dim=-1).mean(-1)
-    return torch.where(swap[:, None, None], mirrored, pred2d)
-
-
 def limb_end_overshoot(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str, float]:
     """How far the ankles and wrists land past the true ones, along the limb that ends there.
 
@@ -183,7 +176,7 @@ def limb_end_overshoot(pred2d: torch.Tensor, truth2d: torch.Tensor) -> dict[str,
         ``ankle_overshoot_px``, ``wrist_overshoot_px``: mean signed error along the true
         knee→ankle and elbow→wrist directions, pixels (positive: past the joint, away from the body).
     """
-    error = _side_chosen(pred2d, truth2d) - truth2d                                       # (N, 17, 2)
+    error = nearer_side(pred2d, truth2d) - truth2d                                       # (N, 17, 2)
 
     def along(ends: list[int], parents: list[int]) -> float:
         direction = torch.nn.functional.normalize(truth2d[:, ends] - truth2d[:, parents], dim=-1)
@@ -209,7 +202,8 @@ def shape_slope(pred2d: torch.Tensor, truth2d: torch.Tensor) -> float:
     constant one: the pull towards the mean that a mean pixel error hides.
 
     Args:
-        pred2d, truth2d: (N, 17, 2) crop pixels, the same labelling (see :func:`_side_chosen`).
+        pred2d, truth2d: (N, 17, 2) crop pixels, the same labelling
+            (:func:`~posesynth.evaluation.metrics.nearer_side`).
     Returns:
         the slope, unitless.
     """
@@ -248,7 +242,7 @@ def lifting_sensitivity(model: PoseSynthModel, raw: dict[str, torch.Tensor], tru
             pose = model.pose_from({**raw, "joints2d": joints2d}, keep_sides)["pose_camera"]
         return float(pa_mpjpe(pose.double().numpy() * 1000, truth_mm).mean())
 
-    pred2d = _side_chosen(raw["joints2d"], truth2d)
+    pred2d = nearer_side(raw["joints2d"], truth2d)
     slope = shape_slope(pred2d, truth2d)
     error = (pred2d - truth2d).norm(dim=-1).mean()
     noise = torch.randn(truth2d.shape, generator=torch.Generator().manual_seed(seed))
@@ -330,9 +324,10 @@ def verdict_quality(model: PoseSynthModel, source: torch.Tensor, target: torch.T
     Returns:
         ``verdict_right_fraction``: frames (targets and sources) the verdict (no margin: the reading
         with the smallest error) draws with their true side (:func:`~posesynth.skeleton.facing_side`);
-        ``head_right_fraction``: the same for the facing head's own side; ``verdict_overrides_fraction``: pairs where the best reading is not
-        the head's; ``verdict_gain_median``: over those, the median of 1 − best error / the head's
-        reading's error, the scale a ``loss.facing_verdict_margin`` acts on;
+        ``head_right_fraction``: the same for the facing head's own side;
+        ``verdict_overrides_fraction``: pairs where the best reading is not the head's;
+        ``verdict_gain_median``: over those, the median of 1 − best error / the head's reading's
+        error, the scale a ``loss.facing_verdict_margin`` acts on;
         ``verdict_right_fraction_true2d``: the verdict's score when its readings are the true
         joints' frontal labelling instead of the encoder's (its depths stay): whether the decoder
         tells front from back once the 2D is exact.
