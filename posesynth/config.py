@@ -75,6 +75,7 @@ class ModelConfig:
     occlusion_temperature: float = 0.05  # puppet's depth order: metres over which it softens (large: no order)
     puppet_extremities: bool = False   # the puppet also draws hands and feet (into the forearms and shins)
     heatmap_prior_sigma: float = 1.5   # heatmap prior's width, cells: wider costs less to leave the starting pose
+    readout_sharpness: float = 1.0     # eval only: joints read from softmax(k · heatmap logits), following the peaks
 
 
 # The kinematic pose encoder (bone directions + a camera from pooled features) and its options were

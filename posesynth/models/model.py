@@ -32,7 +32,7 @@ from posesynth.kinematics import global_to_local_directions, pose_to_directions
 from posesynth.models.appearance import AppearanceEncoder
 from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
-from posesynth.models.heatmap_encoder import PRIOR_SIGMA_CELLS, HeatmapPoseEncoder
+from posesynth.models.heatmap_encoder import PRIOR_SIGMA_CELLS, READOUT_SHARPNESS, HeatmapPoseEncoder
 from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, refined_targets, relative_depth_units
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
@@ -74,6 +74,10 @@ class PoseSynthModel(nn.Module):
             overlapping parts with no order, each by its own density.
         heatmap_prior_sigma: width of the heatmap prior's Gaussians, heatmap cells
             (:class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`'s ``prior_sigma``).
+        readout_sharpness: in eval mode (the reported pose) the heatmaps are read from their
+            logits times this factor, so the joints follow the peaks rather than the whole mass
+            (:class:`~posesynth.models.heatmap_encoder.HeatmapPoseEncoder`); training reads them
+            as they are.
         puppet_extremities: the puppet also draws hands and feet into its forearms and shins
             (:func:`~posesynth.render.puppet.extremity_segments`): without them the
             reconstruction pulls the ankles onto the soles (docs/learning.md, "The puppet's hands
@@ -85,7 +89,7 @@ class PoseSynthModel(nn.Module):
                  decoder_levels: int = 3, focal_ratio: float = 2.0, lifter: bool = False,
                  start_facing: Literal["front", "any"] = "front", facing_head: bool = False, refiner: bool = False,
                  occlusion_temperature: float = 0.05, puppet_extremities: bool = False,
-                 heatmap_prior_sigma: float = PRIOR_SIGMA_CELLS):
+                 heatmap_prior_sigma: float = PRIOR_SIGMA_CELLS, readout_sharpness: float = READOUT_SHARPNESS):
         super().__init__()
         if occlusion_temperature <= 0:
             raise ValueError(f"model.occlusion_temperature must be positive (metres), got {occlusion_temperature}")
@@ -105,7 +109,7 @@ class PoseSynthModel(nn.Module):
         self.lifter = DepthLifter() if lifter else None
         self.refiner = DepthLifter(refine_2d=True) if refiner else None
         self.pose_encoder = HeatmapPoseEncoder(image_size, encoder_width, encoder_stages, facing_head=facing_head,
-                                               prior_sigma=heatmap_prior_sigma)
+                                               prior_sigma=heatmap_prior_sigma, readout_sharpness=readout_sharpness)
         self.appearance_encoder = AppearanceEncoder(appearance_channels, appearance_width)
         self.decoder = Decoder(NUM_PARTS, appearance_channels, decoder_width, decoder_levels)
         centre = (image_size - 1) / 2

@@ -32,7 +32,8 @@ def model_kwargs(config: Config) -> dict:
                 decoder_width=m.decoder_width, decoder_levels=m.decoder_levels, focal_ratio=m.focal_ratio,
                 lifter=m.lifter, start_facing=m.start_facing, facing_head=m.facing_head,
                 refiner=m.refiner, occlusion_temperature=m.occlusion_temperature,
-                puppet_extremities=m.puppet_extremities, heatmap_prior_sigma=m.heatmap_prior_sigma)
+                puppet_extremities=m.puppet_extremities, heatmap_prior_sigma=m.heatmap_prior_sigma,
+                readout_sharpness=m.readout_sharpness)
 
 
 def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path, step: int, config: Config,

@@ -241,3 +241,47 @@ def test_a_wider_heatmap_prior_starts_at_the_same_pose_and_pulls_less(tmp_path):
     torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
                tmp_path / "model.pt")
     assert load_model(tmp_path / "model.pt").pose_encoder.prior_sigma == 4.0
+
+
+def test_eval_reads_the_heatmaps_sharper_and_training_does_not(tmp_path):
+    from posesynth.config import load_config
+    from posesynth.models.integral import heatmap_grid
+    from posesynth.models.loading import load_model
+    from posesynth.training.checkpoints import model_kwargs
+    model = _tiny_model(readout_sharpness=4.0)
+    encoder = model.pose_encoder
+    with torch.no_grad():   # no image dependence: each heatmap is its prior, two cells apart by 1 logit
+        encoder.heads.weight.zero_()
+        encoder.heads.bias.zero_()
+        encoder.prior.fill_(-1e4)
+        encoder.prior[:, 2, 3] = 1.0
+        encoder.prior[:, 5, 6] = 0.0
+    grid = heatmap_grid(8, 8, 32, dtype=torch.float32)
+    peak, other = grid[2, 3], grid[5, 6]
+    image = torch.rand(2, 3, 32, 32)
+
+    def expected(k: float) -> torch.Tensor:   # softmax of (k, 0) over the two cells: the expectation
+        w = torch.sigmoid(torch.tensor(k))
+        return w * peak + (1 - w) * other
+
+    with torch.no_grad():
+        trained, read = encoder.train()(image), encoder.eval()(image)
+    torch.testing.assert_close(trained["joints2d"], expected(1.0).expand(2, 17, 2))
+    torch.testing.assert_close(read["joints2d"], expected(4.0).expand(2, 17, 2))
+    # nearer the peak: 0.98 of the mass on it instead of 0.73
+    assert float((read["joints2d"] - peak).norm(dim=-1).max()) < 0.1 * float((peak - other).norm())
+    torch.testing.assert_close(read["heatmaps"].sum(dim=(-2, -1)), torch.ones(2, 17))
+    # the reported pose follows: encode_pose in eval mode draws from the sharper joints
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval().encode_pose(image)["joints2d"], read["joints2d"])
+    with pytest.raises(ValueError, match="readout_sharpness"):
+        _tiny_model(readout_sharpness=0.0)
+    kwargs = model_kwargs(load_config(None, ["model.readout_sharpness=4"]))
+    assert kwargs["readout_sharpness"] == 4.0
+    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
+               tmp_path / "model.pt")
+    assert load_model(tmp_path / "model.pt").pose_encoder.readout_sharpness == 4.0
+    old = {key: value for key, value in kwargs.items() if key != "readout_sharpness"}   # written before the key
+    torch.save({"model_kwargs": old, "state_dict": PoseSynthModel(**old).state_dict(), "step": 0},
+               tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt").pose_encoder.readout_sharpness == 1.0
