@@ -46,7 +46,9 @@ def main() -> None:
     torch.manual_seed(0)
     config = run_config(args.run)
     model = load_model(args.run)
-    start = PoseSynthModel(**{**model_kwargs(config), "refiner": False})  # an untrained refiner is no start
+    # the start as training had it: an untrained refiner is no start, and its prior read sharper
+    # (model.readout_sharpness) would move the joints cut off by the crop's border outwards
+    start = PoseSynthModel(**{**model_kwargs(config), "refiner": False, "readout_sharpness": 1.0})
     start.start_from_pose(mean_pose(canonical_poses(torch.as_tensor(load_poses3d(config.data.poses3d)).float())))
     views = labelled_views(args.data, model.image_size, config.data.margin, args.stride)
     report = diagnose(model, start, views, gap=args.gap, pairs=args.pairs)

@@ -20,18 +20,19 @@ TINY = dict(image_size=32, encoder_width=8, encoder_stages=3, appearance_channel
             decoder_width=8)
 
 
-def _run_folder(path: Path, facing_head: bool) -> Path:
+def _run_folder(path: Path, facing_head: bool, readout_sharpness: float = 1.0) -> Path:
     """A run folder as `posesynth train` leaves it: model.pt, config.yaml and its unpaired poses."""
     path.mkdir()
     torch.manual_seed(0)
-    model = PoseSynthModel(**TINY, facing_head=facing_head)
+    kwargs = {**TINY, "facing_head": facing_head, "readout_sharpness": readout_sharpness}
+    model = PoseSynthModel(**kwargs)
     model.start_from_pose(canonical_tpose())
-    torch.save({"model_kwargs": {**TINY, "facing_head": facing_head}, "state_dict": model.state_dict(), "step": 0},
-               path / "model.pt")
+    torch.nn.init.normal_(model.pose_encoder.heads.weight, std=0.3)   # heatmaps that depend on the image
+    torch.save({"model_kwargs": kwargs, "state_dict": model.state_dict(), "step": 0}, path / "model.pt")
     np.save(path / "poses.npy", sample_poses(clips=2, seed=0).astype(np.float32))
     (path / "config.yaml").write_text("\n".join(
         ["model:", "  image_size: 32", f"  facing_head: {str(facing_head).lower()}",
-         "data:", f"  poses3d: {path / 'poses.npy'}"]) + "\n")
+         f"  readout_sharpness: {readout_sharpness}", "data:", f"  poses3d: {path / 'poses.npy'}"]) + "\n")
     return path
 
 
@@ -53,6 +54,22 @@ def test_the_report_names_every_suspect_and_the_verdict_with_a_facing_head(tmp_p
     if facing_head:
         for key in ("verdict_right_fraction", "head_right_fraction", "verdict_overrides_fraction"):
             assert 0.0 <= report[key] <= 1.0, key
+
+
+def test_the_start_is_read_as_training_started_whatever_the_runs_readout(tmp_path):
+    reports = []
+    for k in (1.0, 4.0):
+        run = _run_folder(tmp_path / f"run{k:g}", False, readout_sharpness=k)
+        out = tmp_path / f"report{k:g}.json"
+        result = subprocess.run([sys.executable, str(SCRIPT), "--run", str(run), "--data", str(HELDOUT), "--stride",
+                                 "8", "--gap", "2", "--pairs", "2", "--json", str(out)],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        reports.append(json.loads(out.read_text()))
+    # the run's own joints move with its readout; the start (the mean pose) does not
+    assert abs(reports[0]["joints2d_error_px"] - reports[1]["joints2d_error_px"]) > 1e-3
+    for key in ("joints2d_error_initial_px", "pa_mpjpe_start"):
+        assert reports[0][key] == pytest.approx(reports[1][key], abs=1e-6), key
 
 
 def test_no_pairs_is_a_one_line_error(tmp_path):
