@@ -173,6 +173,7 @@ class TrainConfig:
     checkpoint_every: int = 500        # steps between checkpoints (and one at the end)
     keep_checkpoints: int = 2          # older checkpoints are deleted
     eval_every: int = 0                # steps between held-out evaluations (0: off; needs data.eval_synthetic)
+    refiner_fit_iterations: int = 0    # after the last step, fit the refiner this many more batches (unpaired poses only)
     init: str | None = None            # start from this run's (or model.pt's) weights, e.g. a pre-trained run
 
 
@@ -301,12 +302,12 @@ AT_LEAST: dict[str, float] = {
     "train.seed": 0, "train.steps": 1, "train.batch_size": 1, "train.grad_accum": 1, "train.lr": 0,
     "train.lr_discriminator": 0, "train.weight_decay": 0, "train.warmup_steps": 0, "train.grad_clip": 0,
     "train.log_every": 1, "train.sample_every": 1, "train.checkpoint_every": 1, "train.keep_checkpoints": 0,
-    "train.eval_every": 0,
+    "train.eval_every": 0, "train.refiner_fit_iterations": 0,
 }
 # loss.* settings that may be negative (an angle below the horizontal)
 SIGNED: tuple[str, ...] = ("loss.imitation_elevation_min_deg", "loss.imitation_elevation_max_deg")
 # Keys that must be strictly positive.
-POSITIVE: tuple[str, ...] = ("data.margin", "model.focal_ratio")
+POSITIVE: tuple[str, ...] = ("data.margin", "model.focal_ratio", "model.readout_sharpness")
 
 
 def check_ranges(config: Config) -> None:
@@ -326,6 +327,9 @@ def check_ranges(config: Config) -> None:
     d, m = config.data, config.model
     if d.labels_fraction > 1:
         raise ConfigError(f"'data.labels_fraction' is a share of the frames, in [0, 1]; got {d.labels_fraction}")
+    if config.train.refiner_fit_iterations and not m.refiner:
+        raise ConfigError("'train.refiner_fit_iterations' fits the refiner after the last step: it needs "
+                          "model.refiner=true (and loss.refining > 0)")
     if config.loss.travel_facing and not config.model.facing_head:
         raise ConfigError("'loss.travel_facing' trains the facing head: set model.facing_head=true, or "
                           "loss.travel_facing=0")

@@ -11,7 +11,7 @@ the decoder-free silhouette term); with a facing head, how often the reconstruct
 the side (``loss.facing_verdict``) and the head itself are right on those pairs. ``docs/learning.md``
 says how to read them.
 
-    python scripts/diagnose_learning.py --run runs/learning/run --data runs/learning/data/heldout
+    python scripts/diagnose_learning.py --run runs/learning/run --data runs/learning/data/heldout [--readout-sharpness K]
 """
 
 from __future__ import annotations
@@ -39,13 +39,19 @@ def main() -> None:
     parser.add_argument("--gap", type=int, default=8, help="source → target gap, in kept frames")
     parser.add_argument("--pairs", type=int, default=48, help="how many same-video pairs test the renderer")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--readout-sharpness", type=float, default=None,
+                        help="read the run's heatmaps at this k instead of its model.readout_sharpness")
     args = parser.parse_args()
     if args.pairs < 1:
         parser.error(f"--pairs must be at least 1, got {args.pairs}")
+    if args.readout_sharpness is not None and args.readout_sharpness <= 0:
+        parser.error(f"--readout-sharpness must be positive, got {args.readout_sharpness}")
 
     torch.manual_seed(0)
     config = run_config(args.run)
     model = load_model(args.run)
+    if args.readout_sharpness is not None:
+        model.pose_encoder.readout_sharpness = args.readout_sharpness
     # the start as training had it: an untrained refiner is no start, and its prior read sharper
     # (model.readout_sharpness) would move the joints cut off by the crop's border outwards
     start = PoseSynthModel(**{**model_kwargs(config), "refiner": False, "readout_sharpness": 1.0})

@@ -12,6 +12,7 @@ logs, checkpoints) is :mod:`posesynth.training.loop`, checkpoints and exact resu
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from pathlib import Path
@@ -38,6 +39,7 @@ from posesynth.training.checkpoints import init_weights, model_kwargs
 from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose, resolve_keypoints, unpaired_poses
 from posesynth.training.loop import lr_factor, make_accelerator, run_loop, start_run
+from posesynth.training.refiner_fit import fit_refiner
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
@@ -241,8 +243,26 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
             d_optimizer.step()
             d_optimizer.zero_grad(set_to_none=True)
 
+    def finish_refiner(values: dict[str, float]) -> None:
+        # The refiner learns from unpaired poses only, one batch a step under the networks' decaying
+        # schedule; more batches after the last step make the reported pose better (BENCHMARKS.md,
+        # "Reading the heatmaps sharper"). A CPU copy is fitted (the sampler draws on the CPU) with
+        # the run's seed, so every process ends with the same weights.
+        refiner = accelerator.unwrap_model(model).refiner
+        fitted = copy.deepcopy(refiner).cpu().float()
+        fit_losses = fit_refiner(fitted, real_poses.cpu(), K=accelerator.unwrap_model(model).K.cpu().float(),
+                                 image_size=m.image_size, iterations=t.refiner_fit_iterations,
+                                 noise_px=losses.refining_noise_px, seed=t.seed, elevation_deg=elevation,
+                                 max_lean_deg=losses.imitation_lean_deg)
+        with torch.no_grad():
+            for mine, new in zip(refiner.parameters(), fitted.parameters()):
+                mine.copy_(new)
+        values["refiner_fit/final_loss"] = sum(fit_losses[-50:]) / len(fit_losses[-50:])
+
     def evaluate_and_sample(step: int, batch: dict, values: dict[str, float]) -> None:
         nonlocal heldout
+        if step == t.steps and t.refiner_fit_iterations:   # the run's end (not a stop_after pause)
+            finish_refiner(values)
         if t.eval_every and data.eval_synthetic and (step % t.eval_every == 0 or step == end):
             if accelerator.is_main_process:  # the others wait: a small held-out set, scored once
                 if heldout is None:  # decoded and cropped once per run, not at every evaluation

@@ -58,11 +58,13 @@ def test_the_report_names_every_suspect_and_the_verdict_with_a_facing_head(tmp_p
 
 def test_the_start_is_read_as_training_started_whatever_the_runs_readout(tmp_path):
     reports = []
-    for k in (1.0, 4.0):
-        run = _run_folder(tmp_path / f"run{k:g}", False, readout_sharpness=k)
-        out = tmp_path / f"report{k:g}.json"
+    for k, read_at in ((1.0, []), (4.0, []), (4.0, ["--readout-sharpness", "1"])):
+        run = tmp_path / f"run{k:g}"
+        if not run.exists():
+            _run_folder(run, False, readout_sharpness=k)
+        out = tmp_path / f"report{len(reports)}.json"
         result = subprocess.run([sys.executable, str(SCRIPT), "--run", str(run), "--data", str(HELDOUT), "--stride",
-                                 "8", "--gap", "2", "--pairs", "2", "--json", str(out)],
+                                 "8", "--gap", "2", "--pairs", "2", "--json", str(out), *read_at],
                                 capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr
         reports.append(json.loads(out.read_text()))
@@ -70,6 +72,9 @@ def test_the_start_is_read_as_training_started_whatever_the_runs_readout(tmp_pat
     assert abs(reports[0]["joints2d_error_px"] - reports[1]["joints2d_error_px"]) > 1e-3
     for key in ("joints2d_error_initial_px", "pa_mpjpe_start"):
         assert reports[0][key] == pytest.approx(reports[1][key], abs=1e-6), key
+    # --readout-sharpness reads a run at another k: the k = 4 run read at 1 is the k = 1 run
+    for key in ("joints2d_error_px", "pa_mpjpe", "joints2d_shape_slope"):
+        assert reports[2][key] == pytest.approx(reports[0][key], abs=1e-6), key
 
 
 def test_no_pairs_is_a_one_line_error(tmp_path):

@@ -185,3 +185,27 @@ def test_the_facing_verdict_trains_with_walk_anchors_and_resumes_exactly(tiny_da
     for step in (3, 4):
         for key in ("loss/total", "loss/facing_verdict", "loss/l1", "loss/travel_facing"):
             assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
+
+def test_the_refiner_is_fitted_further_after_the_last_step_only(tiny_data, tmp_path):
+    from posesynth.models.loading import load_model
+    plain = train(_config(tiny_data, "train.steps=2"), tmp_path / "plain", progress=False)
+    fitted = train(_config(tiny_data, "train.steps=2", "train.refiner_fit_iterations=5"), tmp_path / "fitted",
+                   progress=False)
+    a, b = load_model(plain).state_dict(), load_model(fitted).state_dict()
+    changed = {key for key in a if not torch.equal(a[key], b[key])}
+    # the networks trained alike; only the refiner moved after the last step
+    assert changed and all(key.startswith("refiner.") for key in changed)
+    rows = _rows(fitted)
+    assert "refiner_fit/final_loss" in rows[2] and "refiner_fit/final_loss" not in rows[1]
+    assert math.isfinite(rows[2]["refiner_fit/final_loss"]) and "refiner_fit/final_loss" not in _rows(plain)[2]
+    # a pause (stop_after) is not the end: nothing is fitted until the run completes, and the resumed
+    # run ends with the same refiner as the straight one
+    halves = tmp_path / "halves"
+    train(_config(tiny_data, "train.steps=2", "train.refiner_fit_iterations=5"), halves, stop_after=1, progress=False)
+    assert "refiner_fit/final_loss" not in _rows(halves)[1]
+    train(_config(tiny_data, "train.steps=2", "train.refiner_fit_iterations=5"), halves, resume=True, progress=False)
+    resumed = load_model(halves).state_dict()
+    for key in changed:
+        torch.testing.assert_close(resumed[key], b[key], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="refiner_fit_iterations"):
+        _config(tiny_data, "model.refiner=false", "loss.refining=0", "train.refiner_fit_iterations=5")
