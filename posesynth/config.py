@@ -173,7 +173,7 @@ class TrainConfig:
     checkpoint_every: int = 500        # steps between checkpoints (and one at the end)
     keep_checkpoints: int = 2          # older checkpoints are deleted
     eval_every: int = 0                # steps between held-out evaluations (0: off; needs data.eval_synthetic)
-    refiner_fit_iterations: int = 0    # after the last step, fit the refiner this many more batches (unpaired poses only)
+    refiner_fit_iterations: int = 0    # after the last step, fit the refiner this many more batches
     init: str | None = None            # start from this run's (or model.pt's) weights, e.g. a pre-trained run
 
 

@@ -71,8 +71,8 @@ def timing_config(config: Path, overrides: list[str], steps: int):
     cores) is left out too: it is no part of a step, and a budget in minutes does not count it.
     """
     return load_config(config, [*overrides, f"train.steps={steps}", "loss.imitation_start=1", "train.log_every=5",
-                                "train.eval_every=0", "train.refiner_fit_iterations=0", f"train.sample_every={10 * steps}",
-                                f"train.checkpoint_every={10 * steps}"])
+                                "train.eval_every=0", "train.refiner_fit_iterations=0",
+                                f"train.sample_every={10 * steps}", f"train.checkpoint_every={10 * steps}"])
 
 
 def seconds_per_step(config: Path, overrides: list[str], scratch: Path, steps: int = CALIBRATION_STEPS) -> float:

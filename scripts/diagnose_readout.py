@@ -78,7 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, nargs="+", required=True, help="run folders (or model.pt files)")
     parser.add_argument("--data", type=Path, required=True, help="a labelled synthetic set (posesynth synth output)")
-    parser.add_argument("--poses3d", type=Path, required=True, help="the unpaired poses (.npy) whose mean is the baseline")
+    parser.add_argument("--poses3d", type=Path, required=True,
+                        help="the unpaired poses (.npy) whose mean is the baseline")
     parser.add_argument("--sharpness", type=float, nargs="+", default=[1.0, 2.0, 4.0, 8.0])
     parser.add_argument("--json", type=Path, default=None, help="also write {run: {k: scores}} here")
     args = parser.parse_args()

@@ -36,8 +36,11 @@ from posesynth.training.inputs import canonical_poses  # noqa: E402
 from posesynth.training.refiner_fit import fit_refiner  # noqa: E402
 
 RECIPE = REPO / "configs" / "heatmap_selfsup.yaml"
-# the recipe as it was when the shipped checkpoint was trained: the refiner came later
-OVERRIDES = ("model.facing_head=true", "model.refiner=false", "loss.refining=0")
+# the recipe as it was when the shipped checkpoint was trained: the refiner and its fit after the
+# run came later, and the demo reads its heatmaps as trained (configs/demo.yaml keeps
+# model.readout_sharpness at 1)
+OVERRIDES = ("model.facing_head=true", "model.refiner=false", "loss.refining=0", "train.refiner_fit_iterations=0",
+             "model.readout_sharpness=1")
 
 
 def add_refiner(checkpoint: Path, poses3d: Path, iterations: int, seed: int) -> dict:

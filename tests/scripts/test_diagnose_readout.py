@@ -46,7 +46,8 @@ def test_each_sharpness_is_scored_and_one_is_the_plain_evaluation(tmp_path):
     # k = 1 is the evaluation the trainer logs: the same crops, the same baseline
     model = load_model(checkpoint)
     views = labelled_views(HELDOUT, 32, 1.25)
-    poses = unpaired_poses(load_config(None, [f"data.poses3d={tmp_path / 'poses3d.npy'}"]).data)   # as train() reads them
+    # the unpaired poses as train() reads them
+    poses = unpaired_poses(load_config(None, [f"data.poses3d={tmp_path / 'poses3d.npy'}"]).data)
     poses = torch.as_tensor(poses, dtype=torch.float32)
     plain = score_poses(model, views["crops"], views["truth"], mean_pose=mean_pose(canonical_poses(poses)),
                         joints2d=views["joints2d"])
