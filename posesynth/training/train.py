@@ -254,9 +254,7 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                                  image_size=m.image_size, iterations=t.refiner_fit_iterations,
                                  noise_px=losses.refining_noise_px, seed=t.seed, elevation_deg=elevation,
                                  max_lean_deg=losses.imitation_lean_deg)
-        with torch.no_grad():
-            for mine, new in zip(refiner.parameters(), fitted.parameters()):
-                mine.copy_(new)
+        refiner.load_state_dict(fitted.state_dict())   # copied into the refiner's own device and dtype
         values["refiner_fit/final_loss"] = sum(fit_losses[-50:]) / len(fit_losses[-50:])
 
     def evaluate_and_sample(step: int, batch: dict, values: dict[str, float]) -> None:

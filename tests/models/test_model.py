@@ -13,6 +13,13 @@ def _tiny_model(**kwargs) -> PoseSynthModel:
                           appearance_width=8, decoder_width=8, decoder_levels=3, **kwargs)
 
 
+def _saved_and_loaded(kwargs: dict, path):
+    """A model.pt written with these keyword arguments (fresh weights), loaded back as eval/predict load it."""
+    from posesynth.models.loading import load_model
+    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0}, path)
+    return load_model(path)
+
+
 def test_forward_shapes_and_projection_consistency():
     model = _tiny_model()
     source, target, background = torch.rand(3, 2, 3, 32, 32).unbind(0)
@@ -185,13 +192,10 @@ def test_the_occlusion_temperature_reaches_the_puppet():
 
 def test_the_occlusion_temperature_is_a_config_key_stored_with_the_model(tmp_path):
     from posesynth.config import load_config
-    from posesynth.models.loading import load_model
     from posesynth.training.checkpoints import model_kwargs
     kwargs = model_kwargs(load_config(None, ["model.occlusion_temperature=1000"]))
     assert kwargs["occlusion_temperature"] == 1000.0
-    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
-               tmp_path / "model.pt")
-    assert load_model(tmp_path / "model.pt").occlusion_temperature == 1000.0
+    assert _saved_and_loaded(kwargs, tmp_path / "model.pt").occlusion_temperature == 1000.0
 
 
 def test_the_puppets_hands_and_feet_are_a_config_key_stored_with_the_model(tmp_path):
@@ -218,7 +222,6 @@ def test_the_puppets_hands_and_feet_are_a_config_key_stored_with_the_model(tmp_p
 def test_a_wider_heatmap_prior_starts_at_the_same_pose_and_pulls_less(tmp_path):
     from posesynth.config import load_config
     from posesynth.geometry import project
-    from posesynth.models.loading import load_model
     from posesynth.training.checkpoints import model_kwargs
     pose = canonical_tpose()
     target = project(pose + torch.tensor([0.0, 0.0, _tiny_model().nominal_depth]), _tiny_model().K)
@@ -238,15 +241,12 @@ def test_a_wider_heatmap_prior_starts_at_the_same_pose_and_pulls_less(tmp_path):
         _tiny_model(heatmap_prior_sigma=0.0)
     kwargs = model_kwargs(load_config(None, ["model.heatmap_prior_sigma=4"]))
     assert kwargs["heatmap_prior_sigma"] == 4.0
-    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
-               tmp_path / "model.pt")
-    assert load_model(tmp_path / "model.pt").pose_encoder.prior_sigma == 4.0
+    assert _saved_and_loaded(kwargs, tmp_path / "model.pt").pose_encoder.prior_sigma == 4.0
 
 
 def test_eval_reads_the_heatmaps_sharper_and_training_does_not(tmp_path):
     from posesynth.config import load_config
     from posesynth.models.integral import heatmap_grid
-    from posesynth.models.loading import load_model
     from posesynth.training.checkpoints import model_kwargs
     model = _tiny_model(readout_sharpness=4.0)
     encoder = model.pose_encoder
@@ -278,10 +278,6 @@ def test_eval_reads_the_heatmaps_sharper_and_training_does_not(tmp_path):
         _tiny_model(readout_sharpness=0.0)
     kwargs = model_kwargs(load_config(None, ["model.readout_sharpness=4"]))
     assert kwargs["readout_sharpness"] == 4.0
-    torch.save({"model_kwargs": kwargs, "state_dict": PoseSynthModel(**kwargs).state_dict(), "step": 0},
-               tmp_path / "model.pt")
-    assert load_model(tmp_path / "model.pt").pose_encoder.readout_sharpness == 4.0
+    assert _saved_and_loaded(kwargs, tmp_path / "model.pt").pose_encoder.readout_sharpness == 4.0
     old = {key: value for key, value in kwargs.items() if key != "readout_sharpness"}   # written before the key
-    torch.save({"model_kwargs": old, "state_dict": PoseSynthModel(**old).state_dict(), "step": 0},
-               tmp_path / "old.pt")
-    assert load_model(tmp_path / "old.pt").pose_encoder.readout_sharpness == 1.0
+    assert _saved_and_loaded(old, tmp_path / "old.pt").pose_encoder.readout_sharpness == 1.0
