@@ -134,6 +134,7 @@ class LossConfig:
     imitation_elevation_min_deg: float = 0.0  # the sampled views' camera elevation range (degrees, + = above
     imitation_elevation_max_deg: float = 0.0  # the person, looking down), for imitation, lifter and refiner
     imitation_lean_deg: float = 20.0   # the sampled bodies' own forward/backward lean, ± degrees
+    imitation_side_open: bool = False  # score each painting against the better of its truth and mirror reading
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
     travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
     facing_verdict: float = 0.0        # draw each pair with the side its reconstruction prefers; the head learns it
@@ -147,7 +148,8 @@ class LossConfig:
 # the fields of LossConfig that tune a term rather than weigh one; every other field is a term's weight
 LOSS_SETTINGS: tuple[str, ...] = ("lpips_net", "lpips_backbone", "lpips_linear", "foreground_boost", "imitation_flat",
                                   "imitation_warped", "imitation_start", "imitation_elevation_min_deg",
-                                  "imitation_elevation_max_deg", "imitation_lean_deg", "refining_noise_px",
+                                  "imitation_elevation_max_deg", "imitation_lean_deg", "imitation_side_open",
+                                  "refining_noise_px",
                                   "facing_verdict_start", "facing_verdict_margin")
 # the one list of loss-term names: compute_losses returns (and the logs show) ``loss/<name>`` for these
 LOSS_TERMS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossConfig) if f.name not in LOSS_SETTINGS)

@@ -29,7 +29,8 @@ from posesynth.render.puppet import foreground_mask
 def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
                    weights: dict[str, float],
                    foreground_boost: float = 4.0, lpips_options: dict | None = None,
-                   crop_K: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                   crop_K: torch.Tensor | None = None,
+                   imitation_side_open: bool = False) -> dict[str, torch.Tensor]:
     """The pose-encoder / generator side losses of one batch.
 
     Args:
@@ -49,6 +50,8 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
         crop_K: (3, 3) the model's crop-camera intrinsics, pixels, for the heading-search term.
+        imitation_side_open: the imitation term forgives a painting read with the other side
+            (``loss.imitation_side_open``, :func:`~posesynth.losses.imitation.imitation_loss`).
     Returns:
         name → scalar tensor for every term with a non-zero weight, plus ``total``.
     """
@@ -99,7 +102,7 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
     if weights.get("imitation", 0) and "imitation_joints2d" in outputs:
         terms["imitation"] = imitation_loss(outputs["imitation_joints2d"], outputs["imitation_pose_camera"],
                                             outputs["imitation_true2d"], outputs["imitation_true_pose"],
-                                            target.shape[-1])
+                                            target.shape[-1], side_open=imitation_side_open)
     if weights.get("equivariance", 0) and "warped_joints2d" in outputs:
         terms["equivariance"] = equivariance_loss(outputs["warped_joints2d"], outputs["joints2d"], outputs["warp"],
                                                   target.shape[-1])

@@ -223,7 +223,8 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
             outputs.update(multiview_outputs(accelerator.unwrap_model(model), outputs, batch, synthesize=True))
         last["outputs"] = outputs
         return compute_losses(outputs, batch, weights=weights, foreground_boost=losses.foreground_boost,
-                              lpips_options=lpips_options, crop_K=accelerator.unwrap_model(model).K)
+                              lpips_options=lpips_options, crop_K=accelerator.unwrap_model(model).K,
+                              imitation_side_open=losses.imitation_side_open)
 
     def walk_anchor(batch: dict):
         """With both facing terms on, the walking direction's label decides the pairs it labels."""

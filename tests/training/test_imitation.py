@@ -10,11 +10,12 @@ import torch
 from posesynth.config import ConfigError, load_config
 
 from posesynth.geometry import project
+from posesynth.losses.combine import compute_losses
 from posesynth.losses.imitation import imitation_loss
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.paint import paint_warped_parts, observed_foreground, paint_parts, part_colours
-from posesynth.skeleton import canonical_tpose
+from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose
 from posesynth.synth.dataset import generate_dataset
 from posesynth.training.imitation_views import CROP_FILL, sample_views
 from posesynth.training.train import train
@@ -74,12 +75,48 @@ def test_imitation_loss_closed_form():
     one_joint[:, 5, 1] += 0.17                                       # 0.17 m on 1 of 17 joints
     assert imitation_loss(true2d, one_joint, true2d, true3d, 32) == pytest.approx(0.01, abs=1e-3)
 
+def test_imitation_loss_side_open_forgives_the_mirror_reading_only():
+    torch.manual_seed(0)
+    true2d, true3d = 64 * torch.rand(3, 17, 2), torch.rand(3, 17, 3)
+    flip = list(FLIP_PERMUTATION)
+    rel = true3d - true3d[:, :1]
+    mirror2d, mirror3d = true2d[:, flip], rel[:, flip] * torch.tensor([1.0, 1.0, -1.0])  # the other facing
+    assert imitation_loss(mirror2d, mirror3d, true2d, true3d, 64, side_open=True) < 1e-3
+    assert imitation_loss(true2d, true3d, true2d, true3d, 64, side_open=True) < 1e-3
+    assert imitation_loss(mirror2d, mirror3d, true2d, true3d, 64) > 0.05          # closed side: an error
+    # names swapped but depths not reflected is neither reading
+    assert imitation_loss(mirror2d, rel[:, flip], true2d, true3d, 64, side_open=True) > 0.01
+    # per sample: one truth-read and one mirror-read sample both score zero; a midway reading does not
+    mixed2d, mixed3d = torch.cat([true2d[:1], mirror2d[1:2]]), torch.cat([rel[:1], mirror3d[1:2]])
+    assert imitation_loss(mixed2d, mixed3d, true2d[:2], true3d[:2], 64, side_open=True) < 1e-3
+    midway = imitation_loss((true2d + mirror2d) / 2, (rel + mirror3d) / 2, true2d, true3d, 64, side_open=True)
+    assert midway > 0.01
+
+
+def test_compute_losses_passes_the_side_open_setting_to_the_imitation_term():
+    torch.manual_seed(1)
+    true2d, true3d = 64 * torch.rand(2, 17, 2), torch.rand(2, 17, 3)
+    rel = true3d - true3d[:, :1]
+    flip = list(FLIP_PERMUTATION)
+    outputs = {"synthesis": torch.zeros(2, 3, 64, 64), "imitation_joints2d": true2d[:, flip],
+               "imitation_pose_camera": rel[:, flip] * torch.tensor([1.0, 1.0, -1.0]),
+               "imitation_true2d": true2d, "imitation_true_pose": true3d}
+    batch = {"target": torch.zeros(2, 3, 64, 64), "background": torch.zeros(2, 3, 64, 64)}
+    closed = compute_losses(outputs, batch, weights={"imitation": 1.0})["imitation"]
+    opened = compute_losses(outputs, batch, weights={"imitation": 1.0}, imitation_side_open=True)["imitation"]
+    assert opened < 1e-3 < 0.05 < closed
+
+
 def test_imitation_loss_gradcheck():
     torch.manual_seed(0)
     args = [torch.randn(1, 3, 2, dtype=torch.float64, requires_grad=True),
             torch.randn(1, 3, 3, dtype=torch.float64, requires_grad=True)]
     truth = (torch.randn(1, 3, 2, dtype=torch.float64), torch.randn(1, 3, 3, dtype=torch.float64))
     assert torch.autograd.gradcheck(lambda a, b: imitation_loss(a, b, *truth, 8.0), args)
+    truth17 = (torch.randn(2, 17, 2, dtype=torch.float64), torch.randn(2, 17, 3, dtype=torch.float64))
+    args17 = [torch.randn(2, 17, 2, dtype=torch.float64, requires_grad=True),
+              torch.randn(2, 17, 3, dtype=torch.float64, requires_grad=True)]
+    assert torch.autograd.gradcheck(lambda a, b: imitation_loss(a, b, *truth17, 8.0, side_open=True), args17)
 
 def test_model_paints_the_sampled_pose_and_encodes_it_again():
     torch.manual_seed(0)
@@ -161,6 +198,17 @@ def test_heatmap_encoder_with_imitation_trains_and_resumes_exactly(tiny_data, tm
         for key in ("loss/total", "loss/imitation", "loss/lifting", "loss/l1", "loss/equivariance", "loss/travel_facing",
                     "loss/refining"):
             assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
+
+def test_side_open_imitation_reaches_the_training_loop(tiny_data, tmp_path):
+    # step 2 is the first imitation step: both runs have the same weights and paintings there, and
+    # the side-open term takes per painting the smaller of the closed term's error and another
+    plain = ("train.steps=2", "model.facing_head=false", "loss.travel_facing=0")  # the head would give the true side
+    closed = _rows(train(_config(tiny_data, *plain), tmp_path / "closed", progress=False))
+    opened = _rows(train(_config(tiny_data, *plain, "loss.imitation_side_open=true"), tmp_path / "open",
+                         progress=False))
+    assert opened[1]["loss/total"] == pytest.approx(closed[1]["loss/total"], rel=1e-6)
+    assert opened[2]["loss/imitation"] < closed[2]["loss/imitation"]
+
 
 def test_facing_verdict_needs_the_facing_head(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="facing_verdict"):
