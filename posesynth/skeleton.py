@@ -104,6 +104,21 @@ def flip_pose(pose: torch.Tensor) -> torch.Tensor:
     return flipped
 
 
+def mirror_interpretation(joints2d: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The other body with the same 2D skeleton: left↔right names swapped, depths reflected about the root.
+
+    The same image points seen with the other facing (exact for the 2D; for the depths, under weak
+    perspective).
+
+    Args:
+        joints2d: (N, 17, 2) crop pixels. depth: (N, 17) camera depth (or root-relative depth), metres.
+    Returns:
+        (N, 17, 2) the same points under their mirror names, (N, 17) metres.
+    """
+    perm = list(FLIP_PERMUTATION)
+    return joints2d[:, perm], (2 * depth[:, :1] - depth)[:, perm]
+
+
 SIDE_PAIRS: tuple[tuple[int, int], ...] = ((1, 4), (14, 11))  # (right, left) hips and shoulders
 
 

@@ -66,10 +66,10 @@ from posesynth.models.decoder import Decoder
 from posesynth.models.loading import load_model
 from posesynth.models.model import PoseSynthModel
 from posesynth.render.puppet import NUM_PARTS, PART_NAMES, foreground_mask, render_part_maps
-from posesynth.skeleton import facing_side
+from posesynth.skeleton import facing_side, mirror_interpretation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from diagnose_occlusion import mirror_interpretation, other_frames  # noqa: E402
+from diagnose_occlusion import other_frames  # noqa: E402
 from diagnose_oracle_decoder import sample_pairs  # noqa: E402
 
 FRONT_BACK_PARTS: tuple[str, ...] = ("lower_torso", "upper_torso", "head")

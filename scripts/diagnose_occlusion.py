@@ -34,19 +34,7 @@ from einops import rearrange
 from posesynth.evaluation.synthetic import labelled_views
 from posesynth.render.paint import observed_foreground, paint_parts, part_colours
 from posesynth.render.puppet import render_part_maps
-from posesynth.skeleton import FLIP_PERMUTATION, facing_side
-
-
-def mirror_interpretation(joints2d: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The other body with the same 2D skeleton: left↔right names swapped, depths reflected about the root.
-
-    Args:
-        joints2d: (N, 17, 2) crop pixels. depth: (N, 17) camera depth, metres.
-    Returns:
-        (N, 17, 2) the same points under their mirror names, (N, 17) metres.
-    """
-    perm = list(FLIP_PERMUTATION)
-    return joints2d[:, perm], (2 * depth[:, :1] - depth)[:, perm]
+from posesynth.skeleton import FLIP_PERMUTATION, facing_side, mirror_interpretation
 
 
 def other_frames(video: torch.Tensor, offset: int) -> torch.Tensor:

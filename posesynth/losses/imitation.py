@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posesynth.skeleton import FLIP_PERMUTATION
+from posesynth.skeleton import FLIP_PERMUTATION, mirror_interpretation
 
 
 def imitation_loss(pred2d: torch.Tensor, pred_pose: torch.Tensor, true2d: torch.Tensor, true_pose: torch.Tensor,
@@ -44,9 +44,9 @@ def imitation_loss(pred2d: torch.Tensor, pred_pose: torch.Tensor, true2d: torch.
 
     loss = per_sample(true2d, true_rel)
     if side_open:
-        flip = list(FLIP_PERMUTATION)
-        mirrored_rel = true_rel[:, flip] * true_rel.new_tensor([1.0, 1.0, -1.0])
-        loss = torch.minimum(loss, per_sample(true2d[:, flip], mirrored_rel))
+        mirrored2d, mirrored_depth = mirror_interpretation(true2d, true_rel[..., 2])
+        mirrored_rel = torch.cat([true_rel[:, list(FLIP_PERMUTATION), :2], mirrored_depth[..., None]], dim=-1)
+        loss = torch.minimum(loss, per_sample(mirrored2d, mirrored_rel))
     return loss.mean()
 
 
