@@ -43,6 +43,13 @@ teaches itself the side climb from where the walks left it, or drift to a labell
 The held-out numbers are logged at every fifth of the run (the curve, in ``--json``).
 ``--run RUN`` trains nothing and scores a trained run's own
 appearance encoder and decoder the same way (DATA needs only heldout/ then).
+
+``--skeleton-from RUN`` draws every puppet, in training and held out, from a trained run's own 2D
+joints and depths (eval mode, :meth:`~posesynth.models.model.PoseSynthModel.encode_pose`) instead
+of the truth, each frame given the labelling of that skeleton nearer the true 2D (its frontal
+drawing, or its mirror interpretation where the person faces away): the teachers above then
+act on the encoder's skeleton. With ``--self-teach 0`` it asks whether the decoder's verdict
+can find the side from the 2D an encoder actually reaches, not only from the exact one.
 """
 
 from __future__ import annotations
@@ -153,6 +160,40 @@ class TrainedPainter(torch.nn.Module):
         appearance = self.model.appearance_encoder(source, source_maps[:, :-1])
         return self.model.decoder(target_maps, appearance, background,
                                   coverage=foreground_mask(target_maps))["image"]
+
+
+@torch.no_grad()
+def use_predicted_skeleton(model: PoseSynthModel, views: dict[str, torch.Tensor], chunk: int = 256) -> float:
+    """Replace ``views``' 2D joints and depths by a trained run's, each labelled with its true side.
+
+    The run's encoder draws a skeleton F per frame (its own labelling, in practice everyone facing
+    the camera); F and its mirror interpretation M (:func:`~posesynth.skeleton.mirror_interpretation`)
+    are the two bodies that skeleton can be. The one whose 2D joints are nearer the true ones
+    replaces the truth, so that the script's "truth" is the encoder's skeleton with the right side
+    and its "mirror" the same skeleton with the wrong one. ``focal`` becomes the model's, the focal
+    its depths are in.
+
+    Args:
+        model: a trained run's model (put in eval mode: the reported readout).
+        views: :func:`as_tensors`' dict, changed in place: ``joints2d`` (N, 17, 2) crop pixels,
+            ``depth`` (N, 17) metres, ``focal`` (N,) pixels.
+    Returns:
+        the mean distance of the relabelled skeleton's joints from the true ones, crop pixels.
+    """
+    model.eval()
+    joints2d, depth = [], []
+    for images in views["image"].split(chunk):
+        out = model.encode_pose(images)
+        joints2d.append(out["joints2d"])
+        depth.append(out["depth"])
+    joints2d, depth = torch.cat(joints2d), torch.cat(depth)
+    other2d, other_depth = mirror_interpretation(joints2d, depth)
+    error, other_error = ((points - views["joints2d"]).norm(dim=-1).mean(dim=-1) for points in (joints2d, other2d))
+    mirrored = other_error < error
+    views["joints2d"] = torch.where(mirrored[:, None, None], other2d, joints2d)
+    views["depth"] = torch.where(mirrored[:, None], other_depth, depth)
+    views["focal"] = torch.full_like(views["focal"], float(model.focal))
+    return float(torch.minimum(error, other_error).mean())
 
 
 def as_tensors(views: dict) -> dict[str, torch.Tensor]:
@@ -405,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", choices=("plain", "split"), default=["plain", "split"])
     parser.add_argument("--run", type=Path, default=None,
                         help="score a trained run's own decoder (a run folder or model.pt) instead of training any")
+    parser.add_argument("--skeleton-from", type=Path, default=None, metavar="RUN",
+                        help="draw every puppet from this trained run's 2D joints and depths, each frame with its "
+                             "true side, instead of the truth")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -415,9 +459,19 @@ def main(argv: list[str] | None = None) -> int:
         size = args.size if trained is None else trained.model.image_size
         train = None if trained else as_tensors(labelled_views(args.data / "train", size, 1.25, stride=args.stride))
         held = as_tensors(labelled_views(args.data / "heldout", size, 1.25, stride=2))
+        skeleton = None if args.skeleton_from is None else load_model(args.skeleton_from)
     except (FileNotFoundError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if skeleton is not None:
+        if skeleton.image_size != size:
+            print(f"error: {args.skeleton_from} predicts {skeleton.image_size} px crops; pass --size "
+                  f"{skeleton.image_size}", file=sys.stderr)
+            return 2
+        for name, views in (("training", train), ("held-out", held)):
+            if views is not None:
+                log(f"{name} puppets from {args.skeleton_from}: "
+                    f"{use_predicted_skeleton(skeleton, views):.2f} px from the truth with the side open")
     toward = float((facing_side(held["joints2d"]) < 0).float().mean())
     log(f"{0 if train is None else len(train['image'])} training frames; {len(held['image'])} held-out frames, "
         f"{toward:.1%} facing the camera")

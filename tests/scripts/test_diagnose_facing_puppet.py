@@ -226,3 +226,57 @@ def test_the_script_self_teaches_on_real_clips_and_writes_the_curve(tmp_path):
     first, second = report["curves"]["plain"]
     assert "verdict_right_target" not in first and 0.0 <= second["verdict_right_target"] <= 1.0
     assert 0.0 <= second["truth_beats_mirror"] <= 1.0 and "verdict gave the true side" in result.stdout
+
+
+class _FixedEncoder(torch.nn.Module):
+    """A stand-in run whose encoder draws one frontal skeleton for every image (the recipe's habit)."""
+
+    image_size = 16
+    focal = 50.0
+
+    def encode_pose(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        joints = _frontal_skeleton().expand(len(image), 17, 2).clone()
+        depth = torch.linspace(4.0, 5.0, 17).expand(len(image), 17).clone()
+        return {"joints2d": joints, "depth": depth}
+
+
+def test_the_predicted_skeleton_replaces_the_truth_with_its_labelling_nearer_the_true_side():
+    mod = _module()
+    frontal = _frontal_skeleton()[0]
+    depth = torch.linspace(4.0, 5.0, 17)[None]
+    mirror2d, mirror_depth = mod.mirror_interpretation(frontal[None], depth)
+    # frame 0 truly faces the camera, 1 px off the drawing; frame 1 faces away (the drawing's mirror)
+    truth = torch.stack([frontal + torch.tensor([1.0, 0.0]), mirror2d[0]])
+    views = {"image": torch.rand(2, 3, 16, 16), "joints2d": truth.clone(), "depth": torch.ones(2, 17),
+             "focal": torch.tensor([30.0, 40.0])}
+    error = mod.use_predicted_skeleton(_FixedEncoder(), views)
+    assert error == 0.5  # 1 px and 0 px from the truth
+    assert torch.equal(views["joints2d"][0], frontal) and torch.equal(views["depth"][0], depth[0])
+    assert torch.equal(views["joints2d"][1], mirror2d[0]) and torch.equal(views["depth"][1], mirror_depth[0])
+    assert torch.equal(views["focal"], torch.full((2,), 50.0))
+    # the script's "true side" now follows the truth: facing the camera, then away
+    assert (mod.facing_side(views["joints2d"]) < 0).tolist() == [True, False]
+
+
+def test_the_script_self_teaches_on_a_runs_own_skeleton(tmp_path):
+    data = _demo_data(tmp_path)
+    out = tmp_path / "skeleton.json"
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--skeleton-from",
+                             str(DEMO / "checkpoint.pt"), "--steps", "2", "--batch", "4", "--stride", "8",
+                             "--min-gap", "1", "--variants", "plain", "--self-teach", "0", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "puppets from" in line]
+    assert len(lines) == 2  # training and held-out skeletons, each with its distance from the truth
+    for line in lines:
+        assert 0.0 < float(line.split(": ")[1].split(" px")[0]) < 10.0
+    (row,) = json.loads(out.read_text())["variants"].values()
+    assert 0.0 <= row["truth_beats_mirror"] <= 1.0
+
+
+def test_a_skeleton_run_of_another_crop_size_is_a_one_line_error(tmp_path):
+    data = _demo_data(tmp_path)
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--size", "32", "--skeleton-from",
+                             str(DEMO / "checkpoint.pt"), "--stride", "8"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "--size 64" in result.stderr
