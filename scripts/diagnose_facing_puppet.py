@@ -457,17 +457,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trained = None if args.run is None else TrainedPainter(load_model(args.run))
         size = args.size if trained is None else trained.model.image_size
+        skeleton = None if args.skeleton_from is None else load_model(args.skeleton_from)
+        if skeleton is not None and skeleton.image_size != size:
+            raise ConfigError(f"{args.skeleton_from} predicts {skeleton.image_size} px crops; pass --size "
+                              f"{skeleton.image_size}")
         train = None if trained else as_tensors(labelled_views(args.data / "train", size, 1.25, stride=args.stride))
         held = as_tensors(labelled_views(args.data / "heldout", size, 1.25, stride=2))
-        skeleton = None if args.skeleton_from is None else load_model(args.skeleton_from)
     except (FileNotFoundError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if skeleton is not None:
-        if skeleton.image_size != size:
-            print(f"error: {args.skeleton_from} predicts {skeleton.image_size} px crops; pass --size "
-                  f"{skeleton.image_size}", file=sys.stderr)
-            return 2
         for name, views in (("training", train), ("held-out", held)):
             if views is not None:
                 log(f"{name} puppets from {args.skeleton_from}: "
@@ -481,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"run {args.run}: " + summary(row))
     for split in (variant == "split" for variant in ([] if trained else args.variants)):
         name = "front/back split" if split else "plain"
-        log(f"{name} puppet: training the decoder on true puppets")
+        log(f"{name} puppet: training the decoder on puppets drawn from "
+            f"{'the truth' if skeleton is None else args.skeleton_from}")
         torch.manual_seed(args.seed)
         painter = Painter(split, decoder_width=args.decoder_width)
         curve = train_painter(painter, train, steps=args.steps, batch=args.batch, lr=args.lr, min_gap=args.min_gap,
