@@ -50,6 +50,9 @@ of the truth, each frame given the labelling of that skeleton nearer the true 2D
 drawing, or its mirror interpretation where the person faces away): the teachers above then
 act on the encoder's skeleton. With ``--self-teach 0`` it asks whether the decoder's verdict
 can find the side from the 2D an encoder actually reaches, not only from the exact one.
+``--noise-px S`` instead adds Gaussian noise of standard deviation S pixels per coordinate to the
+true 2D joints, drawn once per frame (an encoder's errors stay with a frame): is it the 2D's
+imprecision that stops the loop, or the encoder's frontal drawing?
 """
 
 from __future__ import annotations
@@ -194,6 +197,22 @@ def use_predicted_skeleton(model: PoseSynthModel, views: dict[str, torch.Tensor]
     views["depth"] = torch.where(mirrored[:, None], other_depth, depth)
     views["focal"] = torch.full_like(views["focal"], float(model.focal))
     return float(torch.minimum(error, other_error).mean())
+
+
+def add_frame_noise(views: dict[str, torch.Tensor], sigma_px: float, seed: int) -> float:
+    """Move every frame's true 2D joints by Gaussian noise, once: the imprecision of an encoder's 2D.
+
+    Args:
+        views: :func:`as_tensors`' dict, ``joints2d`` (N, 17, 2) crop pixels changed in place.
+        sigma_px: standard deviation per coordinate, crop pixels.
+        seed: the noise's generator seed.
+    Returns:
+        the mean distance of the moved joints from the true ones, crop pixels (≈ σ·√(π/2)).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    noise = sigma_px * torch.randn(views["joints2d"].shape, generator=generator)
+    views["joints2d"] = views["joints2d"] + noise
+    return float(noise.norm(dim=-1).mean())
 
 
 def as_tensors(views: dict) -> dict[str, torch.Tensor]:
@@ -449,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skeleton-from", type=Path, default=None, metavar="RUN",
                         help="draw every puppet from this trained run's 2D joints and depths, each frame with its "
                              "true side, instead of the truth")
+    parser.add_argument("--noise-px", type=float, default=0.0, metavar="S",
+                        help="add Gaussian noise of S px per coordinate to the true 2D joints, once per frame")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -471,6 +492,11 @@ def main(argv: list[str] | None = None) -> int:
             if views is not None:
                 log(f"{name} puppets from {args.skeleton_from}: "
                     f"{use_predicted_skeleton(skeleton, views):.2f} px from the truth with the side open")
+    if args.noise_px > 0:
+        for offset, (name, views) in enumerate((("training", train), ("held-out", held))):
+            if views is not None:
+                moved = add_frame_noise(views, args.noise_px, args.seed + 1000 * (offset + 1))
+                log(f"{name} puppets moved {moved:.2f} px from the truth by noise")
     toward = float((facing_side(held["joints2d"]) < 0).float().mean())
     log(f"{0 if train is None else len(train['image'])} training frames; {len(held['image'])} held-out frames, "
         f"{toward:.1%} facing the camera")
@@ -481,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     for split in (variant == "split" for variant in ([] if trained else args.variants)):
         name = "front/back split" if split else "plain"
         log(f"{name} puppet: training the decoder on puppets drawn from "
-            f"{'the truth' if skeleton is None else args.skeleton_from}")
+            f"{'the truth' if skeleton is None else args.skeleton_from}"
+            f"{f' plus {args.noise_px} px of noise' if args.noise_px > 0 else ''}")
         torch.manual_seed(args.seed)
         painter = Painter(split, decoder_width=args.decoder_width)
         curve = train_painter(painter, train, steps=args.steps, batch=args.batch, lr=args.lr, min_gap=args.min_gap,

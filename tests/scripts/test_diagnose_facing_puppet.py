@@ -220,8 +220,11 @@ def test_the_script_self_teaches_on_real_clips_and_writes_the_curve(tmp_path):
     out = tmp_path / "self_teach.json"
     result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--size", "32", "--steps", "2",
                              "--batch", "4", "--stride", "8", "--min-gap", "1", "--variants", "plain",
-                             "--self-teach", "1", "--json", str(out)], capture_output=True, text=True, timeout=600)
+                             "--self-teach", "1", "--noise-px", "1", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    moved = [line for line in result.stdout.splitlines() if "moved" in line]
+    assert len(moved) == 2 and all(0.5 < float(line.split("moved ")[1].split(" px")[0]) < 2.5 for line in moved)
     report = json.loads(out.read_text())
     first, second = report["curves"]["plain"]
     assert "verdict_right_target" not in first and 0.0 <= second["verdict_right_target"] <= 1.0
@@ -280,3 +283,16 @@ def test_a_skeleton_run_of_another_crop_size_is_a_one_line_error(tmp_path):
                              str(DEMO / "checkpoint.pt"), "--stride", "8"], capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--size 64" in result.stderr
+
+
+def test_frame_noise_is_drawn_once_per_frame_with_the_rayleigh_mean():
+    mod = _module()
+    truth = torch.zeros(4000, 17, 2)
+    views = {"joints2d": truth.clone()}
+    moved = mod.add_frame_noise(views, 2.0, seed=3)
+    # the length of a 2D Gaussian step of σ per coordinate is Rayleigh: mean σ·√(π/2)
+    assert abs(moved - 2.0 * (torch.pi / 2) ** 0.5) < 0.02
+    again = {"joints2d": truth.clone()}
+    mod.add_frame_noise(again, 2.0, seed=3)
+    assert torch.equal(views["joints2d"], again["joints2d"])  # the same seed, the same noise
+    assert views["joints2d"].std(dim=(0, 1)).sub(2.0).abs().max() < 0.05
