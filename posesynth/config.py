@@ -135,6 +135,8 @@ class LossConfig:
     imitation_elevation_max_deg: float = 0.0  # the person, looking down), for imitation, lifter and refiner
     imitation_lean_deg: float = 20.0   # the sampled bodies' own forward/backward lean, ± degrees
     imitation_side_open: bool = False  # score each painting against the better of its truth and mirror reading
+    imitation_face: bool = False       # flat paintings' heads show a face for the sampled facing; scored with their side
+    imitation_facing: float = 0.0      # the facing head learns the side of the paintings that show a face
     equivariance: float = 0.0          # 2D joints must follow a random similarity warp of the frame's person
     travel_facing: float = 0.0         # a pair's walking direction (feet moving down/up the image) labels its facing
     facing_verdict: float = 0.0        # draw each pair with the side its reconstruction prefers; the head learns it
@@ -149,6 +151,7 @@ class LossConfig:
 LOSS_SETTINGS: tuple[str, ...] = ("lpips_net", "lpips_backbone", "lpips_linear", "foreground_boost", "imitation_flat",
                                   "imitation_warped", "imitation_start", "imitation_elevation_min_deg",
                                   "imitation_elevation_max_deg", "imitation_lean_deg", "imitation_side_open",
+                                  "imitation_face",
                                   "refining_noise_px",
                                   "facing_verdict_start", "facing_verdict_margin")
 # the one list of loss-term names: compute_losses returns (and the logs show) ``loss/<name>`` for these
@@ -341,6 +344,12 @@ def check_ranges(config: Config) -> None:
     if not config.loss.facing_verdict_margin < 1:
         raise ConfigError(f"'loss.facing_verdict_margin' is a share of the head's reconstruction error, in [0, 1); "
                           f"got {config.loss.facing_verdict_margin}")
+    if config.loss.imitation_face and not config.loss.imitation_flat:
+        raise ConfigError("'loss.imitation_face' draws faces on the flat imitation paintings, and there are none: "
+                          "set loss.imitation_flat above 0 (the recipe uses 0.5) or loss.imitation_face=false")
+    if config.loss.imitation_facing and not (config.model.facing_head and config.loss.imitation_face):
+        raise ConfigError("'loss.imitation_facing' trains the facing head on paintings that show a face: set "
+                          "model.facing_head=true and loss.imitation_face=true, or loss.imitation_facing=0")
     if config.loss.imitation_flat + config.loss.imitation_warped > 1:
         raise ConfigError(f"'loss.imitation_flat' and 'loss.imitation_warped' are shares of the imitation paintings: "
                           f"together at most 1; got {config.loss.imitation_flat} + {config.loss.imitation_warped}")

@@ -10,6 +10,15 @@ held-out set keeps every motion, so the number says whether what is learnt there
 
     python scripts/diagnose_facing.py --train DATA/train --heldout DATA/heldout [--size 64] [--steps 3000]
         [--motions walking] [--json OUT]
+    python scripts/diagnose_facing.py --train DATA/train --heldout DATA/heldout --paintings DATA/poses3d.npy [--no-face]
+
+``--paintings POSES`` trains on no real crop and no facing label of one: only on flat paintings of
+sampled unpaired poses (the imitation cycle's, :mod:`posesynth.render.paint`) whose heads show a
+face for the sampled facing (:mod:`posesynth.render.face`; ``--no-face`` leaves it out, a
+control), labelled with the sampled pose's own facing. Each painting takes its part colours from a
+training crop under that crop's true puppet, as an encoder that finds the joints would pool them,
+over that crop's background plate. The held-out score then says whether the painted face teaches
+a facing that holds for real people.
 
 Prints, per evaluation: training crops seen, held-out accuracy, accuracy on the clearer half
 (hips and shoulders furthest from profile) and the majority-class share (what always answering
@@ -33,8 +42,15 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from posesynth.data.poses3d import load_poses3d
 from posesynth.evaluation.synthetic import labelled_views, load_labelled_set
+from posesynth.geometry import intrinsics, project
+from posesynth.render.face import face_anchor, face_palette, head_colours
+from posesynth.render.paint import paint_parts, part_colours
+from posesynth.render.puppet import render_part_maps
 from posesynth.skeleton import facing_side
+from posesynth.training.imitation_views import sample_views
+from posesynth.training.inputs import canonical_poses
 
 
 def facing_labels(truth: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,6 +100,45 @@ def window_mean(values: torch.Tensor, video: torch.Tensor, width: int) -> torch.
     return out
 
 
+class Paintings:
+    """Flat paintings of sampled unpaired poses in real people's colours over real backgrounds, with their facing.
+
+    Args:
+        poses: (M, 17, 3) unpaired poses, any frame, metres. views: :func:`labelled_views` of a
+            training set (its ``crops``, ``backgrounds``, ``joints2d``, ``pose3d``). size: crop side S.
+        face: draw the face (:mod:`posesynth.render.face`) on every head.
+    """
+
+    def __init__(self, poses: np.ndarray, views: dict[str, np.ndarray], size: int, face: bool):
+        self.body = canonical_poses(torch.as_tensor(poses, dtype=torch.float32))
+        self.crops = rearrange(torch.from_numpy(views["crops"]), "n h w c -> n c h w")
+        self.backgrounds = rearrange(torch.from_numpy(views["backgrounds"]), "n h w c -> n c h w")
+        self.joints2d = torch.as_tensor(views["joints2d"], dtype=torch.float32)
+        self.depth = torch.as_tensor(views["pose3d"][..., 2], dtype=torch.float32)
+        self.focals = torch.as_tensor(views["focal"], dtype=torch.float32)
+        self.size, self.face = size, face
+        self.focal = 2.0 * size   # the recipe's crop camera (model.focal_ratio 2)
+        self.K = intrinsics(self.focal, size / 2, size / 2)
+
+    @torch.no_grad()
+    def batch(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(count, 3, S, S) paintings in [0, 1] and (count,) labels, 1 where the painted pose faces the camera."""
+        poses = self.body[torch.randint(len(self.body), (count,), generator=generator)]
+        joints = sample_views(poses, image_size=self.size, focal=self.focal, generator=generator)
+        true2d = project(joints, self.K)
+        maps = render_part_maps(true2d, joints[..., 2], (self.size, self.size), focal=self.focal)
+        donor = torch.randint(len(self.crops), (count,), generator=generator)
+        image = self.crops[donor].float() / 255
+        own = render_part_maps(self.joints2d[donor], self.depth[donor], (self.size, self.size),
+                               focal=self.focals[donor])
+        colours = part_colours(image, own)
+        head = None
+        if self.face:
+            head = head_colours(*face_anchor(joints, self.K), face_palette(count, generator), (self.size, self.size))
+        painted = paint_parts(maps, colours, self.backgrounds[donor].float() / 255, head=head)
+        return painted, (facing_side(true2d) < 0).float()
+
+
 @torch.no_grad()
 def accuracy(net: nn.Module, crops: torch.Tensor, labels: torch.Tensor, clarity: torch.Tensor,
              video: torch.Tensor, windows: list[int]) -> dict[str, float]:
@@ -112,32 +167,48 @@ def main() -> None:
     parser.add_argument("--windows", type=int, nargs="*", default=[9, 33], help="frames in the votes over time (odd)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the curve here")
+    parser.add_argument("--paintings", type=Path, default=None,
+                        help="unpaired 3D poses (.npy): train on flat paintings of them, not on labelled crops")
+    parser.add_argument("--no-face", action="store_true", help="with --paintings: heads without a face (a control)")
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     torch.manual_seed(args.seed)
+    if args.no_face and args.paintings is None:
+        sys.exit("error: --no-face leaves the face off paintings: give --paintings POSES too")
+    paintings = None
     try:
-        crops, truth = load_crops(args.train, args.size, args.stride, args.motions)
+        if args.paintings is not None:
+            paintings = Paintings(load_poses3d(args.paintings), labelled_views(args.train, args.size, 1.25, args.stride),
+                                  args.size, face=not args.no_face)
+            crops = paintings.crops
+        else:
+            crops, truth = load_crops(args.train, args.size, args.stride, args.motions)
+            labels, _ = facing_labels(truth)
         views = labelled_views(args.heldout, args.size, 1.25, 1)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
-    labels, _ = facing_labels(truth)
     held = rearrange(torch.from_numpy(views["crops"]), "n h w c -> n c h w")
     held_labels, clarity = facing_labels(views["truth"])
     held_video = torch.from_numpy(views["video"])
     majority = float(max(held_labels.mean(), 1 - held_labels.mean()))
-    print(f"{len(crops)} training crops ({float(labels.mean()):.2f} towards), {len(held)} held-out "
-          f"(majority class {majority:.3f})", flush=True)
+    trained_on = (f"paintings of {len(paintings.body)} unpaired poses {'without' if args.no_face else 'with'} a face, "
+                  f"in the colours of {len(crops)} training crops" if paintings is not None
+                  else f"{len(crops)} training crops ({float(labels.mean()):.2f} towards)")
+    print(f"{trained_on}, {len(held)} held-out (majority class {majority:.3f})", flush=True)
 
     net = classifier(args.width)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(args.seed)
     curve, started = [], time.perf_counter()
     for step in range(1, args.steps + 1):
-        chosen = torch.randint(len(crops), (args.batch,), generator=generator)
-        images = crops[chosen].float() / 255
+        if paintings is not None:
+            images, targets = paintings.batch(args.batch, generator)
+        else:
+            chosen = torch.randint(len(crops), (args.batch,), generator=generator)
+            images, targets = crops[chosen].float() / 255, labels[chosen]
         mirror = torch.rand(args.batch, generator=generator) < 0.5  # a mirrored person faces the same way
         images = torch.where(mirror[:, None, None, None], images.flip(-1), images)
-        loss = F.binary_cross_entropy_with_logits(net(images)[:, 0], labels[chosen])
+        loss = F.binary_cross_entropy_with_logits(net(images)[:, 0], targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -151,6 +222,8 @@ def main() -> None:
                   f"[{time.perf_counter() - started:.0f} s]", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"size": args.size, "motions": args.motions, "training_crops": len(crops),
+                                         "paintings": None if paintings is None else str(args.paintings),
+                                         "face": paintings is not None and not args.no_face,
                                          "heldout_crops": len(held), "majority_share": majority, "windows": args.windows,
                                          "curve": curve}, indent=1))
 

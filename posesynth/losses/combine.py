@@ -24,6 +24,7 @@ from posesynth.losses.relative_depth import relative_depth_loss
 from posesynth.losses.supervised import pose3d_loss
 from posesynth.render.paint import observed_foreground
 from posesynth.render.puppet import foreground_mask
+from posesynth.skeleton import facing_side
 
 
 def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], *,
@@ -44,14 +45,16 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
             ``*_depth_relation``), bone_ratio, proportions, imitation (needs the ``imitation_*`` outputs), lifting
             (needs ``lifting_*`` outputs), equivariance (needs ``warped_joints2d``), travel_facing (needs
             ``facing_logit`` outputs, and ``box``, ``source_box``, ``target_index``, ``source_index`` in the batch),
-            facing_verdict (needs ``facing_verdict`` outputs), and on stacked view pairs
+            facing_verdict (needs ``facing_verdict`` outputs), imitation_facing (needs
+            ``imitation_facing_logit`` and ``imitation_side_shown``), and on stacked view pairs
             (``R_ij`` in the batch) the terms of :mod:`posesynth.losses.multiview_terms` (their network-made
             inputs, ``pair_root`` and ``cross_view_synthesis``, among the outputs).
         foreground_boost: see :func:`~posesynth.losses.reconstruction.foreground_weight`.
         lpips_options: keyword arguments of :func:`~posesynth.losses.reconstruction.lpips_loss`.
         crop_K: (3, 3) the model's crop-camera intrinsics, pixels, for the heading-search term.
         imitation_side_open: the imitation term forgives a painting read with the other side
-            (``loss.imitation_side_open``, :func:`~posesynth.losses.imitation.imitation_loss`).
+            (``loss.imitation_side_open``, :func:`~posesynth.losses.imitation.imitation_loss`), except
+            the paintings ``imitation_side_shown`` marks.
     Returns:
         name → scalar tensor for every term with a non-zero weight, plus ``total``.
     """
@@ -100,9 +103,12 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
         # all bones in one group: the canonical proportions, at any overall size (the encoder's bones are free)
         terms["proportions"] = proportions_loss(torch.cat([outputs["pose_camera"], outputs["source_pose_camera"]]))
     if weights.get("imitation", 0) and "imitation_joints2d" in outputs:
+        # a painting that shows its face is scored with its side (loss.imitation_face)
+        side_open = (imitation_side_open & ~outputs["imitation_side_shown"]
+                     if imitation_side_open and "imitation_side_shown" in outputs else imitation_side_open)
         terms["imitation"] = imitation_loss(outputs["imitation_joints2d"], outputs["imitation_pose_camera"],
                                             outputs["imitation_true2d"], outputs["imitation_true_pose"],
-                                            target.shape[-1], side_open=imitation_side_open)
+                                            target.shape[-1], side_open=side_open)
     if weights.get("equivariance", 0) and "warped_joints2d" in outputs:
         terms["equivariance"] = equivariance_loss(outputs["warped_joints2d"], outputs["joints2d"], outputs["warp"],
                                                   target.shape[-1])
@@ -113,6 +119,11 @@ def compute_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
                                       target.shape[-1])
         terms["travel_facing"] = facing_classification_loss(
             torch.cat([outputs["facing_logit"], outputs["source_facing_logit"]]), torch.cat([labels, labels]))
+    if weights.get("imitation_facing", 0) and "imitation_facing_logit" in outputs:
+        # a painting with a face shows its side: the head learns it there (render/face.py); ±1 labels, 0 unknown
+        away = facing_side(outputs["imitation_true2d"]) > 0
+        labels = (away.float() * 2 - 1) * outputs["imitation_side_shown"].float()
+        terms["imitation_facing"] = facing_classification_loss(outputs["imitation_facing_logit"], labels)
     if weights.get("facing_verdict", 0) and "facing_verdict" in outputs:
         # the head learns the side the reconstruction chose (PoseSynthModel.facing_verdict): ±1 labels
         chosen = torch.cat([outputs["facing_verdict"], outputs["source_facing_verdict"]]).float() * 2 - 1

@@ -8,7 +8,7 @@ from posesynth.skeleton import FLIP_PERMUTATION, mirror_interpretation
 
 
 def imitation_loss(pred2d: torch.Tensor, pred_pose: torch.Tensor, true2d: torch.Tensor, true_pose: torch.Tensor,
-                   crop_size: float, side_open: bool = False, eps: float = 1e-8) -> torch.Tensor:
+                   crop_size: float, side_open: bool | torch.Tensor = False, eps: float = 1e-8) -> torch.Tensor:
     """2D error in crop-side units plus root-relative 3D error in metres, mean over joints and samples.
 
         L_b = mean_j ‖(p̂_bj − p_bj) / S‖ + mean_j ‖(X̂_bj − X̂_b0) − (X_bj − X_b0)‖,   L = mean_b L_b
@@ -22,13 +22,16 @@ def imitation_loss(pred2d: torch.Tensor, pred_pose: torch.Tensor, true2d: torch.
     and 3D) and the root-relative depths change sign (exact under weak perspective). A painting
     whose front and back look alike (a flat painting shows the source's front whatever the
     sampled heading) then asks for one consistent labelling instead of the average of both, which
-    a soft-argmax reads between the left and right limbs.
+    a soft-argmax reads between the left and right limbs. A painting that does show its side (a
+    face drawn for the sampled heading, :mod:`posesynth.render.face`) is scored against its truth
+    alone: ``side_open`` may say so per sample.
 
     Args:
         pred2d, true2d: (B, J, 2) crop pixels.
         pred_pose, true_pose: (B, J, 3) crop camera frame, metres (made root-relative here).
         crop_size: S, pixels.
-        side_open: score each sample against the better of the truth and its mirror reading.
+        side_open: score each sample against the better of the truth and its mirror reading; a
+            (B,) bool tensor says it per sample.
     Returns:
         scalar ≥ 0.
     """
@@ -43,10 +46,11 @@ def imitation_loss(pred2d: torch.Tensor, pred_pose: torch.Tensor, true2d: torch.
         return error2d + error3d   # (B,)
 
     loss = per_sample(true2d, true_rel)
-    if side_open:
+    if isinstance(side_open, torch.Tensor) or side_open:
         mirrored2d, mirrored_depth = mirror_interpretation(true2d, true_rel[..., 2])
         mirrored_rel = torch.cat([true_rel[:, list(FLIP_PERMUTATION), :2], mirrored_depth[..., None]], dim=-1)
-        loss = torch.minimum(loss, per_sample(mirrored2d, mirrored_rel))
+        either = torch.minimum(loss, per_sample(mirrored2d, mirrored_rel))
+        loss = torch.where(side_open, either, loss) if isinstance(side_open, torch.Tensor) else either
     return loss.mean()
 
 

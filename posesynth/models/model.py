@@ -34,6 +34,7 @@ from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
 from posesynth.models.heatmap_encoder import PRIOR_SIGMA_CELLS, READOUT_SHARPNESS, HeatmapPoseEncoder
 from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, refined_targets, relative_depth_units
+from posesynth.render.face import face_anchor, head_colours
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
 from posesynth.render.warp import warp_person
@@ -266,7 +267,7 @@ class PoseSynthModel(nn.Module):
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
                 imitation_joints: torch.Tensor | None = None, lifting_joints: torch.Tensor | None = None,
-                flat_share: float = 0.0, warped_share: float = 0.0,
+                flat_share: float = 0.0, warped_share: float = 0.0, face_palette: torch.Tensor | None = None,
                 warp: torch.Tensor | None = None, refining_noise: torch.Tensor | None = None,
                 verdict_error: Callable | None = None,
                 verdict_anchor: Callable | None = None, verdict_margin: float = 0.0) -> dict[str, torch.Tensor]:
@@ -288,7 +289,11 @@ class PoseSynthModel(nn.Module):
             The last ``round(flat_share · B)`` paintings are flat-coloured parts instead
             (:mod:`posesynth.render.paint`, the source's colours under its predicted puppet), and the
             ``round(warped_share · B)`` before them the source's own pixels moved bone by bone onto
-            the sampled pose (:func:`~posesynth.render.paint.paint_warped_parts`).
+            the sampled pose (:func:`~posesynth.render.paint.paint_warped_parts`). With ``face_palette``
+            (B, 2, 3) skin and hair colours (:func:`~posesynth.render.face.face_palette`), the flat
+            paintings' heads show a face for the sampled pose's facing (:mod:`posesynth.render.face`);
+            ``imitation_side_shown`` (B,) bool then marks those paintings, whose side can be seen;
+            with the facing head, ``imitation_facing_logit`` (B,) is its reading of every painting.
             With a lifter and ``lifting_joints`` (N, 17, 3), more sampled poses in the crop camera
             frame: ``lifting_pred`` and ``lifting_true`` (N, 17), the lifter's depths for their
             projections and the true ones, in units of the 2D scale. With a refiner, also
@@ -362,14 +367,26 @@ class PoseSynthModel(nn.Module):
                                                          both["joints2d"][batch:][part], true2d[part],
                                                          colours[part], background[part]))
                     if flat:
-                        pieces.append(paint_parts(imitation_maps[-flat:], colours[-flat:], background[-flat:]))
+                        head = None
+                        if face_palette is not None:
+                            centre, radius, seen_face = face_anchor(imitation_joints[-flat:], self.K)
+                            head = head_colours(centre, radius, seen_face, face_palette[-flat:],
+                                                tuple(painted.shape[-2:]))
+                        pieces.append(paint_parts(imitation_maps[-flat:], colours[-flat:], background[-flat:],
+                                                  head=head))
                     painted = torch.cat(pieces)
+                shown = torch.zeros(batch, dtype=torch.bool, device=painted.device)
+                if face_palette is not None and flat:
+                    shown[-flat:] = True
             # with a facing head, the side of each sampled pose is known: the heatmaps learn the
             # frontal labelling of the painting, and the side comes from the truth, not the head
             has_facing = getattr(self.pose_encoder, "facing_head", None) is not None
             imitated = self.encode_pose(painted, facing=facing_side(true2d) > 0 if has_facing else None)
             out.update(imitation_image=painted, imitation_true2d=true2d, imitation_true_pose=imitation_joints,
+                       imitation_side_shown=shown,
                        imitation_joints2d=imitated["joints2d"], imitation_pose_camera=imitated["pose_camera"])
+            if has_facing:
+                out["imitation_facing_logit"] = imitated["facing_logit"]
         return out
 
 

@@ -14,7 +14,9 @@ import torch
 from einops import rearrange, repeat
 from kornia.geometry.transform import warp_affine
 
-from posesynth.render.puppet import PART_JOINTS
+from posesynth.render.puppet import PART_JOINTS, PART_NAMES
+
+HEAD_PART = PART_NAMES.index("head")
 
 
 def part_colours(image: torch.Tensor, maps: torch.Tensor, foreground: torch.Tensor | None = None,
@@ -52,7 +54,8 @@ def observed_foreground(image: torch.Tensor, background: torch.Tensor, threshold
     return torch.sigmoid((difference - threshold) * slope).detach()
 
 
-def paint_parts(maps: torch.Tensor, colours: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+def paint_parts(maps: torch.Tensor, colours: torch.Tensor, background: torch.Tensor,
+                head: torch.Tensor | None = None) -> torch.Tensor:
     """Composite flat-coloured, opaque parts over a background.
 
     The puppet's coverage is soft (its edge, where it is ½, is the limb's visible width by design,
@@ -64,13 +67,18 @@ def paint_parts(maps: torch.Tensor, colours: torch.Tensor, background: torch.Ten
         maps: (B, P+1, S, S) part maps, background channel last (channels sum to 1).
         colours: (B, P, 3) RGB in [0, 1], one per part.
         background: (B, 3, S, S) RGB in [0, 1].
+        head: optional (B, 3, S, S) RGB in [0, 1]: the head part's colour per pixel instead of its
+            flat one (a face and hair, :func:`posesynth.render.face.head_colours`).
     Returns:
         (B, 3, S, S) RGB in [0, 1].
     """
     coverage = 1.0 - maps[:, -1:]
     shares = maps[:, :-1] / coverage.clamp(min=1e-6)
     alpha = opacity(coverage)
-    return alpha * torch.einsum("bpyx,bpc->bcyx", shares, colours) + (1.0 - alpha) * background
+    inside = torch.einsum("bpyx,bpc->bcyx", shares, colours)
+    if head is not None:
+        inside = inside + shares[:, HEAD_PART, None] * (head - colours[:, HEAD_PART, :, None, None])
+    return alpha * inside + (1.0 - alpha) * background
 
 
 def bone_similarities(source2d: torch.Tensor, target2d: torch.Tensor, soft_length: float = 3.0,

@@ -33,6 +33,7 @@ from posesynth.losses.priors import discriminator_loss
 from posesynth.losses.reconstruction import foreground_error_per_frame
 from posesynth.models.discriminator import PoseDiscriminator
 from posesynth.models.model import PoseSynthModel
+from posesynth.render.face import face_palette
 from posesynth.render.puppet import foreground_mask
 from posesynth.render.warp import random_similarities
 from posesynth.training.checkpoints import init_weights, model_kwargs
@@ -79,6 +80,11 @@ def step_imitation_views(poses: torch.Tensor, count: int, seed: int, step: int, 
     generator = step_generator(seed, step, micro, 104_729)
     return sample_views(chosen, image_size=image_size, focal=focal, generator=generator,
                         elevation_deg=elevation_deg, max_lean_deg=max_lean_deg)
+
+
+def face_colours(count: int, seed: int, step: int, micro: int) -> torch.Tensor:
+    """Skin and hair colours for ``count`` imitation paintings' faces; pure in (seed, step, micro).  → (count, 2, 3)."""
+    return face_palette(count, step_generator(seed, step, micro, 2_750_159))
 
 
 def refining_noise(count: int, sigma: float, seed: int, step: int, micro: int) -> torch.Tensor:
@@ -211,6 +217,8 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
                         imitation_joints=sampled[:count] if imitate else None,
                         lifting_joints=sampled if lifts else None, flat_share=losses.imitation_flat,
                         warped_share=losses.imitation_warped, refining_noise=noise,
+                        face_palette=face_colours(count, t.seed, step, micro).to(batch["target"].device)
+                        if imitate and losses.imitation_face else None,
                         warp=frame_warps(count, t.seed, step, micro, m.image_size).to(batch["target"].device)
                         if losses.equivariance else None,
                         verdict_error=foreground_error_per_frame if verdict else None,

@@ -58,3 +58,55 @@ def test_the_script_trains_and_scores_on_real_clips(tmp_path):
 def test_a_motion_with_no_clips_is_a_one_line_error(tmp_path):
     result = _run("--train", str(HELDOUT), "--heldout", str(HELDOUT), "--motions", "juggling", "--steps", "1")
     assert result.returncode != 0 and "juggling" in result.stderr and "Traceback" not in result.stderr
+
+
+def _poses(tmp_path: Path) -> Path:
+    from posesynth.synth.poses import sample_poses
+    path = tmp_path / "poses.npy"
+    np.save(path, sample_poses(clips=2, seed=0)[:64])
+    return path
+
+
+def test_paintings_carry_their_pose_s_facing_and_a_face_only_on_the_head(tmp_path):
+    sys.path.insert(0, str(SCRIPT.parent))
+    from diagnose_facing import Paintings
+    from posesynth.evaluation.synthetic import labelled_views
+    from posesynth.geometry import project
+    from posesynth.render.paint import HEAD_PART
+    from posesynth.render.puppet import render_part_maps
+    from posesynth.skeleton import facing_side
+    from posesynth.training.imitation_views import sample_views
+    views = labelled_views(HELDOUT, 32, 1.25, 8)
+    poses = np.load(_poses(tmp_path))
+    faced, plain = Paintings(poses, views, 32, face=True), Paintings(poses, views, 32, face=False)
+    images, labels = faced.batch(16, torch.Generator().manual_seed(3))
+    same, same_labels = plain.batch(16, torch.Generator().manual_seed(3))
+    assert images.shape == (16, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
+    # the labels are the sampled poses' own facing: replay the generator's draws
+    generator = torch.Generator().manual_seed(3)
+    chosen = faced.body[torch.randint(len(faced.body), (16,), generator=generator)]
+    joints = sample_views(chosen, image_size=32, focal=faced.focal, generator=generator)
+    true2d = project(joints, faced.K)
+    assert torch.equal(labels, (facing_side(true2d) < 0).float()) and torch.equal(labels, same_labels)
+    # the face changes the head's pixels and nothing else
+    maps = render_part_maps(true2d, joints[..., 2], (32, 32), focal=faced.focal)
+    share = maps[:, HEAD_PART] / (1 - maps[:, -1]).clamp(min=1e-6)
+    change = (images - same).abs().amax(dim=1)
+    assert change.max() > 0.1 and (change <= share + 1e-6).all()  # at most the head's share of each pixel
+
+
+def test_the_script_trains_on_paintings_and_scores_real_clips(tmp_path):
+    out = tmp_path / "facing.json"
+    result = _run("--train", str(HELDOUT), "--heldout", str(HELDOUT), "--paintings", str(_poses(tmp_path)),
+                  "--size", "32", "--steps", "2", "--eval-every", "2", "--batch", "8", "--width", "4", "--stride", "8",
+                  "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["paintings"].endswith("poses.npy") and report["face"] is True
+    assert [p["samples"] for p in report["curve"]] == [16] and 0.0 <= report["curve"][0]["accuracy"] <= 1.0
+    assert "paintings of 64 unpaired poses with a face" in result.stdout
+
+
+def test_no_face_needs_paintings(tmp_path):
+    result = _run("--train", str(HELDOUT), "--heldout", str(HELDOUT), "--no-face", "--steps", "1")
+    assert result.returncode != 0 and "--paintings" in result.stderr and "Traceback" not in result.stderr

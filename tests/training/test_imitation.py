@@ -14,6 +14,7 @@ from posesynth.losses.combine import compute_losses
 from posesynth.losses.imitation import imitation_loss
 from posesynth.models.discriminator import body_frame
 from posesynth.models.model import PoseSynthModel
+from posesynth.render.face import face_anchor, face_palette, head_colours
 from posesynth.render.paint import paint_warped_parts, observed_foreground, paint_parts, part_colours
 from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose
 from posesynth.synth.dataset import generate_dataset
@@ -107,6 +108,54 @@ def test_compute_losses_passes_the_side_open_setting_to_the_imitation_term():
     assert opened < 1e-3 < 0.05 < closed
 
 
+def test_imitation_loss_side_open_per_sample():
+    torch.manual_seed(2)
+    true2d, true3d = 64 * torch.rand(3, 17, 2), torch.rand(3, 17, 3)
+    rel = true3d - true3d[:, :1]
+    flip = list(FLIP_PERMUTATION)
+    mirror2d, mirror3d = true2d[:, flip], rel[:, flip] * torch.tensor([1.0, 1.0, -1.0])
+    # every painting read with its mirror: forgiven only where the mask leaves the side open
+    closed = imitation_loss(mirror2d, mirror3d, true2d, true3d, 64)
+    mask = torch.tensor([True, False, True])
+    mixed = imitation_loss(mirror2d, mirror3d, true2d, true3d, 64, side_open=mask)
+    per_closed = [imitation_loss(mirror2d[i:i + 1], mirror3d[i:i + 1], true2d[i:i + 1], true3d[i:i + 1], 64)
+                  for i in range(3)]
+    torch.testing.assert_close(mixed, per_closed[1] / 3, rtol=1e-3, atol=2e-4)
+    assert imitation_loss(mirror2d, mirror3d, true2d, true3d, 64, side_open=torch.ones(3, dtype=torch.bool)) < 1e-3
+    torch.testing.assert_close(imitation_loss(mirror2d, mirror3d, true2d, true3d, 64,
+                                              side_open=torch.zeros(3, dtype=torch.bool)), closed)
+
+
+def test_compute_losses_scores_paintings_that_show_their_side_with_it():
+    torch.manual_seed(1)
+    true2d, true3d = 64 * torch.rand(2, 17, 2), torch.rand(2, 17, 3)
+    rel = true3d - true3d[:, :1]
+    flip = list(FLIP_PERMUTATION)
+    outputs = {"synthesis": torch.zeros(2, 3, 64, 64), "imitation_joints2d": true2d[:, flip],
+               "imitation_pose_camera": rel[:, flip] * torch.tensor([1.0, 1.0, -1.0]),
+               "imitation_true2d": true2d, "imitation_true_pose": true3d,
+               "imitation_side_shown": torch.tensor([False, True])}
+    batch = {"target": torch.zeros(2, 3, 64, 64), "background": torch.zeros(2, 3, 64, 64)}
+    closed = compute_losses(outputs, batch, weights={"imitation": 1.0})["imitation"]
+    shown = compute_losses(outputs, batch, weights={"imitation": 1.0}, imitation_side_open=True)["imitation"]
+    second = imitation_loss(true2d[1:, flip], rel[1:, flip] * torch.tensor([1.0, 1.0, -1.0]), true2d[1:], true3d[1:], 64)
+    torch.testing.assert_close(shown, second / 2, rtol=1e-3, atol=2e-4)  # the first forgiven, the second not
+    assert 1e-3 < shown < closed
+
+
+def test_the_facing_head_learns_the_side_of_paintings_with_a_face_only():
+    tpose2d = project(canonical_tpose()[None] + torch.tensor([0.0, 0.0, 3.0]), torch.tensor(
+        [[64.0, 0.0, 32.0], [0.0, 64.0, 32.0], [0.0, 0.0, 1.0]]))
+    true2d = torch.cat([tpose2d, tpose2d[:, list(FLIP_PERMUTATION)], tpose2d])   # towards, away, towards
+    outputs = {"imitation_true2d": true2d, "imitation_facing_logit": torch.tensor([-1.0, 0.5, 3.0]),
+               "imitation_side_shown": torch.tensor([True, True, False]), "synthesis": torch.zeros(3, 3, 8, 8)}
+    batch = {"target": torch.zeros(3, 3, 8, 8), "background": torch.zeros(3, 3, 8, 8)}
+    term = compute_losses(outputs, batch, weights={"imitation_facing": 1.0, "l1": 0.0, "ssim": 0.0})["imitation_facing"]
+    # BCE over the two paintings with a face: softplus(−1) for "towards" at logit −1, softplus(−0.5) for "away" at 0.5
+    expected = 0.5 * (torch.nn.functional.softplus(torch.tensor(-1.0)) + torch.nn.functional.softplus(torch.tensor(-0.5)))
+    torch.testing.assert_close(term, expected)
+
+
 def test_imitation_loss_gradcheck():
     torch.manual_seed(0)
     args = [torch.randn(1, 3, 2, dtype=torch.float64, requires_grad=True),
@@ -117,6 +166,8 @@ def test_imitation_loss_gradcheck():
     args17 = [torch.randn(2, 17, 2, dtype=torch.float64, requires_grad=True),
               torch.randn(2, 17, 3, dtype=torch.float64, requires_grad=True)]
     assert torch.autograd.gradcheck(lambda a, b: imitation_loss(a, b, *truth17, 8.0, side_open=True), args17)
+    mask = torch.tensor([True, False])
+    assert torch.autograd.gradcheck(lambda a, b: imitation_loss(a, b, *truth17, 8.0, side_open=mask), args17)
 
 def test_model_paints_the_sampled_pose_and_encodes_it_again():
     torch.manual_seed(0)
@@ -153,6 +204,17 @@ def test_model_paints_the_sampled_pose_and_encodes_it_again():
     torch.testing.assert_close(mixed["imitation_image"][1:3], expected)
     with pytest.raises(ValueError, match="at most 1"):
         model(source, target, background, imitation_joints=joints, flat_share=0.5, warped_share=1.0)
+    # with a palette the flat paintings' heads show a face for the sampled facing, and say so
+    palette = face_palette(2, torch.Generator().manual_seed(0))
+    faced = model(source, target, background, imitation_joints=joints, flat_share=0.5, face_palette=palette)
+    head = head_colours(*face_anchor(joints[1:], model.K), palette[1:], (32, 32))
+    seen = observed_foreground(source[1:], background[1:])
+    expected = paint_parts(maps[1:], part_colours(source[1:], faced["source_maps"][1:], seen), background[1:],
+                           head=head)
+    torch.testing.assert_close(faced["imitation_image"][1:], expected)
+    torch.testing.assert_close(faced["imitation_image"][:1], out["imitation_image"][:1])
+    assert faced["imitation_side_shown"].tolist() == [False, True]
+    assert flat["imitation_side_shown"].tolist() == [False, False]
     # the training sample grid gains a fifth column: the painting with the skeleton read back
     grid = sample_grid({"source": source, "target": target}, out, rows=2)
     assert grid.shape == (2 * (128 + 2) + 2, 5 * (128 + 2) + 2, 3)
@@ -208,6 +270,41 @@ def test_side_open_imitation_reaches_the_training_loop(tiny_data, tmp_path):
                          progress=False))
     assert opened[1]["loss/total"] == pytest.approx(closed[1]["loss/total"], rel=1e-6)
     assert opened[2]["loss/imitation"] < closed[2]["loss/imitation"]
+
+
+def test_faces_on_paintings_need_flat_paintings(tiny_data):
+    with pytest.raises(ConfigError, match="imitation_flat"):
+        _config(tiny_data, "loss.imitation_face=true")
+
+
+def test_the_facing_head_on_faces_needs_the_head_and_the_faces(tiny_data):
+    with pytest.raises(ConfigError, match="imitation_facing"):
+        _config(tiny_data, "loss.imitation_flat=0.5", "loss.imitation_facing=1")
+    with pytest.raises(ConfigError, match="imitation_facing"):
+        _config(tiny_data, "loss.imitation_flat=0.5", "loss.imitation_face=true", "loss.imitation_facing=1",
+                "model.facing_head=false", "loss.travel_facing=0")
+
+
+@pytest.mark.parametrize("head", [False, True])
+def test_faces_on_paintings_reach_the_training_loop_and_resume_exactly(tiny_data, tmp_path, head):
+    plain = ("train.steps=4", f"model.facing_head={str(head).lower()}", "loss.travel_facing=0",
+             "loss.imitation_side_open=true", "loss.imitation_flat=0.5")
+    faces = ("loss.imitation_face=true", *(("loss.imitation_facing=1",) if head else ()))
+    opened = _rows(train(_config(tiny_data, *plain), tmp_path / "open", progress=False))
+    faced = _rows(train(_config(tiny_data, *plain, *faces), tmp_path / "faced", progress=False))
+    assert faced[1]["loss/total"] == pytest.approx(opened[1]["loss/total"], rel=1e-6)  # before the first painting
+    keys = ("loss/imitation", "loss/imitation_facing") if head else ("loss/imitation",)
+    if head:   # the head learns the painted sides from the first painting on
+        assert "loss/imitation_facing" not in faced[1] and faced[2]["loss/imitation_facing"] > 0
+    else:      # step 2, the same weights: faced heads and half the paintings scored with their side
+        assert faced[2]["loss/imitation"] != pytest.approx(opened[2]["loss/imitation"], rel=1e-4)
+    halves = tmp_path / "halves"
+    train(_config(tiny_data, *plain, *faces), halves, stop_after=2, progress=False)
+    train(_config(tiny_data, *plain, *faces), halves, resume=True, progress=False)
+    resumed = _rows(halves)
+    for step in (3, 4):
+        for key in keys:
+            assert faced[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
 
 
 def test_facing_verdict_needs_the_facing_head(tiny_data, tmp_path):
