@@ -11,6 +11,7 @@ held-out set keeps every motion, so the number says whether what is learnt there
     python scripts/diagnose_facing.py --train DATA/train --heldout DATA/heldout [--size 64] [--steps 3000]
         [--motions walking] [--json OUT]
     python scripts/diagnose_facing.py --train DATA/train --heldout DATA/heldout --paintings DATA/poses3d.npy [--no-face]
+        [--save NET.pt]
 
 ``--paintings POSES`` trains on no real crop and no facing label of one: only on flat paintings of
 sampled unpaired poses (the imitation cycle's, :mod:`posesynth.render.paint`) whose heads show a
@@ -70,6 +71,14 @@ def load_crops(root: Path, size: int, stride: int, motions: list[str] | None) ->
     """(N, 3, S, S) uint8 crops and (N, 17, 3) crop-frame truth of a synthetic set, optionally some motions only."""
     crops, truths, _ = load_labelled_set(root, size, 1.25, stride, motions=motions)
     return rearrange(torch.from_numpy(crops), "n h w c -> n c h w"), truths
+
+
+def load_classifier(path: Path) -> tuple[nn.Sequential, int]:
+    """A classifier written by ``--save``, in eval mode, and its crop size (tensors only: no code runs from the file)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    net = classifier(saved["width"])
+    net.load_state_dict(saved["state_dict"])
+    return net.eval(), int(saved["size"])
 
 
 def classifier(width: int) -> nn.Sequential:
@@ -170,6 +179,8 @@ def main() -> None:
     parser.add_argument("--paintings", type=Path, default=None,
                         help="unpaired 3D poses (.npy): train on flat paintings of them, not on labelled crops")
     parser.add_argument("--no-face", action="store_true", help="with --paintings: heads without a face (a control)")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write the trained classifier here (a state dict with its width and crop size)")
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     torch.manual_seed(args.seed)
@@ -220,6 +231,10 @@ def main() -> None:
                   f"{point['accuracy']:.3f} (clearer half {point['accuracy_clear_half']:.3f}; voted over "
                   + ", ".join(f"{w} frames {point[f'accuracy_window_{w}']:.3f}" for w in args.windows) + ")  "
                   f"[{time.perf_counter() - started:.0f} s]", flush=True)
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        net.eval()
+        torch.save({"state_dict": net.state_dict(), "width": args.width, "size": args.size}, args.save)
     if args.json:
         args.json.write_text(json.dumps({"size": args.size, "motions": args.motions, "training_crops": len(crops),
                                          "paintings": None if paintings is None else str(args.paintings),

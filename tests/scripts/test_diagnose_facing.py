@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,15 +97,25 @@ def test_paintings_carry_their_pose_s_facing_and_a_face_only_on_the_head(tmp_pat
 
 
 def test_the_script_trains_on_paintings_and_scores_real_clips(tmp_path):
-    out = tmp_path / "facing.json"
+    out, saved = tmp_path / "facing.json", tmp_path / "net" / "facing.pt"
     result = _run("--train", str(HELDOUT), "--heldout", str(HELDOUT), "--paintings", str(_poses(tmp_path)),
                   "--size", "32", "--steps", "2", "--eval-every", "2", "--batch", "8", "--width", "4", "--stride", "8",
-                  "--json", str(out))
+                  "--json", str(out), "--save", str(saved))
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     assert report["paintings"].endswith("poses.npy") and report["face"] is True
     assert [p["samples"] for p in report["curve"]] == [16] and 0.0 <= report["curve"][0]["accuracy"] <= 1.0
     assert "paintings of 64 unpaired poses with a face" in result.stdout
+    # the saved classifier scores the held-out crops as the run's last evaluation did
+    sys.path.insert(0, str(SCRIPT.parent))
+    from diagnose_facing import accuracy, facing_labels, load_classifier
+    from posesynth.evaluation.synthetic import labelled_views
+    net, size = load_classifier(saved)
+    views = labelled_views(HELDOUT, size, 1.25, 1)
+    labels, clarity = facing_labels(views["truth"])
+    crops = torch.from_numpy(views["crops"]).permute(0, 3, 1, 2)
+    scored = accuracy(net, crops, labels, clarity, torch.from_numpy(views["video"]), [9, 33])
+    assert size == 32 and scored["accuracy"] == pytest.approx(report["curve"][0]["accuracy"])
 
 
 def test_no_face_needs_paintings(tmp_path):
