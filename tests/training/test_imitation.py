@@ -94,15 +94,20 @@ def test_imitation_loss_side_open_forgives_the_mirror_reading_only():
     assert midway > 0.01
 
 
-def test_compute_losses_passes_the_side_open_setting_to_the_imitation_term():
+def _read_with_mirrors(**extra):
+    """Imitation outputs whose two paintings were both read as their mirror, and a blank batch."""
     torch.manual_seed(1)
     true2d, true3d = 64 * torch.rand(2, 17, 2), torch.rand(2, 17, 3)
     rel = true3d - true3d[:, :1]
     flip = list(FLIP_PERMUTATION)
     outputs = {"synthesis": torch.zeros(2, 3, 64, 64), "imitation_joints2d": true2d[:, flip],
                "imitation_pose_camera": rel[:, flip] * torch.tensor([1.0, 1.0, -1.0]),
-               "imitation_true2d": true2d, "imitation_true_pose": true3d}
-    batch = {"target": torch.zeros(2, 3, 64, 64), "background": torch.zeros(2, 3, 64, 64)}
+               "imitation_true2d": true2d, "imitation_true_pose": true3d, **extra}
+    return outputs, {"target": torch.zeros(2, 3, 64, 64), "background": torch.zeros(2, 3, 64, 64)}
+
+
+def test_compute_losses_passes_the_side_open_setting_to_the_imitation_term():
+    outputs, batch = _read_with_mirrors()
     closed = compute_losses(outputs, batch, weights={"imitation": 1.0})["imitation"]
     opened = compute_losses(outputs, batch, weights={"imitation": 1.0}, imitation_side_open=True)["imitation"]
     assert opened < 1e-3 < 0.05 < closed
@@ -127,18 +132,11 @@ def test_imitation_loss_side_open_per_sample():
 
 
 def test_compute_losses_scores_paintings_that_show_their_side_with_it():
-    torch.manual_seed(1)
-    true2d, true3d = 64 * torch.rand(2, 17, 2), torch.rand(2, 17, 3)
-    rel = true3d - true3d[:, :1]
-    flip = list(FLIP_PERMUTATION)
-    outputs = {"synthesis": torch.zeros(2, 3, 64, 64), "imitation_joints2d": true2d[:, flip],
-               "imitation_pose_camera": rel[:, flip] * torch.tensor([1.0, 1.0, -1.0]),
-               "imitation_true2d": true2d, "imitation_true_pose": true3d,
-               "imitation_side_shown": torch.tensor([False, True])}
-    batch = {"target": torch.zeros(2, 3, 64, 64), "background": torch.zeros(2, 3, 64, 64)}
+    outputs, batch = _read_with_mirrors(imitation_side_shown=torch.tensor([False, True]))
     closed = compute_losses(outputs, batch, weights={"imitation": 1.0})["imitation"]
     shown = compute_losses(outputs, batch, weights={"imitation": 1.0}, imitation_side_open=True)["imitation"]
-    second = imitation_loss(true2d[1:, flip], rel[1:, flip] * torch.tensor([1.0, 1.0, -1.0]), true2d[1:], true3d[1:], 64)
+    second = imitation_loss(outputs["imitation_joints2d"][1:], outputs["imitation_pose_camera"][1:],
+                            outputs["imitation_true2d"][1:], outputs["imitation_true_pose"][1:], 64)
     torch.testing.assert_close(shown, second / 2, rtol=1e-3, atol=2e-4)  # the first forgiven, the second not
     assert 1e-3 < shown < closed
 
