@@ -122,12 +122,23 @@ class Paintings:
         self.body = canonical_poses(torch.as_tensor(poses, dtype=torch.float32))
         self.crops = rearrange(torch.from_numpy(views["crops"]), "n h w c -> n c h w")
         self.backgrounds = rearrange(torch.from_numpy(views["backgrounds"]), "n h w c -> n c h w")
-        self.joints2d = torch.as_tensor(views["joints2d"], dtype=torch.float32)
-        self.depth = torch.as_tensor(views["pose3d"][..., 2], dtype=torch.float32)
-        self.focals = torch.as_tensor(views["focal"], dtype=torch.float32)
         self.size, self.face = size, face
+        self.colours = self._donor_colours(torch.as_tensor(views["joints2d"], dtype=torch.float32),
+                                           torch.as_tensor(views["pose3d"][..., 2], dtype=torch.float32),
+                                           torch.as_tensor(views["focal"], dtype=torch.float32))
         self.focal = 2.0 * size   # the recipe's crop camera (model.focal_ratio 2)
         self.K = intrinsics(self.focal, size / 2, size / 2)
+
+    @torch.no_grad()
+    def _donor_colours(self, joints2d: torch.Tensor, depth: torch.Tensor, focal: torch.Tensor,
+                       chunk: int = 256) -> torch.Tensor:
+        """(N, P, 3) each training crop's part colours under its true puppet, pooled once (they never change)."""
+        colours = []
+        for start in range(0, len(self.crops), chunk):
+            part = slice(start, start + chunk)
+            maps = render_part_maps(joints2d[part], depth[part], (self.size, self.size), focal=focal[part])
+            colours.append(part_colours(self.crops[part].float() / 255, maps))
+        return torch.cat(colours)
 
     @torch.no_grad()
     def batch(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,14 +148,10 @@ class Paintings:
         true2d = project(joints, self.K)
         maps = render_part_maps(true2d, joints[..., 2], (self.size, self.size), focal=self.focal)
         donor = torch.randint(len(self.crops), (count,), generator=generator)
-        image = self.crops[donor].float() / 255
-        own = render_part_maps(self.joints2d[donor], self.depth[donor], (self.size, self.size),
-                               focal=self.focals[donor])
-        colours = part_colours(image, own)
         head = None
         if self.face:
             head = head_colours(*face_anchor(joints, self.K), face_palette(count, generator), (self.size, self.size))
-        painted = paint_parts(maps, colours, self.backgrounds[donor].float() / 255, head=head)
+        painted = paint_parts(maps, self.colours[donor], self.backgrounds[donor].float() / 255, head=head)
         return painted, (facing_side(true2d) < 0).float()
 
 
