@@ -72,6 +72,7 @@ class ModelConfig:
     start_facing: Literal["front", "any"] = "front"  # the start: facing the camera, or the mean 2D over headings
     facing_head: bool = False          # a binary head decides the side (left/right swap); see loss.travel_facing
     refiner: bool = False              # a 2D denoiser from unpaired poses builds the reported pose (loss.refining)
+    side_classifier: bool = False      # a classifier fitted after the run chooses the side (train.side_fit_iterations)
     occlusion_temperature: float = 0.05  # puppet's depth order: metres over which it softens (large: no order)
     puppet_extremities: bool = False   # the puppet also draws hands and feet (into the forearms and shins)
     heatmap_prior_sigma: float = 1.5   # heatmap prior's width, cells: wider costs less to leave the starting pose
@@ -179,6 +180,7 @@ class TrainConfig:
     keep_checkpoints: int = 2          # older checkpoints are deleted
     eval_every: int = 0                # steps between held-out evaluations (0: off; needs data.eval_synthetic)
     refiner_fit_iterations: int = 0    # after the last step, fit the refiner this many more batches
+    side_fit_iterations: int = 0       # after the last step, fit the side classifier on this many batches of paintings
     init: str | None = None            # start from this run's (or model.pt's) weights, e.g. a pre-trained run
 
 
@@ -308,6 +310,7 @@ AT_LEAST: dict[str, float] = {
     "train.lr_discriminator": 0, "train.weight_decay": 0, "train.warmup_steps": 0, "train.grad_clip": 0,
     "train.log_every": 1, "train.sample_every": 1, "train.checkpoint_every": 1, "train.keep_checkpoints": 0,
     "train.eval_every": 0, "train.refiner_fit_iterations": 0,
+    "train.side_fit_iterations": 0,
 }
 # loss.* settings that may be negative (an angle below the horizontal)
 SIGNED: tuple[str, ...] = ("loss.imitation_elevation_min_deg", "loss.imitation_elevation_max_deg")
@@ -335,6 +338,15 @@ def check_ranges(config: Config) -> None:
     if config.train.refiner_fit_iterations and not m.refiner:
         raise ConfigError("'train.refiner_fit_iterations' fits the refiner after the last step: it needs "
                           "model.refiner=true (and loss.refining > 0)")
+    if bool(config.train.side_fit_iterations) != m.side_classifier:
+        raise ConfigError("model.side_classifier and train.side_fit_iterations go together: the classifier is fitted "
+                          f"after the last step (got model.side_classifier={m.side_classifier}, "
+                          f"train.side_fit_iterations={config.train.side_fit_iterations})")
+    if m.side_classifier and m.facing_head:
+        raise ConfigError("model.side_classifier and model.facing_head both choose the side: keep one")
+    if m.side_classifier and config.data.calibration is not None:
+        raise ConfigError("model.side_classifier is fitted on single-view pairs: leave data.calibration unset, or "
+                          "set model.side_classifier=false and train.side_fit_iterations=0")
     if config.loss.travel_facing and not config.model.facing_head:
         raise ConfigError("'loss.travel_facing' trains the facing head: set model.facing_head=true, or "
                           "loss.travel_facing=0")

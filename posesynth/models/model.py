@@ -34,6 +34,7 @@ from posesynth.models.decoder import Decoder
 from posesynth.models.discriminator import body_frame
 from posesynth.models.heatmap_encoder import PRIOR_SIGMA_CELLS, READOUT_SHARPNESS, HeatmapPoseEncoder
 from posesynth.models.lifter import DepthLifter, normalise_2d, refined_pose, refined_targets, relative_depth_units
+from posesynth.models.side_classifier import SideClassifier
 from posesynth.render.face import face_anchor, head_colours
 from posesynth.render.paint import observed_foreground, paint_parts, paint_warped_parts, part_colours
 from posesynth.render.puppet import NUM_PARTS, foreground_mask, render_part_maps
@@ -90,8 +91,11 @@ class PoseSynthModel(nn.Module):
                  decoder_levels: int = 3, focal_ratio: float = 2.0, lifter: bool = False,
                  start_facing: Literal["front", "any"] = "front", facing_head: bool = False, refiner: bool = False,
                  occlusion_temperature: float = 0.05, puppet_extremities: bool = False,
-                 heatmap_prior_sigma: float = PRIOR_SIGMA_CELLS, readout_sharpness: float = READOUT_SHARPNESS):
+                 heatmap_prior_sigma: float = PRIOR_SIGMA_CELLS, readout_sharpness: float = READOUT_SHARPNESS,
+                 side_classifier: bool = False):
         super().__init__()
+        if side_classifier and facing_head:
+            raise ValueError("model.side_classifier and model.facing_head both choose the side: keep one")
         if occlusion_temperature <= 0:
             raise ValueError(f"model.occlusion_temperature must be positive (metres), got {occlusion_temperature}")
         self.occlusion_temperature = occlusion_temperature
@@ -113,6 +117,13 @@ class PoseSynthModel(nn.Module):
                                                prior_sigma=heatmap_prior_sigma, readout_sharpness=readout_sharpness)
         self.appearance_encoder = AppearanceEncoder(appearance_channels, appearance_width)
         self.decoder = Decoder(NUM_PARTS, appearance_channels, decoder_width, decoder_levels)
+        # fitted after the last step on faced paintings (training.side_fit), never by the losses:
+        # frozen until then, and used only once fitted
+        self.side_classifier = None
+        if side_classifier:
+            with torch.random.fork_rng(devices=[]):   # the other networks start as they would without it
+                self.side_classifier = SideClassifier().requires_grad_(False)
+            self.register_buffer("side_fitted", torch.tensor(False))   # stored with the weights
         centre = (image_size - 1) / 2
         self.register_buffer("K", intrinsics(self.focal, centre, centre), persistent=False)
 
@@ -155,9 +166,14 @@ class PoseSynthModel(nn.Module):
             ``joints2d`` (B, 17, 2) crop pixels; ``depth`` (B, 17) metres; ``rotation`` (B, 3, 3)
             body → camera; ``local_directions`` (B, 16, 3) parent-relative bone directions;
             ``heatmaps`` (B, 17, S/4, S/4); with the facing head ``facing_logit`` (B,) and
-            ``joints2d_frontal`` (B, 17, 2), the joints labelled as if facing the camera.
+            ``joints2d_frontal`` (B, 17, 2), the joints labelled as if facing the camera. A fitted
+            side classifier (``model.side_classifier``, in eval mode) chooses the side like the
+            head would and adds the same two outputs.
         """
-        return self.pose_from(self.pose_encoder(image), facing)
+        out = self.pose_encoder(image)
+        if self.side_classifier is not None and not self.training and facing is None and bool(self.side_fitted):
+            out = {**out, "facing_logit": -self.side_classifier(image)}   # the head's logit is "away"
+        return self.pose_from(out, facing)
 
     def pose_from(self, out: dict[str, torch.Tensor], facing: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """:meth:`encode_pose` after the network: its outputs ``out`` (:class:`HeatmapPoseEncoder`) → the pose.

@@ -33,7 +33,7 @@ def model_kwargs(config: Config) -> dict:
                 lifter=m.lifter, start_facing=m.start_facing, facing_head=m.facing_head,
                 refiner=m.refiner, occlusion_temperature=m.occlusion_temperature,
                 puppet_extremities=m.puppet_extremities, heatmap_prior_sigma=m.heatmap_prior_sigma,
-                readout_sharpness=m.readout_sharpness)
+                readout_sharpness=m.readout_sharpness, side_classifier=m.side_classifier)
 
 
 def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, run: Path, step: int, config: Config,

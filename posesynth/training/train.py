@@ -41,6 +41,7 @@ from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose, resolve_keypoints, unpaired_poses
 from posesynth.training.loop import lr_factor, make_accelerator, run_loop, start_run
 from posesynth.training.refiner_fit import fit_refiner
+from posesynth.training.side_fit import fit_model_sides
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
 
@@ -266,10 +267,21 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         refiner.load_state_dict(fitted.state_dict())   # copied into the refiner's own device and dtype
         values["refiner_fit/final_loss"] = sum(fit_losses[-50:]) / len(fit_losses[-50:])
 
+    def finish_sides(values: dict[str, float]) -> None:
+        # The side classifier learns after the run, from faced paintings of unpaired poses in the
+        # run's own colours over its own plates (training.side_fit; BENCHMARKS.md, "The side
+        # stage"). Every process fits the same copy with the run's seed.
+        fit_losses = fit_model_sides(accelerator.unwrap_model(model), dataset, real_poses,
+                                     iterations=t.side_fit_iterations, seed=t.seed, num_workers=data.num_workers,
+                                     elevation_deg=elevation, max_lean_deg=losses.imitation_lean_deg)
+        values["side_fit/final_loss"] = sum(fit_losses[-50:]) / len(fit_losses[-50:])
+
     def evaluate_and_sample(step: int, batch: dict, values: dict[str, float]) -> None:
         nonlocal heldout
         if step == t.steps and t.refiner_fit_iterations:   # the run's end (not a stop_after pause)
             finish_refiner(values)
+        if step == t.steps and t.side_fit_iterations:
+            finish_sides(values)
         if t.eval_every and data.eval_synthetic and (step % t.eval_every == 0 or step == end):
             if accelerator.is_main_process:  # the others wait: a small held-out set, scored once
                 if heldout is None:  # decoded and cropped once per run, not at every evaluation

@@ -79,7 +79,7 @@ def test_paintings_carry_their_pose_s_facing_and_a_face_only_on_the_head(tmp_pat
     from posesynth.training.imitation_views import sample_views
     views = labelled_views(HELDOUT, 32, 1.25, 8)
     poses = np.load(_poses(tmp_path))
-    faced, plain = Paintings(poses, views, 32, face=True), Paintings(poses, views, 32, face=False)
+    faced, plain = Paintings.from_truth(poses, views, face=True), Paintings.from_truth(poses, views, face=False)
     images, labels = faced.batch(16, torch.Generator().manual_seed(3))
     same, same_labels = plain.batch(16, torch.Generator().manual_seed(3))
     assert images.shape == (16, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
@@ -89,9 +89,13 @@ def test_paintings_carry_their_pose_s_facing_and_a_face_only_on_the_head(tmp_pat
     joints = sample_views(chosen, image_size=32, focal=faced.focal, generator=generator)
     true2d = project(joints, faced.K)
     assert torch.equal(labels, (facing_side(true2d) < 0).float()) and torch.equal(labels, same_labels)
-    # the face changes the head's pixels and nothing else
+    # the face changes the head's pixels and nothing else (the paintings mirrored as drawn)
+    torch.randint(len(faced.colours), (16,), generator=generator)   # the donors
+    torch.rand(16, 4, 1, generator=generator)                        # the face palette
+    mirror = torch.rand(16, generator=generator) < 0.5
     maps = render_part_maps(true2d, joints[..., 2], (32, 32), focal=faced.focal)
     share = maps[:, HEAD_PART] / (1 - maps[:, -1]).clamp(min=1e-6)
+    share = torch.where(mirror[:, None, None], share.flip(-1), share)
     change = (images - same).abs().amax(dim=1)
     assert change.max() > 0.1 and (change <= share + 1e-6).all()  # at most the head's share of each pixel
 
@@ -121,3 +125,39 @@ def test_the_script_trains_on_paintings_and_scores_real_clips(tmp_path):
 def test_no_face_needs_paintings(tmp_path):
     result = _run("--train", str(HELDOUT), "--heldout", str(HELDOUT), "--no-face", "--steps", "1")
     assert result.returncode != 0 and "--paintings" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_paintings_coloured_under_a_run_s_own_puppets_read_no_label(tmp_path):
+    from posesynth.models.model import PoseSynthModel
+    posesynth = Path(sys.executable).with_name("posesynth")
+    prepared = subprocess.run([str(posesynth), "prepare", str(HELDOUT / "videos"), "--out", str(tmp_path / "cache"),
+                               "--size", "32"], capture_output=True, text=True, timeout=600)
+    assert prepared.returncode == 0, prepared.stderr
+    run = tmp_path / "run"
+    run.mkdir()
+    tiny = dict(image_size=32, encoder_width=8, encoder_stages=3, appearance_channels=8, appearance_width=8,
+                decoder_width=8)
+    torch.manual_seed(0)
+    torch.save({"model_kwargs": tiny, "state_dict": PoseSynthModel(**tiny).state_dict(), "step": 1}, run / "model.pt")
+    (run / "config.yaml").write_text(f"model:\n  image_size: 32\ndata:\n  cache: {tmp_path / 'cache'}\n")
+    out = tmp_path / "own.json"
+    result = _run("--heldout", str(HELDOUT), "--paintings", str(_poses(tmp_path)), "--colours-from", str(run),
+                  "--steps", "2", "--eval-every", "2", "--batch", "8", "--width", "4", "--stride", "8", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["colours_from"] == str(run) and report["size"] == 32 and report["face"] is True
+    assert report["training_crops"] == 192 // 8   # every 8th frame of the two 96-frame clips
+    assert f"under {run}'s own puppets" in result.stdout
+    # the donors' colours are the side stage's: the run's puppets, where each crop differs from its plate
+    sys.path.insert(0, str(SCRIPT.parent))
+    from diagnose_facing import Paintings, cache_crops
+    from posesynth.models.loading import load_model
+    from posesynth.training.side_fit import own_puppet_colours
+    paintings = Paintings.from_run(np.load(tmp_path / "poses.npy"), run, 8, face=True)
+    crops, plates = cache_crops(tmp_path / "cache", 8)
+    expected = own_puppet_colours(load_model(run), crops.float() / 255, plates.float() / 255)
+    torch.testing.assert_close(paintings.colours, expected)
+    for args, word in ((("--train", str(HELDOUT)), "--train"), ((), "--paintings")):
+        extra = ("--paintings", str(tmp_path / "poses.npy")) if args else ()
+        refused = _run("--heldout", str(HELDOUT), "--colours-from", str(run), *args, *extra, "--steps", "1")
+        assert refused.returncode != 0 and word in refused.stderr and "Traceback" not in refused.stderr
