@@ -122,7 +122,9 @@ def main() -> None:
         if args.seed:
             name, overrides = f"{name}@{args.seed}", [*overrides, f"train.seed={args.seed}"]
         config = load_config(args.config, [f"data.cache={cache}", f"data.poses3d={root / 'poses3d.npy'}", f"train.steps={args.steps}",
-                                      "train.checkpoint_every=100000", "train.sample_every=100000", *overrides])
+                                      "train.checkpoint_every=100000", "train.sample_every=100000",
+                                      # the signals during training; the side stage after it is left out
+                                      "model.side_classifier=false", "train.side_fit_iterations=0", *overrides])
         start = time.perf_counter()
         run = train(config, root / "runs" / name)
         minutes = (time.perf_counter() - start) / 60

@@ -67,11 +67,13 @@ CALIBRATION_STEPS = 30  # a short run of the real loop; its first rows (start-up
 def timing_config(config: Path, overrides: list[str], steps: int):
     """The recipe for a timing run: ``steps`` steps, the imitation cycle from the first, no evaluation or samples.
 
-    The refiner's fit after the last step (``train.refiner_fit_iterations``, about 20 s on 2 CPU
-    cores) is left out too: it is no part of a step, and a budget in minutes does not count it.
+    The refiner's and the side classifier's fits after the last step (``train.refiner_fit_iterations``,
+    about 20 s on 2 CPU cores; ``train.side_fit_iterations``, about 11 minutes) are left out too:
+    they are no part of a step, and a budget in minutes does not count them.
     """
     return load_config(config, [*overrides, f"train.steps={steps}", "loss.imitation_start=1", "train.log_every=5",
                                 "train.eval_every=0", "train.refiner_fit_iterations=0",
+                                "model.side_classifier=false", "train.side_fit_iterations=0",
                                 f"train.sample_every={10 * steps}", f"train.checkpoint_every={10 * steps}"])
 
 

@@ -48,7 +48,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "heatmap_selfsup.yaml
 # the pose path alone: no lifter (learned from unpaired poses) and no refiner beside the encoder,
 # its heatmaps read as trained (the labelled curves in BENCHMARKS.md were measured so)
 POSE_PATH = ("model.lifter=false", "loss.lifting=0", "model.refiner=false", "loss.refining=0",
-             "train.refiner_fit_iterations=0", "model.readout_sharpness=1")
+             "train.refiner_fit_iterations=0", "model.readout_sharpness=1", "model.side_classifier=false",
+             "train.side_fit_iterations=0")
 
 
 def main() -> None:

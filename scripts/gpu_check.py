@@ -83,7 +83,8 @@ def main() -> None:
     if args.tiny:  # every path at toy sizes; a budget too small for more than the minimum of steps
         recipe += ["model.image_size=32", "model.encoder_stages=3", "train.batch_size=2", "data.min_gap=2",
                    "data.max_gap=6", "data.num_workers=0", "loss.imitation_start=1", "train.warmup_steps=1",
-                   "train.refiner_fit_iterations=10"]  # the refiner's fit after the last step, in brief
+                   "train.refiner_fit_iterations=10",  # the refiner's and the side classifier's fits
+                   "train.side_fit_iterations=2"]      # after the last step, in brief
         budget = dict(minutes=1e-3, videos=2, frames=8, video_size=64, eval_every=2, heldout_videos=1, workers=2)
     else:
         recipe += ["model.image_size=128", "model.encoder_width=32", "model.appearance_width=32",
