@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -24,6 +25,22 @@ TINY = ["model.image_size=32", "model.encoder_width=8", "model.encoder_stages=3"
         "model.appearance_width=8", "model.decoder_width=8", "model.discriminator_hidden=32",
         "data.min_gap=2", "data.max_gap=8", "data.num_workers=0", "train.batch_size=2", "train.warmup_steps=2",
         "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100"]
+
+
+def log_rows(run: Path) -> dict[int, dict]:
+    """A run's ``log.jsonl`` rows by step."""
+    return {row["step"]: row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """Two 16-frame synthetic videos (``videos/``, seed 3) and their joints as unpaired poses (``poses.npy``);
+    one per test module (a module may write beside them)."""
+    from posesynth.synth.dataset import generate_dataset
+
+    root = tmp_path_factory.mktemp("tiny")
+    save_unpaired_poses(root, generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False))
+    return root
 
 
 def save_unpaired_poses(root: Path, labels: list[Path]) -> Path:

@@ -1,6 +1,5 @@
 """The pose-imitation cycle: sampled views, the loss, the model's painting and re-encoding, training."""
 
-import json
 import math
 from pathlib import Path
 
@@ -17,11 +16,10 @@ from posesynth.models.model import PoseSynthModel
 from posesynth.render.face import face_anchor, face_palette, head_colours
 from posesynth.render.paint import paint_warped_parts, observed_foreground, paint_parts, part_colours
 from posesynth.skeleton import FLIP_PERMUTATION, canonical_tpose
-from posesynth.synth.dataset import generate_dataset
 from posesynth.training.imitation_views import CROP_FILL, sample_views
 from posesynth.training.train import train
 from posesynth.viz.draw import sample_grid
-from conftest import TINY, save_unpaired_poses
+from conftest import TINY, log_rows
 
 def _views(count: int = 256, seed: int = 0) -> torch.Tensor:
     poses = canonical_tpose().expand(count, 17, 3)
@@ -217,21 +215,12 @@ def test_model_paints_the_sampled_pose_and_encodes_it_again():
     grid = sample_grid({"source": source, "target": target}, out, rows=2)
     assert grid.shape == (2 * (128 + 2) + 2, 5 * (128 + 2) + 2, 3)
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("imitation")
-    save_unpaired_poses(root, generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False))
-    return root
-
 def _config(data: Path, *extra: str):
     return load_config(None, [f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}", *TINY,
                               "train.checkpoint_every=2", "loss.imitation=1",
                               "loss.imitation_start=1", "loss.proportions=1", "model.lifter=true", "loss.lifting=1",
                               "loss.equivariance=1", "model.facing_head=true", "loss.travel_facing=1",
                               "model.refiner=true", "loss.refining=1", *extra])
-
-def _rows(run: Path) -> dict[int, dict]:
-    return {row["step"]: row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
 
 def test_lifter_needs_its_loss(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="go together"):
@@ -246,14 +235,14 @@ def test_travel_facing_needs_the_facing_head(tiny_data, tmp_path):
         _config(tiny_data, "train.steps=1", "model.facing_head=false")
 
 def test_heatmap_encoder_with_imitation_trains_and_resumes_exactly(tiny_data, tmp_path):
-    straight = _rows(train(_config(tiny_data, "train.steps=4"), tmp_path / "straight", progress=False))
+    straight = log_rows(train(_config(tiny_data, "train.steps=4"), tmp_path / "straight", progress=False))
     assert "loss/imitation" not in straight[1] and "loss/imitation" in straight[2]  # from imitation_start
     assert "loss/proportions" in straight[4] and "loss/lifting" in straight[1] and "loss/equivariance" in straight[1]
     assert "loss/travel_facing" in straight[1] and "loss/refining" in straight[1]
     halves = tmp_path / "halves"
     train(_config(tiny_data, "train.steps=4"), halves, stop_after=2, progress=False)
     train(_config(tiny_data, "train.steps=4"), halves, resume=True, progress=False)
-    resumed = _rows(halves)
+    resumed = log_rows(halves)
     for step in (3, 4):
         for key in ("loss/total", "loss/imitation", "loss/lifting", "loss/l1", "loss/equivariance", "loss/travel_facing",
                     "loss/refining"):
@@ -263,8 +252,8 @@ def test_side_open_imitation_reaches_the_training_loop(tiny_data, tmp_path):
     # step 2 is the first imitation step: both runs have the same weights and paintings there, and
     # the side-open term takes per painting the smaller of the closed term's error and another
     plain = ("train.steps=2", "model.facing_head=false", "loss.travel_facing=0")  # the head would give the true side
-    closed = _rows(train(_config(tiny_data, *plain), tmp_path / "closed", progress=False))
-    opened = _rows(train(_config(tiny_data, *plain, "loss.imitation_side_open=true"), tmp_path / "open",
+    closed = log_rows(train(_config(tiny_data, *plain), tmp_path / "closed", progress=False))
+    opened = log_rows(train(_config(tiny_data, *plain, "loss.imitation_side_open=true"), tmp_path / "open",
                          progress=False))
     assert opened[1]["loss/total"] == pytest.approx(closed[1]["loss/total"], rel=1e-6)
     assert opened[2]["loss/imitation"] < closed[2]["loss/imitation"]
@@ -288,8 +277,8 @@ def test_faces_on_paintings_reach_the_training_loop_and_resume_exactly(tiny_data
     plain = ("train.steps=4", f"model.facing_head={str(head).lower()}", "loss.travel_facing=0",
              "loss.imitation_side_open=true", "loss.imitation_flat=0.5")
     faces = ("loss.imitation_face=true", *(("loss.imitation_facing=1",) if head else ()))
-    opened = _rows(train(_config(tiny_data, *plain), tmp_path / "open", progress=False))
-    faced = _rows(train(_config(tiny_data, *plain, *faces), tmp_path / "faced", progress=False))
+    opened = log_rows(train(_config(tiny_data, *plain), tmp_path / "open", progress=False))
+    faced = log_rows(train(_config(tiny_data, *plain, *faces), tmp_path / "faced", progress=False))
     assert faced[1]["loss/total"] == pytest.approx(opened[1]["loss/total"], rel=1e-6)  # before the first painting
     keys = ("loss/imitation", "loss/imitation_facing") if head else ("loss/imitation",)
     if head:   # the head learns the painted sides from the first painting on
@@ -299,7 +288,7 @@ def test_faces_on_paintings_reach_the_training_loop_and_resume_exactly(tiny_data
     halves = tmp_path / "halves"
     train(_config(tiny_data, *plain, *faces), halves, stop_after=2, progress=False)
     train(_config(tiny_data, *plain, *faces), halves, resume=True, progress=False)
-    resumed = _rows(halves)
+    resumed = log_rows(halves)
     for step in (3, 4):
         for key in keys:
             assert faced[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
@@ -310,7 +299,7 @@ def test_facing_verdict_needs_the_facing_head(tiny_data, tmp_path):
         _config(tiny_data, "train.steps=1", "model.facing_head=false", "loss.travel_facing=0", "loss.facing_verdict=1")
 
 def test_the_facing_verdict_starts_at_its_step(tiny_data, tmp_path):
-    rows = _rows(train(_config(tiny_data, "train.steps=4", "loss.facing_verdict=1", "loss.facing_verdict_start=2",
+    rows = log_rows(train(_config(tiny_data, "train.steps=4", "loss.facing_verdict=1", "loss.facing_verdict_start=2",
                                "loss.facing_verdict_margin=0.05"), tmp_path / "run", progress=False))
     # the log counts steps from 1, the schedule (like imitation_start) from 0
     assert [("loss/facing_verdict" in rows[step]) for step in (1, 2, 3, 4)] == [False, False, True, True]
@@ -319,12 +308,12 @@ def test_the_facing_verdict_starts_at_its_step(tiny_data, tmp_path):
 
 def test_the_facing_verdict_trains_with_walk_anchors_and_resumes_exactly(tiny_data, tmp_path):
     overrides = ("train.steps=4", "loss.facing_verdict=1")
-    straight = _rows(train(_config(tiny_data, *overrides), tmp_path / "straight", progress=False))
+    straight = log_rows(train(_config(tiny_data, *overrides), tmp_path / "straight", progress=False))
     assert all("loss/facing_verdict" in straight[step] for step in (1, 2, 3, 4))
     halves = tmp_path / "halves"
     train(_config(tiny_data, *overrides), halves, stop_after=2, progress=False)
     train(_config(tiny_data, *overrides), halves, resume=True, progress=False)
-    resumed = _rows(halves)
+    resumed = log_rows(halves)
     for step in (3, 4):
         for key in ("loss/total", "loss/facing_verdict", "loss/l1", "loss/travel_facing"):
             assert straight[step][key] == pytest.approx(resumed[step][key], rel=1e-5, abs=1e-7), (step, key)
@@ -338,14 +327,14 @@ def test_the_refiner_is_fitted_further_after_the_last_step_only(tiny_data, tmp_p
     changed = {key for key in a if not torch.equal(a[key], b[key])}
     # the networks trained alike; only the refiner moved after the last step
     assert changed and all(key.startswith("refiner.") for key in changed)
-    rows = _rows(fitted)
+    rows = log_rows(fitted)
     assert "refiner_fit/final_loss" in rows[2] and "refiner_fit/final_loss" not in rows[1]
-    assert math.isfinite(rows[2]["refiner_fit/final_loss"]) and "refiner_fit/final_loss" not in _rows(plain)[2]
+    assert math.isfinite(rows[2]["refiner_fit/final_loss"]) and "refiner_fit/final_loss" not in log_rows(plain)[2]
     # a pause (stop_after) is not the end: nothing is fitted until the run completes, and the resumed
     # run ends with the same refiner as the straight one
     halves = tmp_path / "halves"
     train(_config(tiny_data, "train.steps=2", "train.refiner_fit_iterations=5"), halves, stop_after=1, progress=False)
-    assert "refiner_fit/final_loss" not in _rows(halves)[1]
+    assert "refiner_fit/final_loss" not in log_rows(halves)[1]
     train(_config(tiny_data, "train.steps=2", "train.refiner_fit_iterations=5"), halves, resume=True, progress=False)
     resumed = load_model(halves).state_dict()
     for key in changed:

@@ -1,6 +1,5 @@
 """The side stage: the classifier, faced paintings in a model's own colours, its fit, the model's use, training."""
 
-import json
 import math
 import subprocess
 import sys
@@ -16,13 +15,12 @@ from posesynth.models.side_classifier import SideClassifier
 from posesynth.render.face import face_anchor, face_palette, head_colours
 from posesynth.render.paint import observed_foreground, paint_parts, part_colours
 from posesynth.skeleton import facing_side, swap_sides
-from posesynth.synth.dataset import generate_dataset
 from posesynth.synth.poses import sample_poses
 from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses
 from posesynth.training.side_fit import donor_pairs, faced_paintings, fit_side_classifier, own_puppet_colours
 from posesynth.training.train import train
-from conftest import TINY, save_unpaired_poses
+from conftest import TINY, log_rows
 
 SIZE = 32
 
@@ -145,20 +143,9 @@ def test_the_classifier_is_frozen_and_leaves_the_other_networks_starting_alike()
         _model(side_classifier=True, facing_head=True)
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("side_fit")
-    save_unpaired_poses(root, generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False))
-    return root
-
-
 def _config(data: Path, *extra: str):
     return load_config(None, [f"data.videos={data / 'videos'}", f"data.poses3d={data / 'poses.npy'}", *TINY,
                               "train.checkpoint_every=2", "train.steps=2", "loss.imitation=1", *extra])
-
-
-def _rows(run: Path) -> dict[int, dict]:
-    return {row["step"]: row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
 
 
 SIDED = ("model.side_classifier=true", "train.side_fit_iterations=4")
@@ -176,7 +163,7 @@ def test_training_fits_the_classifier_after_the_last_step_only_and_resumes_exact
     assert bool(sided.side_fitted)
     unfitted = _model(side_classifier=True).side_classifier.state_dict()
     assert any(not torch.equal(unfitted[k], v) for k, v in sided.side_classifier.state_dict().items())
-    rows = _rows(run)
+    rows = log_rows(run)
     assert "side_fit/final_loss" in rows[2] and "side_fit/final_loss" not in rows[1]
     assert math.isfinite(rows[2]["side_fit/final_loss"])
     with torch.no_grad():
@@ -191,7 +178,7 @@ def test_training_fits_the_classifier_after_the_last_step_only_and_resumes_exact
     # a pause is not the end: nothing is fitted until the run completes, then the same classifier
     halves = tmp_path / "halves"
     train(_config(tiny_data, *SIDED), halves, stop_after=1, progress=False)
-    assert not bool(load_model(halves).side_fitted) and "side_fit/final_loss" not in _rows(halves)[1]
+    assert not bool(load_model(halves).side_fitted) and "side_fit/final_loss" not in log_rows(halves)[1]
     train(_config(tiny_data, *SIDED), halves, resume=True, progress=False)
     resumed = load_model(halves).state_dict()
     for key, value in sided.state_dict().items():

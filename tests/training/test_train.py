@@ -13,22 +13,13 @@ import torch
 import posesynth.training.train as train_module
 from posesynth.config import load_config
 from posesynth.models.loading import load_model
-from posesynth.synth.dataset import generate_dataset
 from posesynth.training.inputs import mean_pose
 from posesynth.training.loop import NonFiniteLossError, lr_factor
 from posesynth.training.rundir import latest_checkpoint
 from posesynth.training.train import train
-from conftest import TINY as TINY_RUN, save_unpaired_poses
+from conftest import TINY as TINY_RUN
 
 TINY = [*TINY_RUN, "train.sample_every=2", "train.checkpoint_every=2"]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny")
-    labels = generate_dataset(root, videos=2, frames=16, size=64, seed=3, progress=False)
-    save_unpaired_poses(root, labels)
-    return root
 
 
 def _config(data: Path, *extra: str):
