@@ -3,9 +3,10 @@
 The heatmap encoder labels the limbs as seen facing the camera (``model.start_facing=front``); a
 person seen from the back is that labelling with left and right swapped (``skeleton.swap_sides``).
 Reconstruction cannot tell the two apart, and on unseen people neither the facing head nor the
-decoder's verdict learns it (BENCHMARKS.md, "Which way does a person face?"). This classifier is
-taught apart from the run, after its last step, on flat paintings of unpaired poses whose heads
-carry a face (:mod:`posesynth.render.face`): the painted face is a prior about people, not a label.
+decoder's verdict learns it (BENCHMARKS.md, "The facing from the walking direction", "Does a
+learned decoder tell the side?"). This classifier is taught apart from the run, after its last
+step, on flat paintings of unpaired poses whose heads carry a face (:mod:`posesynth.render.face`):
+the painted face is a prior about people, not a label.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fit the side classifier after a run: faced paintings of unpaired poses, in the run's own colours.
 
-Which way a person faces is the half of the 3D that reconstruction cannot see (docs/learning.md,
-"Which way does a person face?"). Heads are not the same all round, which is a prior about people
+Which way a person faces is what reconstruction cannot see (docs/learning.md, "Can the pixels
+tell the facing at all?" and the sections after it). Heads are not the same all round, which is a prior about people
 and not a label: :mod:`posesynth.render.face` paints a face on the head of a flat painting, seen
 in proportion to how far the sampled pose turns to the camera. A small classifier
 (:class:`~posesynth.models.side_classifier.SideClassifier`) learns the sampled pose's facing
