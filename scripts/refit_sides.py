@@ -36,8 +36,9 @@ from posesynth.training.inputs import canonical_poses, mean_pose, unpaired_poses
 from posesynth.training.side_fit import fit_model_sides
 
 
-def sided_model(run: Path) -> PoseSynthModel:
-    """A run's model with a fresh, unfitted side classifier (its own one, if it had one, is dropped)."""
+def sided_model(run: Path) -> tuple[PoseSynthModel, dict]:
+    """A run's model with a fresh, unfitted side classifier (its own one, if it had one, is dropped),
+    and the run's stored weights file (read once)."""
     file = model_file(run)
     if not file.is_file():
         raise FileNotFoundError(f"{file} does not exist: pass a run folder written by `posesynth train`")
@@ -51,7 +52,7 @@ def sided_model(run: Path) -> PoseSynthModel:
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("side_classifier.") for k in missing):
         raise ConfigError(f"{file} does not match its stored settings (missing {missing}, unexpected {unexpected})")
-    return model.eval()
+    return model.eval(), weights
 
 
 def main() -> None:
@@ -70,7 +71,7 @@ def main() -> None:
         data, t = config.data, config.train
         if data.eval_synthetic is None:
             raise ConfigError(f"{args.run}/config.yaml has no data.eval_synthetic: nothing held out to score")
-        model = sided_model(args.run)
+        model, weights = sided_model(args.run)
         real = torch.as_tensor(unpaired_poses(data), dtype=torch.float32)
         # the trainer's pairs (one process): the same seed and length give the same donors
         dataset = FramePairDataset(videos=data.videos, cache=data.cache, size=model.image_size, min_gap=data.min_gap,
@@ -119,12 +120,13 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
     if args.out is not None:
-        write_sided_run(model, config, args.out, args.iterations, file=model_file(args.run))
+        write_sided_run(model, weights, config, args.out, args.iterations, file=model_file(args.run))
 
 
-def write_sided_run(model: PoseSynthModel, config, out: Path, iterations: int, file: Path) -> None:
-    """``out/model.pt`` (the weights with the fitted classifier, the constructor arguments) and ``out/config.yaml``."""
-    weights = torch.load(file, map_location="cpu", weights_only=True)
+def write_sided_run(model: PoseSynthModel, weights: dict, config, out: Path, iterations: int, file: Path) -> None:
+    """``out/model.pt`` (the run's stored ``weights`` with the fitted classifier and the constructor
+    arguments) and ``out/config.yaml``."""
+    weights = dict(weights)
     weights["state_dict"] = model.state_dict()
     weights["model_kwargs"] = {**stored_model_kwargs(weights, file), "side_classifier": True}
     config.model.side_classifier = True
