@@ -9,7 +9,14 @@ the run's held-out set (``data.eval_synthetic``) exactly as the trainer's evalua
 the run as it was (its own refiner, if it has one), without any refiner, and with the new one.
 The run folder is only read.
 
-    python scripts/refit_refiner.py --run runs/heatmap_s0/run [--iterations 3000] [--json OUT]
+    python scripts/refit_refiner.py --run runs/heatmap_s0/run [--iterations 3000] [--noise-px 2]
+        [--elevation -5 35 --lean 10] [--data LABELLED_SET] [--json OUT]
+
+The sampled views default to the run's own (``loss.imitation_elevation_*_deg``,
+``loss.imitation_lean_deg``); ``--elevation``/``--lean`` fit the refiner on other views, e.g. the
+benchmark's cameras, without retraining the run (BENCHMARKS.md, "The refiner's views after the
+side stage"). ``--data`` scores another labelled set instead of the run's held-out one: choose a
+setting on a validation set of other people, then report it on the held-out people.
 """
 
 from __future__ import annotations
@@ -36,18 +43,31 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="a finished run folder (model.pt, config.yaml)")
     parser.add_argument("--iterations", type=int, default=3000, help="batches of 256 unpaired poses")
     parser.add_argument("--noise-px", type=float, default=2.0, help="σ of the 2D noise the refiner learns to remove")
+    parser.add_argument("--elevation", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                        help="the sampled views' camera elevation range, degrees (default: the run's "
+                             "loss.imitation_elevation_min_deg/max_deg)")
+    parser.add_argument("--lean", type=float, default=None,
+                        help="the sampled bodies' lean, ± degrees (default: the run's loss.imitation_lean_deg)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="a labelled set to score (posesynth synth's folder; default: the run's data.eval_synthetic)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the scores here")
     args = parser.parse_args()
+    if args.elevation is not None and args.elevation[0] > args.elevation[1]:
+        parser.error(f"--elevation LOW HIGH needs LOW <= HIGH, got {args.elevation[0]:g} {args.elevation[1]:g}")
+    if args.lean is not None and not 0 <= args.lean <= 90:
+        parser.error(f"--lean is an angle in degrees, in [0, 90]; got {args.lean:g}")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     try:
         model = load_model(args.run)
         config = run_config(args.run)
         data, loss = config.data, config.loss
-        if data.eval_synthetic is None:
-            raise ConfigError(f"{args.run}/config.yaml has no data.eval_synthetic: nothing held out to score")
+        scored = args.data if args.data is not None else data.eval_synthetic
+        if scored is None:
+            raise ConfigError(f"{args.run}/config.yaml has no data.eval_synthetic: nothing held out to score "
+                              "(give a labelled set with --data)")
         real = torch.as_tensor(unpaired_poses(data), dtype=torch.float32)
-        views = labelled_views(data.eval_synthetic, model.image_size, data.margin)
+        views = labelled_views(scored, model.image_size, data.margin)
     except (ConfigError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
     reference = mean_pose(real)
@@ -58,22 +78,27 @@ def main() -> None:
                 "ratio": scores["model"]["pa_mpjpe"] / scores["baseline"]["pa_mpjpe"],
                 "baseline_pa_mpjpe": scores["baseline"]["pa_mpjpe"]}
 
-    report: dict = {"run": str(args.run), "frames": len(views["truth"]), "as_trained": score()}
+    report: dict = {"run": str(args.run), "scored": str(scored), "frames": len(views["truth"]),
+                    "as_trained": score()}
     own = model.refiner
     model.refiner = None
     report["no_refiner"] = score()
     started = time.perf_counter()
     model.refiner = DepthLifter(refine_2d=True)
+    elevation = (tuple(args.elevation) if args.elevation is not None
+                 else (loss.imitation_elevation_min_deg, loss.imitation_elevation_max_deg))
+    lean = args.lean if args.lean is not None else loss.imitation_lean_deg
     losses = fit_refiner(model.refiner, canonical_poses(real), K=model.K, image_size=model.image_size,
                          iterations=args.iterations, noise_px=args.noise_px, seed=args.seed,
-                         elevation_deg=(loss.imitation_elevation_min_deg, loss.imitation_elevation_max_deg),
-                         max_lean_deg=loss.imitation_lean_deg)
+                         elevation_deg=elevation, max_lean_deg=lean)
     model.eval()
-    report["refitted"] = {**score(), "iterations": args.iterations, "final_loss": float(np.mean(losses[-50:])),
+    report["refitted"] = {**score(), "iterations": args.iterations, "noise_px": args.noise_px,
+                          "elevation_deg": list(elevation), "lean_deg": lean,
+                          "final_loss": float(np.mean(losses[-50:])),
                           "fit_seconds": round(time.perf_counter() - started, 1)}
     model.refiner = own
     baseline = report["as_trained"]["baseline_pa_mpjpe"]
-    print(f"{report['frames']} held-out frames, mean pose {baseline:.1f} mm")
+    print(f"{report['frames']} frames of {scored}, mean pose {baseline:.1f} mm")
     for key, label in (("as_trained", "as trained"), ("no_refiner", "no refiner"),
                        ("refitted", f"refitted ({args.iterations} batches)")):
         row = report[key]

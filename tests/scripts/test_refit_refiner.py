@@ -50,6 +50,40 @@ def test_a_refitted_refiner_is_scored_beside_the_run(tmp_path):
     assert (run / "model.pt").read_bytes() == before  # the run is only read
 
 
+def test_the_views_default_to_the_runs_and_can_be_chosen(tmp_path):
+    run = _run_folder(tmp_path / "run")
+    reports = []
+    for name, extra in (("own", ()), ("cameras", ("--elevation", "-5", "35", "--lean", "10"))):
+        result = _refit(run, "--iterations", "5", "--json", str(tmp_path / f"{name}.json"), *extra)
+        assert result.returncode == 0, result.stderr
+        reports.append(json.loads((tmp_path / f"{name}.json").read_text())["refitted"])
+    own, cameras = reports
+    assert (own["elevation_deg"], own["lean_deg"]) == ([0.0, 0.0], 20.0)   # the config's defaults
+    assert (cameras["elevation_deg"], cameras["lean_deg"]) == ([-5.0, 35.0], 10.0)
+    assert cameras["pa_mpjpe"] != own["pa_mpjpe"]   # other views, another refiner
+
+
+def test_another_labelled_set_is_scored_with_data(tmp_path):
+    # a run with no held-out set of its own is scored on the set --data names (e.g. validation people)
+    run = _run_folder(tmp_path / "run", eval_synthetic=None)
+    result = _refit(run, "--iterations", "2", "--data", str(HELDOUT), "--json", str(tmp_path / "v.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert report["scored"] == str(HELDOUT) and report["frames"] == 192
+    assert f"192 frames of {HELDOUT}" in result.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _refit(run, "--iterations", "1", "--data", str(empty))
+    assert result.returncode != 0 and str(empty) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_views_out_of_range_are_a_one_line_error(tmp_path):
+    run = _run_folder(tmp_path / "run")
+    for extra, word in ((("--elevation", "35", "-5"), "LOW <= HIGH"), (("--lean", "100"), "--lean")):
+        result = _refit(run, "--iterations", "1", *extra)
+        assert result.returncode != 0 and word in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_kinematic_run_or_a_run_without_a_heldout_set_is_a_one_line_error(tmp_path):
     # the kinematic encoder was removed: its runs no longer load
     for run, word in ((_run_folder(tmp_path / "kin", encoder="kinematic"), "kinematic"),
