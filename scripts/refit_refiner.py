@@ -76,7 +76,7 @@ def main() -> None:
         scores = score_poses(model, views["crops"], views["truth"], reference, joints2d=views["joints2d"])
         return {"pa_mpjpe": scores["model"]["pa_mpjpe"], "n_mpjpe": scores["model"]["n_mpjpe"],
                 "ratio": scores["model"]["pa_mpjpe"] / scores["baseline"]["pa_mpjpe"],
-                "baseline_pa_mpjpe": scores["baseline"]["pa_mpjpe"]}
+                "baseline_pa_mpjpe": scores["baseline"]["pa_mpjpe"], "baseline_n_mpjpe": scores["baseline"]["n_mpjpe"]}
 
     report: dict = {"run": str(args.run), "scored": str(scored), "frames": len(views["truth"]),
                     "as_trained": score()}
@@ -98,7 +98,8 @@ def main() -> None:
                           "fit_seconds": round(time.perf_counter() - started, 1)}
     model.refiner = own
     baseline = report["as_trained"]["baseline_pa_mpjpe"]
-    print(f"{report['frames']} frames of {scored}, mean pose {baseline:.1f} mm")
+    print(f"{report['frames']} frames of {scored}, mean pose {baseline:.1f} mm "
+          f"(N-MPJPE {report['as_trained']['baseline_n_mpjpe']:.1f})")
     for key, label in (("as_trained", "as trained"), ("no_refiner", "no refiner"),
                        ("refitted", f"refitted ({args.iterations} batches)")):
         row = report[key]
