@@ -180,6 +180,9 @@ class TrainConfig:
     keep_checkpoints: int = 2          # older checkpoints are deleted
     eval_every: int = 0                # steps between held-out evaluations (0: off; needs data.eval_synthetic)
     refiner_fit_iterations: int = 0    # after the last step, fit the refiner this many more batches
+    refiner_fit_elevation_min_deg: float | None = None  # that fit's views: camera elevation range, degrees
+    refiner_fit_elevation_max_deg: float | None = None  # (+ = above); None: loss.imitation_elevation_*
+    refiner_fit_lean_deg: float | None = None  # that fit's body lean, ± degrees; None: loss.imitation_lean_deg
     side_fit_iterations: int = 0       # after the last step, fit the side classifier on this many batches of paintings
     init: str | None = None            # start from this run's (or model.pt's) weights, e.g. a pre-trained run
 
@@ -338,6 +341,24 @@ def check_ranges(config: Config) -> None:
     if config.train.refiner_fit_iterations and not m.refiner:
         raise ConfigError("'train.refiner_fit_iterations' fits the refiner after the last step: it needs "
                           "model.refiner=true (and loss.refining > 0)")
+    t = config.train
+    fit_low, fit_high = t.refiner_fit_elevation_min_deg, t.refiner_fit_elevation_max_deg
+    fit_views = {"train.refiner_fit_elevation_min_deg": fit_low, "train.refiner_fit_elevation_max_deg": fit_high,
+                 "train.refiner_fit_lean_deg": t.refiner_fit_lean_deg}
+    given = [key for key, value in fit_views.items() if value is not None]
+    if given and not t.refiner_fit_iterations:
+        raise ConfigError(f"'{given[0]}' sets the views of the refiner's fit after the last step: it needs "
+                          f"train.refiner_fit_iterations > 0 (the recipe: 3000), or leave it unset")
+    if (fit_low is None) != (fit_high is None):
+        raise ConfigError("'train.refiner_fit_elevation_min_deg' and 'train.refiner_fit_elevation_max_deg' go "
+                          "together: set both (e.g. -5 and 35) or neither (the run's loss.imitation_elevation_*)")
+    if fit_low is not None and not -90 <= fit_low <= fit_high <= 90:
+        raise ConfigError(f"'train.refiner_fit_elevation_min_deg' ({fit_low}) and "
+                          f"'train.refiner_fit_elevation_max_deg' ({fit_high}) are a camera elevation range in "
+                          f"degrees: need -90 <= min <= max <= 90")
+    if t.refiner_fit_lean_deg is not None and not 0 <= t.refiner_fit_lean_deg <= 90:
+        raise ConfigError(f"'train.refiner_fit_lean_deg' is an angle in degrees, in [0, 90]; got "
+                          f"{t.refiner_fit_lean_deg}")
     if bool(config.train.side_fit_iterations) != m.side_classifier:
         raise ConfigError("model.side_classifier and train.side_fit_iterations go together: the classifier is fitted "
                           f"after the last step (got model.side_classifier={m.side_classifier}, "

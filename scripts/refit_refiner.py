@@ -12,8 +12,9 @@ The run folder is only read.
     python scripts/refit_refiner.py --run runs/heatmap_s0/run [--iterations 3000] [--noise-px 2]
         [--elevation -5 35 --lean 10] [--data LABELLED_SET] [--json OUT]
 
-The sampled views default to the run's own (``loss.imitation_elevation_*_deg``,
-``loss.imitation_lean_deg``); ``--elevation``/``--lean`` fit the refiner on other views, e.g. the
+The sampled views default to those of the run's own fit after its last step
+(``train.refiner_fit_elevation_*_deg``, ``train.refiner_fit_lean_deg``; where unset, the run's
+``loss.imitation_elevation_*_deg``, ``loss.imitation_lean_deg``); ``--elevation``/``--lean`` fit the refiner on other views, e.g. the
 benchmark's cameras, without retraining the run (BENCHMARKS.md, "The refiner's views after the
 side stage"). ``--data`` scores another labelled set instead of the run's held-out one: choose a
 setting on a validation set of other people, then report it on the held-out people.
@@ -35,7 +36,7 @@ from posesynth.evaluation.synthetic import labelled_views, score_poses
 from posesynth.models.lifter import DepthLifter
 from posesynth.models.loading import load_model, run_config
 from posesynth.training.inputs import canonical_poses, mean_pose, unpaired_poses
-from posesynth.training.refiner_fit import fit_refiner
+from posesynth.training.refiner_fit import fit_refiner, refiner_fit_views
 
 
 def main() -> None:
@@ -45,16 +46,18 @@ def main() -> None:
     parser.add_argument("--noise-px", type=float, default=2.0, help="σ of the 2D noise the refiner learns to remove")
     parser.add_argument("--elevation", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="the sampled views' camera elevation range, degrees (default: the run's "
-                             "loss.imitation_elevation_min_deg/max_deg)")
+                             "train.refiner_fit_elevation_*_deg, else loss.imitation_elevation_*_deg)")
     parser.add_argument("--lean", type=float, default=None,
-                        help="the sampled bodies' lean, ± degrees (default: the run's loss.imitation_lean_deg)")
+                        help="the sampled bodies' lean, ± degrees (default: the run's train.refiner_fit_lean_deg, "
+                             "else loss.imitation_lean_deg)")
     parser.add_argument("--data", type=Path, default=None,
                         help="a labelled set to score (posesynth synth's folder; default: the run's data.eval_synthetic)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the scores here")
     args = parser.parse_args()
-    if args.elevation is not None and args.elevation[0] > args.elevation[1]:
-        parser.error(f"--elevation LOW HIGH needs LOW <= HIGH, got {args.elevation[0]:g} {args.elevation[1]:g}")
+    if args.elevation is not None and not -90 <= args.elevation[0] <= args.elevation[1] <= 90:
+        parser.error(f"--elevation LOW HIGH is a camera elevation range in degrees, -90 <= LOW <= HIGH <= 90; "
+                     f"got {args.elevation[0]:g} {args.elevation[1]:g}")
     if args.lean is not None and not 0 <= args.lean <= 90:
         parser.error(f"--lean is an angle in degrees, in [0, 90]; got {args.lean:g}")
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -85,9 +88,12 @@ def main() -> None:
     report["no_refiner"] = score()
     started = time.perf_counter()
     model.refiner = DepthLifter(refine_2d=True)
-    elevation = (tuple(args.elevation) if args.elevation is not None
-                 else (loss.imitation_elevation_min_deg, loss.imitation_elevation_max_deg))
-    lean = args.lean if args.lean is not None else loss.imitation_lean_deg
+    fit = config.train   # the run's own fit after its last step may have views of its own
+    run_views = refiner_fit_views((loss.imitation_elevation_min_deg, loss.imitation_elevation_max_deg),
+                                  loss.imitation_lean_deg, fit.refiner_fit_elevation_min_deg,
+                                  fit.refiner_fit_elevation_max_deg, fit.refiner_fit_lean_deg)
+    elevation = tuple(args.elevation) if args.elevation is not None else run_views["elevation_deg"]
+    lean = args.lean if args.lean is not None else run_views["max_lean_deg"]
     losses = fit_refiner(model.refiner, canonical_poses(real), K=model.K, image_size=model.image_size,
                          iterations=args.iterations, noise_px=args.noise_px, seed=args.seed,
                          elevation_deg=elevation, max_lean_deg=lean)

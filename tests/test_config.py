@@ -144,6 +144,24 @@ def test_out_of_range_values_are_errors_naming_the_key(override, message, capsys
         load_config(path)
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (["train.refiner_fit_lean_deg=10"], r"'train\.refiner_fit_lean_deg' sets the views .* needs "
+                                        r"train\.refiner_fit_iterations > 0"),
+    (["model.refiner=true", "train.refiner_fit_iterations=10", "train.refiner_fit_elevation_min_deg=-5"],
+     r"'train\.refiner_fit_elevation_min_deg' and 'train\.refiner_fit_elevation_max_deg' go together"),
+    (["model.refiner=true", "train.refiner_fit_iterations=10", "train.refiner_fit_elevation_min_deg=40",
+      "train.refiner_fit_elevation_max_deg=-5"], r"need -90 <= min <= max <= 90"),
+    (["model.refiner=true", "train.refiner_fit_iterations=10", "train.refiner_fit_lean_deg=100"],
+     r"'train\.refiner_fit_lean_deg' is an angle in degrees, in \[0, 90\]; got 100"),
+])
+def test_the_refiners_fit_views_are_checked(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+    config = load_config(None, ["model.refiner=true", "train.refiner_fit_iterations=10",
+                                "train.refiner_fit_elevation_min_deg=-5", "train.refiner_fit_elevation_max_deg=35"])
+    assert (config.train.refiner_fit_elevation_min_deg, config.train.refiner_fit_lean_deg) == (-5.0, None)
+
+
 def test_ranges_admit_the_edges():
     config = load_config(None, ["train.lr=0", "train.keep_checkpoints=0", "train.eval_every=0", "data.min_gap=50",
                                 "data.num_workers=0", "data.labels_fraction=0", "model.image_size=8",

@@ -57,4 +57,26 @@ def fit_refiner(refiner: DepthLifter, poses_body: torch.Tensor, *, K: torch.Tens
     return losses
 
 
-__all__ = ["fit_refiner"]
+def refiner_fit_views(elevation_deg: tuple[float, float], max_lean_deg: float, fit_elevation_min_deg: float | None,
+                      fit_elevation_max_deg: float | None, fit_lean_deg: float | None) -> dict[str, object]:
+    """The views the refiner's fit after a run samples: the fit's own where given, else the run's.
+
+    The run's views (``loss.imitation_elevation_*_deg``, ``loss.imitation_lean_deg``) teach the
+    lifter, the refiner and the imitation cycle during training. The fit after the last step may
+    use others (``train.refiner_fit_elevation_*_deg``, ``train.refiner_fit_lean_deg``): once the
+    side stage names each crop's side, views from the cameras' elevation cut the N-MPJPE
+    (BENCHMARKS.md, "The refiner's views after the side stage").
+
+    Args:
+        elevation_deg: (low, high) the run's camera elevation range, degrees. max_lean_deg: its lean, ± degrees.
+        fit_elevation_min_deg, fit_elevation_max_deg, fit_lean_deg: the fit's own, or None.
+    Returns:
+        ``elevation_deg`` and ``max_lean_deg`` keyword arguments for :func:`fit_refiner`.
+    """
+    if fit_elevation_min_deg is not None and fit_elevation_max_deg is not None:
+        elevation_deg = (fit_elevation_min_deg, fit_elevation_max_deg)
+    return {"elevation_deg": tuple(elevation_deg),
+            "max_lean_deg": max_lean_deg if fit_lean_deg is None else fit_lean_deg}
+
+
+__all__ = ["fit_refiner", "refiner_fit_views"]

@@ -40,7 +40,7 @@ from posesynth.training.checkpoints import init_weights, model_kwargs
 from posesynth.training.imitation_views import sample_views
 from posesynth.training.inputs import canonical_poses, mean_pose, resolve_keypoints, unpaired_poses
 from posesynth.training.loop import lr_factor, make_accelerator, run_loop, start_run
-from posesynth.training.refiner_fit import fit_refiner
+from posesynth.training.refiner_fit import fit_refiner, refiner_fit_views
 from posesynth.training.side_fit import fit_model_sides
 from posesynth.viz.draw import sample_grid
 from posesynth.viz.grid import save_png
@@ -262,8 +262,10 @@ def train(config: Config, out: str | os.PathLike, *, resume: bool = False, stop_
         fitted = copy.deepcopy(refiner).cpu().float()
         fit_losses = fit_refiner(fitted, real_poses.cpu(), K=accelerator.unwrap_model(model).K.cpu().float(),
                                  image_size=m.image_size, iterations=t.refiner_fit_iterations,
-                                 noise_px=losses.refining_noise_px, seed=t.seed, elevation_deg=elevation,
-                                 max_lean_deg=losses.imitation_lean_deg)
+                                 noise_px=losses.refining_noise_px, seed=t.seed,
+                                 **refiner_fit_views(elevation, losses.imitation_lean_deg,
+                                                     t.refiner_fit_elevation_min_deg, t.refiner_fit_elevation_max_deg,
+                                                     t.refiner_fit_lean_deg))
         refiner.load_state_dict(fitted.state_dict())   # copied into the refiner's own device and dtype
         values["refiner_fit/final_loss"] = sum(fit_losses[-50:]) / len(fit_losses[-50:])
 

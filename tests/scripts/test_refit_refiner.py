@@ -61,6 +61,19 @@ def test_the_views_default_to_the_runs_and_can_be_chosen(tmp_path):
     assert (own["elevation_deg"], own["lean_deg"]) == ([0.0, 0.0], 20.0)   # the config's defaults
     assert (cameras["elevation_deg"], cameras["lean_deg"]) == ([-5.0, 35.0], 10.0)
     assert cameras["pa_mpjpe"] != own["pa_mpjpe"]   # other views, another refiner
+    # a run whose own fit after its last step had views of its own: those are the default
+    fitted = tmp_path / "fitted"
+    _run_folder(fitted)
+    with (fitted / "config.yaml").open("a") as config:
+        config.write("train:\n  refiner_fit_iterations: 3000\n  refiner_fit_elevation_min_deg: -5\n"
+                     "  refiner_fit_elevation_max_deg: 35\n  refiner_fit_lean_deg: 10\n")
+    config_text = (fitted / "config.yaml").read_text().replace("model:\n", "model:\n  refiner: true\n")
+    (fitted / "config.yaml").write_text(config_text)
+    result = _refit(fitted, "--iterations", "5", "--json", str(tmp_path / "fitted.json"))
+    assert result.returncode == 0, result.stderr
+    refitted = json.loads((tmp_path / "fitted.json").read_text())["refitted"]
+    assert (refitted["elevation_deg"], refitted["lean_deg"]) == ([-5.0, 35.0], 10.0)
+    assert refitted["pa_mpjpe"] == cameras["pa_mpjpe"]   # the same views, seed and poses: the same refiner
 
 
 def test_another_labelled_set_is_scored_with_data(tmp_path):
@@ -79,7 +92,8 @@ def test_another_labelled_set_is_scored_with_data(tmp_path):
 
 def test_views_out_of_range_are_a_one_line_error(tmp_path):
     run = _run_folder(tmp_path / "run")
-    for extra, word in ((("--elevation", "35", "-5"), "LOW <= HIGH"), (("--lean", "100"), "--lean")):
+    for extra, word in ((("--elevation", "35", "-5"), "LOW <= HIGH"), (("--elevation", "0", "95"), "<= 90"),
+                        (("--lean", "100"), "--lean")):
         result = _refit(run, "--iterations", "1", *extra)
         assert result.returncode != 0 and word in result.stderr and "Traceback" not in result.stderr
 

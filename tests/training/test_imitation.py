@@ -341,3 +341,17 @@ def test_the_refiner_is_fitted_further_after_the_last_step_only(tiny_data, tmp_p
         torch.testing.assert_close(resumed[key], b[key], rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError, match="refiner_fit_iterations"):
         _config(tiny_data, "model.refiner=false", "loss.refining=0", "train.refiner_fit_iterations=5")
+
+
+def test_the_refiners_fit_after_the_last_step_samples_its_own_views(tiny_data, tmp_path):
+    from posesynth.models.loading import load_model
+    fit = ("train.steps=2", "train.refiner_fit_iterations=5")
+    level = load_model(train(_config(tiny_data, *fit), tmp_path / "level", progress=False)).state_dict()
+    views = ("train.refiner_fit_elevation_min_deg=-5", "train.refiner_fit_elevation_max_deg=35",
+             "train.refiner_fit_lean_deg=10")
+    elevated = load_model(train(_config(tiny_data, *fit, *views), tmp_path / "elevated", progress=False)).state_dict()
+    changed = {key for key in level if not torch.equal(level[key], elevated[key])}
+    # the networks trained alike (the run's own views); only the refiner's fit saw other views
+    assert changed and all(key.startswith("refiner.") for key in changed)
+    with pytest.raises(ConfigError, match="refiner_fit_iterations > 0"):
+        _config(tiny_data, "train.steps=2", *views)

@@ -57,3 +57,12 @@ def test_a_depth_only_lifter_is_refused():
     from posesynth.training.refiner_fit import fit_refiner
     with pytest.raises(ValueError, match="refine_2d"):
         fit_refiner(DepthLifter(width=8, layers=1), _poses(), K=torch.eye(3), image_size=SIZE, iterations=1)
+
+
+def test_the_fit_takes_its_own_views_where_given_else_the_runs():
+    from posesynth.training.refiner_fit import refiner_fit_views
+    run = ((0.0, 0.0), 20.0)
+    assert refiner_fit_views(*run, None, None, None) == {"elevation_deg": (0.0, 0.0), "max_lean_deg": 20.0}
+    assert refiner_fit_views(*run, -5.0, 35.0, 10.0) == {"elevation_deg": (-5.0, 35.0), "max_lean_deg": 10.0}
+    assert refiner_fit_views(*run, -5.0, 35.0, None) == {"elevation_deg": (-5.0, 35.0), "max_lean_deg": 20.0}
+    assert refiner_fit_views(*run, None, None, 0.0) == {"elevation_deg": (0.0, 0.0), "max_lean_deg": 0.0}
