@@ -40,7 +40,8 @@ RECIPE = REPO / "configs" / "heatmap_selfsup.yaml"
 # run came later, and the demo reads its heatmaps as trained (configs/demo.yaml keeps
 # model.readout_sharpness at 1)
 OVERRIDES = ("model.facing_head=true", "model.refiner=false", "loss.refining=0", "train.refiner_fit_iterations=0",
-             "model.readout_sharpness=1", "model.side_classifier=false", "train.side_fit_iterations=0")
+             "model.readout_sharpness=1", "model.side_classifier=false", "train.side_fit_iterations=0",
+             "model.puppet_extremities=false")
 
 
 def add_refiner(checkpoint: Path, poses3d: Path, iterations: int, seed: int) -> dict:

@@ -87,6 +87,7 @@ def main() -> None:
     model.refiner = None
     report["no_refiner"] = score()
     started = time.perf_counter()
+    torch.manual_seed(args.seed)   # the fresh refiner's weights too: one seed, one refiner
     model.refiner = DepthLifter(refine_2d=True)
     fit = config.train   # the run's own fit after its last step may have views of its own
     run_views = refiner_fit_views((loss.imitation_elevation_min_deg, loss.imitation_elevation_max_deg),
