@@ -34,19 +34,19 @@ from posesynth.config import ConfigError
 from posesynth.evaluation.metrics import n_mpjpe, pa_mpjpe, procrustes_align
 from posesynth.evaluation.synthetic import baseline_poses, encode_crops, labelled_views
 from posesynth.models.loading import load_model, run_config
-from posesynth.skeleton import FLIP_PERMUTATION
+from posesynth.skeleton import mirror_interpretation
 from posesynth.training.inputs import mean_pose, unpaired_poses
 
 
 def mirror_reading(pose: np.ndarray) -> np.ndarray:
     """The other facing of the same 2D skeleton.  (N, 17, 3) root-relative, camera frame, m → (N, 17, 3).
 
-    Every joint takes its mirror partner's name and its depth relative to the root is negated
-    (:func:`posesynth.skeleton.mirror_interpretation` for 3D poses, under weak perspective).
+    Every joint takes its mirror partner's name and its depth relative to the root is negated:
+    :func:`posesynth.skeleton.mirror_interpretation` of the pose's x, y and depth (the root at
+    the origin), exact under weak perspective.
     """
-    mirrored = pose[:, list(FLIP_PERMUTATION)].copy()
-    mirrored[..., 2] *= -1
-    return mirrored
+    xy, depth = mirror_interpretation(pose[..., :2], pose[..., 2])
+    return np.concatenate([xy, depth[..., None]], axis=-1)
 
 
 def side_aligned_average(poses: list[np.ndarray]) -> tuple[np.ndarray, list[float]]:
